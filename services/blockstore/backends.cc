@@ -1,0 +1,44 @@
+#include "services/blockstore/backends.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "services/blockstore/memory_backend.h"
+#include "services/blockstore/rocksdb_backend.h"
+
+namespace kiln::blockstore {
+namespace {
+
+absl::StatusOr<std::unique_ptr<BlockBackend>> MakeMemory(const BackendUrl& url) {
+  KILN_RETURN_IF_ERROR(url.CheckParams({}));
+  return std::unique_ptr<BlockBackend>(new MemoryBlockBackend());
+}
+
+absl::StatusOr<std::unique_ptr<BlockBackend>> MakeRocksDb(const BackendUrl& url) {
+  KILN_RETURN_IF_ERROR(url.CheckParams({"sync", "block_cache_mb", "min_blob_file_bytes"}));
+  if (!url.host.empty() || url.path.empty() || url.path[0] != '/') {
+    return absl::InvalidArgumentError(
+        "rocksdb backend URL needs an absolute path and no host: rocksdb:///var/lib/kiln/blocks");
+  }
+  RocksDbBlockBackendOptions options;
+  options.path = url.path;
+  KILN_ASSIGN_OR_RETURN(options.sync, url.BoolParam("sync", true));
+  KILN_ASSIGN_OR_RETURN(uint64_t cache_mb, url.UintParam("block_cache_mb", 64));
+  options.block_cache_bytes = cache_mb << 20;
+  KILN_ASSIGN_OR_RETURN(options.min_blob_file_value, url.UintParam("min_blob_file_bytes", 4096));
+  KILN_ASSIGN_OR_RETURN(auto backend, RocksDbBlockBackend::Open(options));
+  return std::unique_ptr<BlockBackend>(std::move(backend));
+}
+
+}  // namespace
+
+const BackendRegistry<BlockBackend>& BlockBackendRegistry() {
+  static const BackendRegistry<BlockBackend>* registry = [] {
+    auto* r = new BackendRegistry<BlockBackend>();
+    r->Register("memory", MakeMemory);
+    r->Register("rocksdb", MakeRocksDb);
+    return r;
+  }();
+  return *registry;
+}
+
+}  // namespace kiln::blockstore

@@ -1,0 +1,441 @@
+#include "services/blockstore/blockstore_service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/cid.h"
+#include "common/grpc_status.h"
+#include "common/sha256.h"
+#include "common/status_macros.h"
+#include "glog/logging.h"
+
+namespace kiln::blockstore {
+namespace {
+
+constexpr size_t kMaxNameBytes = 256;
+constexpr size_t kMaxKeyBytes = 1024;
+constexpr uint32_t kDefaultPageSize = 1000;
+constexpr uint32_t kMaxPageSize = 10000;
+
+absl::StatusOr<Store> ToStore(v1::Store store, absl::string_view field) {
+  switch (store) {
+    case v1::STORE_CAR:
+      return Store::kCar;
+    case v1::STORE_FILE:
+      return Store::kFile;
+    case v1::STORE_META:
+      return Store::kMeta;
+    case v1::STORE_WAL:
+      return Store::kWal;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " must be one of STORE_CAR, STORE_FILE, STORE_META, STORE_WAL"));
+  }
+}
+
+absl::Status ValidateName(absl::string_view value, absl::string_view field) {
+  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " must not be empty"));
+  if (value.size() > kMaxNameBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is ", value.size(), " bytes; at most ", kMaxNameBytes, " allowed"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateKey(Store store, absl::string_view key, absl::string_view field) {
+  if (key.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " must not be empty"));
+  if (key.size() > kMaxKeyBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is ", key.size(), " bytes; at most ", kMaxKeyBytes, " allowed"));
+  }
+  if (store == Store::kCar || store == Store::kFile) {
+    absl::StatusOr<Cid> cid = ParseCid(key);
+    if (!cid.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, " must be a CID string for car and file stores: ", cid.status().message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BlobKey> ToBlobKey(const v1::BlobRef& ref) {
+  BlobKey key;
+  KILN_RETURN_IF_ERROR(ValidateName(ref.tenant(), "ref.tenant"));
+  KILN_RETURN_IF_ERROR(ValidateName(ref.ledger(), "ref.ledger"));
+  KILN_ASSIGN_OR_RETURN(key.store, ToStore(ref.store(), "ref.store"));
+  KILN_RETURN_IF_ERROR(ValidateKey(key.store, ref.key(), "ref.key"));
+  key.tenant = ref.tenant();
+  key.ledger = ref.ledger();
+  key.key = ref.key();
+  return key;
+}
+
+// Observes the elapsed time into a histogram when it goes out of scope.
+class LatencyTimer {
+ public:
+  explicit LatencyTimer(prometheus::Histogram* h) : h_(h), start_(std::chrono::steady_clock::now()) {}
+  ~LatencyTimer() {
+    h_->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+  }
+
+ private:
+  prometheus::Histogram* h_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace
+
+// Put: accumulates the streamed chunks (hashing as they arrive), then stores the blob on the
+// executor once the client half-closes with exactly the declared byte count.
+class BlockStoreServiceImpl::PutReactor : public grpc::ServerReadReactor<v1::PutRequest> {
+ public:
+  PutReactor(BlockStoreServiceImpl* service, grpc::CallbackServerContext* context,
+             v1::PutResponse* response)
+      : service_(service), context_(context), response_(response) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      EndOfStream();
+      return;
+    }
+    if (!have_header_) {
+      absl::Status s = TakeHeader();
+      if (!s.ok()) {
+        Finish(ToGrpcStatus(s));
+        return;
+      }
+    }
+    const std::string& chunk = request_.data();
+    if (data_.size() + chunk.size() > size_) {
+      Finish(ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+          "stream carries more than the declared size of ", size_, " bytes; nothing stored"))));
+      return;
+    }
+    data_.append(chunk);
+    hasher_.Update(chunk);
+    request_.Clear();
+    StartRead(&request_);
+  }
+
+  void OnDone() override {
+    service_->inflight_put_bytes_.fetch_sub(reserved_);
+    delete this;
+  }
+
+ private:
+  absl::Status TakeHeader() {
+    have_header_ = true;
+    KILN_ASSIGN_OR_RETURN(key_, ToBlobKey(request_.ref()));
+    size_ = request_.size();
+    if (size_ > service_->options_.max_blob_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat("size is ", size_, " bytes; the limit is ",
+                                                     service_->options_.max_blob_bytes));
+    }
+    if (!request_.sha256().empty() && request_.sha256().size() != 32) {
+      return absl::InvalidArgumentError("sha256 must be 32 bytes when set");
+    }
+    expected_sha256_ = request_.sha256();
+    uint64_t before = service_->inflight_put_bytes_.fetch_add(size_);
+    reserved_ = size_;
+    if (before + size_ > service_->options_.max_inflight_put_bytes) {
+      return absl::ResourceExhaustedError(
+          "too many bytes of unfinished puts in flight on this server; retry later");
+    }
+    data_.reserve(size_);
+    return absl::OkStatus();
+  }
+
+  void EndOfStream() {
+    if (!have_header_) {
+      Finish(ToGrpcStatus(absl::InvalidArgumentError("put stream carried no message")));
+      return;
+    }
+    if (context_->IsCancelled()) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "put stream cancelled; nothing stored"));
+      return;
+    }
+    if (data_.size() != size_) {
+      Finish(ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat("stream ended after ", data_.size(), " of the declared ", size_,
+                       " bytes; nothing stored"))));
+      return;
+    }
+    digest_ = hasher_.Finish();
+    if (!expected_sha256_.empty() && expected_sha256_ != DigestBytes(digest_)) {
+      Finish(ToGrpcStatus(absl::InvalidArgumentError(
+          "the bytes received do not match the sha256 in the request; nothing stored")));
+      return;
+    }
+    absl::Status submitted = service_->executor_.TrySubmit([this] { Store(); });
+    if (!submitted.ok()) Finish(ToGrpcStatus(submitted));
+  }
+
+  void Store() {
+    absl::StatusOr<PutOutcome> outcome;
+    {
+      LatencyTimer timer(service_->m_.latency_put);
+      outcome = service_->backend_.Put(key_, data_, digest_);
+    }
+    if (!outcome.ok()) {
+      service_->NoteStatus(outcome.status());
+      Finish(ToGrpcStatus(outcome.status()));
+      return;
+    }
+    if (*outcome == PutOutcome::kCreated) {
+      service_->m_.blobs_written->Increment();
+      service_->m_.bytes_written->Increment(static_cast<double>(data_.size()));
+    }
+    response_->set_size(data_.size());
+    response_->set_sha256(DigestBytes(digest_));
+    response_->set_created(*outcome == PutOutcome::kCreated);
+    std::string().swap(data_);  // release the buffer before the response goes out
+    Finish(grpc::Status::OK);
+  }
+
+  BlockStoreServiceImpl* service_;
+  grpc::CallbackServerContext* context_;
+  v1::PutResponse* response_;
+  v1::PutRequest request_;
+  bool have_header_ = false;
+  BlobKey key_;
+  uint64_t size_ = 0;
+  uint64_t reserved_ = 0;
+  std::string expected_sha256_;
+  std::string data_;
+  Sha256Hasher hasher_;
+  Sha256Digest digest_{};
+};
+
+// Get: reads and verifies the blob on the executor, then streams it in chunks; each chunk is
+// written from OnWriteDone, so at most one chunk copy is in flight.
+class BlockStoreServiceImpl::GetReactor : public grpc::ServerWriteReactor<v1::GetResponse> {
+ public:
+  GetReactor(BlockStoreServiceImpl* service, const v1::GetRequest* request) : service_(service) {
+    absl::StatusOr<BlobKey> key = ToBlobKey(request->ref());
+    if (!key.ok()) {
+      Finish(ToGrpcStatus(key.status()));
+      return;
+    }
+    absl::Status submitted =
+        service_->executor_.TrySubmit([this, key = *std::move(key)] { Load(key); });
+    if (!submitted.ok()) Finish(ToGrpcStatus(submitted));
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client stopped reading"));
+      return;
+    }
+    if (offset_ >= blob_->data().size()) {
+      service_->m_.blobs_read->Increment();
+      service_->m_.bytes_read->Increment(static_cast<double>(blob_->data().size()));
+      Finish(grpc::Status::OK);
+      return;
+    }
+    WriteNext();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void Load(const BlobKey& key) {
+    absl::StatusOr<std::unique_ptr<Blob>> blob;
+    {
+      LatencyTimer timer(service_->m_.latency_get);
+      blob = service_->backend_.Get(key);
+    }
+    if (!blob.ok()) {
+      service_->NoteStatus(blob.status());
+      Finish(ToGrpcStatus(blob.status()));
+      return;
+    }
+    blob_ = *std::move(blob);
+    response_.set_size(blob_->info().size);
+    response_.set_sha256(DigestBytes(blob_->info().sha256));
+    WriteNext();
+  }
+
+  void WriteNext() {
+    absl::string_view data = blob_->data();
+    if (offset_ > 0) {
+      // Only the first message carries size and digest. The previous write has completed, so
+      // the message may be changed now.
+      response_.clear_size();
+      response_.clear_sha256();
+    }
+    size_t n = std::min(service_->options_.get_chunk_bytes, data.size() - offset_);
+    response_.set_data(data.data() + offset_, n);
+    offset_ += n;
+    StartWrite(&response_);
+  }
+
+  BlockStoreServiceImpl* service_;
+  std::unique_ptr<Blob> blob_;
+  size_t offset_ = 0;
+  v1::GetResponse response_;
+};
+
+BlockStoreServiceImpl::BlockStoreServiceImpl(const BlockStoreServiceOptions& options,
+                                             BlockBackend& backend, BoundedExecutor& executor,
+                                             prometheus::Registry& registry)
+    : options_(options), backend_(backend), executor_(executor) {
+  auto counter = [&](const char* name, const char* help) {
+    return &prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+  };
+  m_.blobs_written = counter("kiln_blockstore_blobs_written_total", "Blobs newly stored.");
+  m_.bytes_written =
+      counter("kiln_blockstore_written_bytes_total", "Bytes of newly stored blobs.");
+  m_.blobs_read = counter("kiln_blockstore_blobs_read_total", "Blobs served in full by Get.");
+  m_.bytes_read = counter("kiln_blockstore_read_bytes_total", "Bytes served by Get.");
+  m_.integrity_failures =
+      counter("kiln_blockstore_integrity_failures_total",
+              "Reads that found stored bytes not matching their digest (DATA_LOSS).");
+  auto& latency = prometheus::BuildHistogram()
+                      .Name("kiln_blockstore_backend_latency_seconds")
+                      .Help("Time spent in backend calls, by operation.")
+                      .Register(registry);
+  prometheus::Histogram::BucketBoundaries buckets{0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                                  0.005,  0.01,    0.025,  0.05,  0.1,
+                                                  0.25,   0.5,     1,      2.5,   5};
+  m_.latency_put = &latency.Add({{"op", "put"}}, buckets);
+  m_.latency_get = &latency.Add({{"op", "get"}}, buckets);
+  m_.latency_stat = &latency.Add({{"op", "batch_stat"}}, buckets);
+  m_.latency_delete = &latency.Add({{"op", "delete"}}, buckets);
+  m_.latency_list = &latency.Add({{"op", "list"}}, buckets);
+}
+
+void BlockStoreServiceImpl::NoteStatus(const absl::Status& status) {
+  if (status.code() == absl::StatusCode::kDataLoss) {
+    m_.integrity_failures->Increment();
+    LOG(ERROR) << "integrity failure: " << status.message();
+  } else if (status.code() == absl::StatusCode::kInternal ||
+             status.code() == absl::StatusCode::kUnavailable) {
+    LOG(ERROR) << "backend failure: " << status.message();
+  }
+}
+
+void BlockStoreServiceImpl::RunUnary(grpc::ServerUnaryReactor* reactor,
+                                     absl::AnyInvocable<absl::Status()> fn) {
+  absl::Status submitted = executor_.TrySubmit([this, reactor, fn = std::move(fn)]() mutable {
+    absl::Status s = fn();
+    NoteStatus(s);
+    reactor->Finish(ToGrpcStatus(s));
+  });
+  if (!submitted.ok()) reactor->Finish(ToGrpcStatus(submitted));
+}
+
+grpc::ServerReadReactor<v1::PutRequest>* BlockStoreServiceImpl::Put(
+    grpc::CallbackServerContext* context, v1::PutResponse* response) {
+  return new PutReactor(this, context, response);
+}
+
+grpc::ServerWriteReactor<v1::GetResponse>* BlockStoreServiceImpl::Get(
+    grpc::CallbackServerContext* /*context*/, const v1::GetRequest* request) {
+  return new GetReactor(this, request);
+}
+
+grpc::ServerUnaryReactor* BlockStoreServiceImpl::BatchStat(grpc::CallbackServerContext* context,
+                                                           const v1::BatchStatRequest* request,
+                                                           v1::BatchStatResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status valid = [&]() -> absl::Status {
+    KILN_RETURN_IF_ERROR(ValidateName(request->tenant(), "tenant"));
+    KILN_RETURN_IF_ERROR(ValidateName(request->ledger(), "ledger"));
+    KILN_ASSIGN_OR_RETURN(Store store, ToStore(request->store(), "store"));
+    if (static_cast<size_t>(request->keys_size()) > options_.max_batch_keys) {
+      return absl::InvalidArgumentError(absl::StrCat("keys has ", request->keys_size(),
+                                                     " entries; at most ",
+                                                     options_.max_batch_keys, " allowed"));
+    }
+    for (int i = 0; i < request->keys_size(); ++i) {
+      KILN_RETURN_IF_ERROR(ValidateKey(store, request->keys(i), absl::StrCat("keys[", i, "]")));
+    }
+    return absl::OkStatus();
+  }();
+  if (!valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
+    return reactor;
+  }
+  RunUnary(reactor, [this, request, response]() -> absl::Status {
+    Store store = *ToStore(request->store(), "store");
+    std::vector<std::string> keys(request->keys().begin(), request->keys().end());
+    absl::StatusOr<std::vector<std::optional<BlobInfo>>> stats;
+    {
+      LatencyTimer timer(m_.latency_stat);
+      stats = backend_.BatchStat(request->tenant(), request->ledger(), store, keys);
+    }
+    if (!stats.ok()) return stats.status();
+    for (size_t i = 0; i < keys.size(); ++i) {
+      v1::BlobStat* out = response->add_stats();
+      out->set_key(keys[i]);
+      const std::optional<BlobInfo>& info = (*stats)[i];
+      out->set_found(info.has_value());
+      if (info.has_value()) {
+        out->set_size(info->size);
+        out->set_sha256(DigestBytes(info->sha256));
+      }
+    }
+    return absl::OkStatus();
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BlockStoreServiceImpl::Delete(grpc::CallbackServerContext* context,
+                                                        const v1::DeleteRequest* request,
+                                                        v1::DeleteResponse* /*response*/) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<BlobKey> key = ToBlobKey(request->ref());
+  if (!key.ok()) {
+    reactor->Finish(ToGrpcStatus(key.status()));
+    return reactor;
+  }
+  RunUnary(reactor, [this, key = *std::move(key)]() {
+    LatencyTimer timer(m_.latency_delete);
+    return backend_.Delete(key);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BlockStoreServiceImpl::List(grpc::CallbackServerContext* context,
+                                                      const v1::ListRequest* request,
+                                                      v1::ListResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status valid = [&]() -> absl::Status {
+    KILN_RETURN_IF_ERROR(ValidateName(request->tenant(), "tenant"));
+    KILN_RETURN_IF_ERROR(ValidateName(request->ledger(), "ledger"));
+    return ToStore(request->store(), "store").status();
+  }();
+  if (!valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
+    return reactor;
+  }
+  RunUnary(reactor, [this, request, response]() -> absl::Status {
+    uint32_t limit = request->page_size() == 0 ? kDefaultPageSize
+                                               : std::min(request->page_size(), kMaxPageSize);
+    absl::StatusOr<ListPage> page;
+    {
+      LatencyTimer timer(m_.latency_list);
+      page = backend_.List(request->tenant(), request->ledger(),
+                           *ToStore(request->store(), "store"), request->page_token(), limit);
+    }
+    if (!page.ok()) return page.status();
+    for (const auto& entry : page->entries) {
+      v1::BlobStat* out = response->add_blobs();
+      out->set_key(entry.key);
+      out->set_found(true);
+      out->set_size(entry.size);
+    }
+    if (page->more && !page->entries.empty()) {
+      response->set_next_page_token(page->entries.back().key);
+    }
+    return absl::OkStatus();
+  });
+  return reactor;
+}
+
+}  // namespace kiln::blockstore

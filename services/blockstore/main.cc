@@ -1,0 +1,108 @@
+// kiln-blockstore: the block-store service binary. The only place that reads flags and picks the
+// concrete backend.
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/time/time.h"
+#include "common/executor.h"
+#include "common/metrics.h"
+#include "common/server.h"
+#include "glog/logging.h"
+#include "services/blockstore/backends.h"
+#include "services/blockstore/blockstore_service.h"
+
+ABSL_FLAG(std::string, grpc_address, "127.0.0.1:7101", "Address the gRPC server listens on.");
+ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9101",
+          "Address of the Prometheus /metrics endpoint; empty disables it.");
+ABSL_FLAG(std::string, backend, "",
+          "Storage backend URL: rocksdb:///abs/path[?sync=false] or memory:// (required).");
+ABSL_FLAG(uint64_t, max_blob_bytes, 64ull << 20, "Largest blob accepted, in bytes.");
+ABSL_FLAG(uint64_t, max_inflight_put_bytes, 1ull << 30,
+          "Bytes of unfinished uploads held in memory at once before puts are refused.");
+ABSL_FLAG(int, io_threads, 64,
+          "Threads for storage I/O. Concurrent durable writes share fsyncs only when they run on "
+          "different threads, so keep this at least the expected number of concurrent writers.");
+ABSL_FLAG(uint64_t, max_queued_requests, 4096,
+          "Requests waiting for an I/O thread before new ones get RESOURCE_EXHAUSTED.");
+ABSL_FLAG(std::string, ready_file, "",
+          "When set, the chosen ports are written here once the server is serving.");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "How long in-flight RPCs may run after SIGTERM before they are cancelled.");
+
+namespace {
+
+// Exits with a clear message on bad configuration (startup errors are fatal by policy).
+[[noreturn]] void Die(const std::string& message) {
+  std::cerr << "kiln-blockstore: " << message << std::endl;
+  std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  kiln::BlockTerminationSignals();
+  absl::SetProgramUsageMessage(
+      "Kiln block-store: stores CAR and file blobs per tenant/ledger.\n"
+      "  kiln-blockstore --backend=rocksdb:///var/lib/kiln/blockstore");
+  absl::ParseCommandLine(argc, argv);
+  kiln::InitLogging(argv[0]);
+
+  const std::string backend_url = absl::GetFlag(FLAGS_backend);
+  if (backend_url.empty()) {
+    Die("--backend is required, e.g. --backend=rocksdb:///var/lib/kiln/blockstore or memory://");
+  }
+  if (absl::GetFlag(FLAGS_io_threads) < 1) Die("--io_threads must be at least 1");
+  if (absl::GetFlag(FLAGS_max_blob_bytes) == 0) Die("--max_blob_bytes must be positive");
+
+  kiln::blockstore::BlockStoreServiceOptions service_options;
+  service_options.max_blob_bytes = absl::GetFlag(FLAGS_max_blob_bytes);
+  service_options.max_inflight_put_bytes = absl::GetFlag(FLAGS_max_inflight_put_bytes);
+
+  kiln::ServerOptions server_options;
+  server_options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
+  server_options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  // Put chunks are small, but leave room for a client that sends a blob in one message.
+  server_options.max_receive_message_bytes =
+      static_cast<int>(std::min<uint64_t>(service_options.max_blob_bytes + (1 << 20), 1u << 30));
+
+  auto backend = kiln::blockstore::BlockBackendRegistry().Create(backend_url);
+  if (!backend.ok()) Die(std::string(backend.status().message()));
+
+  kiln::Metrics metrics;
+  const std::string metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  if (!metrics_address.empty()) {
+    absl::Status s = metrics.Serve(metrics_address);
+    if (!s.ok()) Die(std::string(s.message()));
+  }
+  std::shared_ptr<prometheus::Collectable> engine_stats = (*backend)->StatsCollector();
+  if (engine_stats != nullptr) metrics.AddCollectable(engine_stats);
+
+  kiln::BoundedExecutor executor(
+      {.threads = absl::GetFlag(FLAGS_io_threads),
+       .max_queued = static_cast<size_t>(absl::GetFlag(FLAGS_max_queued_requests))});
+  kiln::blockstore::BlockStoreServiceImpl service(service_options, **backend, executor,
+                                                  metrics.registry());
+  auto server = kiln::GrpcServer::Start(server_options, {&service}, metrics);
+  if (!server.ok()) Die(std::string(server.status().message()));
+
+  LOG(INFO) << "kiln-blockstore serving gRPC on port " << (*server)->port() << ", metrics on port "
+            << metrics.port() << ", backend " << backend_url.substr(0, backend_url.find('?'));
+  const std::string ready_file = absl::GetFlag(FLAGS_ready_file);
+  if (!ready_file.empty()) {
+    absl::Status s = kiln::WriteReadyFile(
+        ready_file, {{"grpc_port", (*server)->port()}, {"metrics_port", metrics.port()}});
+    if (!s.ok()) Die(std::string(s.message()));
+  }
+  int sig = kiln::WaitForTerminationSignal();
+  LOG(INFO) << "signal " << sig << ": draining in-flight RPCs";
+  (*server)->Shutdown();
+  executor.Shutdown();
+  backend->reset();
+  LOG(INFO) << "kiln-blockstore stopped";
+  return 0;
+}
