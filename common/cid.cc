@@ -49,8 +49,7 @@ absl::StatusOr<Cid> Cid::Create(uint64_t version, uint64_t codec, uint64_t hash_
                                  kMaxCidDigestSize));
   }
   if (hash_code == kMultihashSha256 && digest.size() != kSha256DigestSize) {
-    return CidError(
-        absl::StrCat("sha2-256 digest must be 32 bytes, multihash declares ", digest.size()));
+    return CidError(absl::StrCat("sha2-256 digest must be 32 bytes, got ", digest.size()));
   }
   return Cid(version, codec, hash_code, std::string(digest));
 }

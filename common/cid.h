@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/multibase.h"
+#include "common/varint.h"
 
 namespace kiln {
 

@@ -38,8 +38,8 @@ const std::vector<Vector>& Rfc4648Vectors() {
       {"foob", "mzxw6yq", "3csAg9", "Zm9vYg==", "Zm9vYg"},
       {"fooba", "mzxw6ytb", "CZJRhmz", "Zm9vYmE=", "Zm9vYmE"},
       {"foobar", "mzxw6ytboi", "t1Zv2yaZ", "Zm9vYmFy", "Zm9vYmFy"},
-      {"hello world", "nbswy3dpeb3w64tmmq", "StV1DL6CwTryKyV", "aGVsbG8gd29ybGQ=",
-       "aGVsbG8gd29ybGQ"},
+      {"hello world", "nbswy3dpeb3w64tmmq", "StV1DL6CwTryKyV",
+       "aGVsbG8gd29ybGQ=", "aGVsbG8gd29ybGQ"},
   };
   return *vectors;
 }
@@ -208,8 +208,7 @@ TEST(Base58BtcTest, DecodeAcceptsTextAtSizeLimit) {
 }
 
 TEST(Base58BtcTest, DecodeRejectsTextOverSizeLimit) {
-  absl::StatusOr<std::string> decoded =
-      Base58BtcDecode(std::string(kMaxBase58DecodeSize + 1, 'z'));
+  absl::StatusOr<std::string> decoded = Base58BtcDecode(std::string(kMaxBase58DecodeSize + 1, 'z'));
   EXPECT_EQ(decoded.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(decoded.status().message(), HasSubstr("exceeds the limit"));
 }
