@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# Durable block-store benchmark (a benchmark, not a test: it never fails on a missed target).
+#
+# Measures the disk's synced sequential write bandwidth with dd, then for each case starts a fresh
+# kiln-blockstore on a durable RocksDB backend (sync=true, the default) in a temporary directory on
+# the repository's filesystem, drives it with kiln-blockstore-load over loopback, scrapes /metrics
+# before and after (WAL fsyncs per put = group-commit evidence), and prints a table and the
+# targets. Builds nothing: run `ninja -C build kiln-blockstore kiln-blockstore-load` first.
+#
+# Usage: tools/bench/blockstore.sh            (about 8 cases x DURATION seconds, plus dd)
+# Environment (all optional):
+#   BUILD_DIR       build tree with the binaries (default: <repo>/build)
+#   BENCH_DIR       where the temporary directory goes; must be on the filesystem under test
+#                   (default: $BUILD_DIR/bench-tmp)
+#   DURATION        seconds of load per case (default: 10)
+#   CASES           space-separated op:size:clients triples
+#                   (default: put 1 KiB/64 KiB/1 MiB and get 1 MiB, each with 1 and 32 clients)
+#   DD_RUNS         dd repetitions; the median is used (default: 3)
+#   BACKEND_PARAMS  extra rocksdb URL parameters, e.g. "&block_cache_mb=256"
+#   SERVER_ARGS     extra kiln-blockstore flags, e.g. "--io_threads=32"
+#   SERVER_ENV      extra environment for the server, e.g. "GLIBC_TUNABLES=..."
+#   LOAD_ARGS       extra kiln-blockstore-load flags, e.g. "--chunk=1048576 --channels=8"
+#   LOAD_ENV        extra environment for the load tool
+# Exit status: 0 when every run completed without errors, 1 otherwise.
+set -euo pipefail
+export LC_ALL=C
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$REPO/build}
+BENCH_DIR=${BENCH_DIR:-$BUILD_DIR/bench-tmp}
+DURATION=${DURATION:-10}
+DD_RUNS=${DD_RUNS:-3}
+CASES=${CASES:-"put:1024:1 put:1024:32 put:65536:1 put:65536:32 put:1048576:1 put:1048576:32 get:1048576:1 get:1048576:32"}
+BACKEND_PARAMS=${BACKEND_PARAMS:-}
+SERVER_ARGS=${SERVER_ARGS:-}
+SERVER_ENV=${SERVER_ENV:-}
+LOAD_ARGS=${LOAD_ARGS:-}
+LOAD_ENV=${LOAD_ENV:-}
+
+SERVER_BIN=$BUILD_DIR/services/blockstore/kiln-blockstore
+LOAD_BIN=$BUILD_DIR/tools/kiln-blockstore-load
+for bin in "$SERVER_BIN" "$LOAD_BIN"; do
+  if [[ ! -x $bin ]]; then
+    echo "blockstore.sh: $bin not found; build it first:" >&2
+    echo "  ninja -C $BUILD_DIR kiln-blockstore kiln-blockstore-load" >&2
+    exit 2
+  fi
+done
+
+mkdir -p "$BENCH_DIR"
+WORK=$(mktemp -d "$BENCH_DIR/run.XXXXXX")
+SERVER_PID=""
+
+stop_server() {
+  if [[ -n $SERVER_PID ]]; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+  fi
+}
+cleanup() {
+  stop_server
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "blockstore.sh: $*" >&2; }
+
+# Sum of user+system CPU seconds of process $1 (fields 14 and 15 of /proc/PID/stat).
+proc_cpu_secs() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"
+}
+# "busy total" jiffies of the whole machine, from /proc/stat.
+machine_jiffies() {
+  awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+}
+# Value of metric $2 in the scrape file $1 (0 when absent).
+metric() {
+  awk -v name="$2" '$1 == name { v = $2 } END { print v + 0 }' "$1"
+}
+# Field $2 (key=value) of the load tool's output line $1.
+field() {
+  tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'
+}
+
+# --- 1. Disk: synced sequential write bandwidth --------------------------------------------------
+log "dd: 512 MiB, O_DIRECT + fdatasync, $DD_RUNS run(s) in $WORK"
+dd_results=()
+for ((i = 0; i < DD_RUNS; i++)); do
+  out=$(dd if=/dev/zero of="$WORK/ddtest" bs=1M count=512 oflag=direct conv=fdatasync 2>&1)
+  rm -f "$WORK/ddtest"
+  # "536870912 bytes (537 MB, 512 MiB) copied, 0.75 s, 711 MB/s": compute from bytes and seconds
+  # so that dd's choice of unit (MB/s, GB/s) does not matter.
+  dd_results+=("$(awk '/copied/ { printf "%.1f", $1 / $(NF - 3) / 1e6 }' <<<"$out")")
+done
+DD_MBPS=$(printf '%s\n' "${dd_results[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+log "dd MB/s: ${dd_results[*]} (median $DD_MBPS)"
+
+# --- 2. Cases ------------------------------------------------------------------------------------
+start_server() {  # $1: case name
+  local db=$WORK/db-$1 ready=$WORK/ready-$1
+  # shellcheck disable=SC2086  # SERVER_ENV and SERVER_ARGS are word lists on purpose
+  env $SERVER_ENV "$SERVER_BIN" --backend="rocksdb://$db?sync=true$BACKEND_PARAMS" \
+    --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 --ready_file="$ready" \
+    $SERVER_ARGS 2>"$WORK/server-$1.log" &
+  SERVER_PID=$!
+  for ((i = 0; i < 300; i++)); do
+    if [[ -f $ready ]] && grep -qx ready "$ready"; then
+      GRPC_PORT=$(awk -F= '$1 == "grpc_port" { print $2 }' "$ready")
+      METRICS_PORT=$(awk -F= '$1 == "metrics_port" { print $2 }' "$ready")
+      return 0
+    fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  log "kiln-blockstore did not become ready; its log:"
+  tail -20 "$WORK/server-$1.log" >&2
+  return 1
+}
+
+scrape() {  # $1: output file
+  curl -sf --max-time 10 "http://127.0.0.1:$METRICS_PORT/metrics" >"$1"
+}
+
+declare -A RESULT
+FAILED=0
+for spec in $CASES; do
+  IFS=: read -r op size clients <<<"$spec"
+  name="$op-$size-c$clients"
+  start_server "$name"
+  scrape "$WORK/before-$name"
+  server_cpu0=$(proc_cpu_secs "$SERVER_PID")
+  read -r busy0 total0 < <(machine_jiffies)
+  log "running $name for ${DURATION}s"
+  # shellcheck disable=SC2086
+  line=$(env $LOAD_ENV "$LOAD_BIN" --target="127.0.0.1:$GRPC_PORT" --op="$op" --size="$size" \
+    --clients="$clients" --duration="${DURATION}s" $LOAD_ARGS) || FAILED=1
+  read -r busy1 total1 < <(machine_jiffies)
+  server_cpu1=$(proc_cpu_secs "$SERVER_PID")
+  scrape "$WORK/after-$name"
+  stop_server
+  rm -rf "$WORK/db-$name"
+  if [[ -z $line ]]; then
+    log "$name produced no result"
+    FAILED=1
+    continue
+  fi
+  echo "$line"
+  secs=$(field "$line" secs)
+  b=$WORK/before-$name a=$WORK/after-$name
+  syncs=$(awk -v a="$(metric "$a" kiln_blockstore_rocksdb_wal_syncs_total)" \
+    -v b="$(metric "$b" kiln_blockstore_rocksdb_wal_syncs_total)" 'BEGIN { print a - b }')
+  grouped=$(awk -v a="$(metric "$a" kiln_blockstore_rocksdb_writes_grouped_total)" \
+    -v b="$(metric "$b" kiln_blockstore_rocksdb_writes_grouped_total)" 'BEGIN { print a - b }')
+  written=$(awk -v a="$(metric "$a" kiln_blockstore_blobs_written_total)" \
+    -v b="$(metric "$b" kiln_blockstore_blobs_written_total)" 'BEGIN { print a - b }')
+  RESULT[$name]=$line
+  RESULT[$name.syncs_per_put]=$(awk -v s="$syncs" -v w="$written" \
+    'BEGIN { if (w > 0) printf "%.3f", s / w; else print "-" }')
+  RESULT[$name.grouped]=$(awk -v g="$grouped" -v w="$written" \
+    'BEGIN { if (w > 0) printf "%.0f%%", 100 * g / w; else print "-" }')
+  RESULT[$name.server_cpu]=$(awk -v a="$server_cpu1" -v b="$server_cpu0" -v s="$secs" \
+    'BEGIN { printf "%.2f", (a - b) / s }')
+  RESULT[$name.machine_busy]=$(awk -v b0="$busy0" -v b1="$busy1" -v t0="$total0" -v t1="$total1" \
+    'BEGIN { printf "%.0f%%", 100 * (b1 - b0) / (t1 - t0) }')
+done
+
+# --- 3. Summary ----------------------------------------------------------------------------------
+echo
+echo "== kiln-blockstore durable benchmark: $(nproc) CPUs, DURATION=${DURATION}s, dd ${DD_MBPS} MB/s =="
+printf '%-20s %10s %10s %9s %9s %6s %11s %8s %10s %6s\n' case ops/s MB/s p50_ms p99_ms errors \
+  syncs/put grouped server_cpu busy
+for spec in $CASES; do
+  IFS=: read -r op size clients <<<"$spec"
+  name="$op-$size-c$clients"
+  line=${RESULT[$name]:-}
+  [[ -z $line ]] && continue
+  printf '%-20s %10s %10s %9s %9s %6s %11s %8s %10s %6s\n' "$name" \
+    "$(field "$line" ops_per_sec)" "$(field "$line" MB_per_sec)" "$(field "$line" p50_ms)" \
+    "$(field "$line" p99_ms)" "$(field "$line" errors)" \
+    "$([[ $op == put ]] && echo "${RESULT[$name.syncs_per_put]}" || echo -)" \
+    "$([[ $op == put ]] && echo "${RESULT[$name.grouped]}" || echo -)" \
+    "${RESULT[$name.server_cpu]}" "${RESULT[$name.machine_busy]}"
+done
+echo "(syncs/put: WAL fsyncs per stored blob; grouped: puts committed by another thread's write"
+echo " group; server_cpu: server CPU-seconds per second; busy: whole machine, client included)"
+
+echo
+echo "== targets =="
+target() {  # $1 label, $2 case, $3 measured-value expression, $4 op (>=), $5 goal, $6 unit
+  local line=${RESULT[$2]:-}
+  if [[ -z $line ]]; then
+    printf '%-44s %s\n' "$1" "not run"
+    return
+  fi
+  awk -v label="$1" -v v="$3" -v goal="$5" -v unit="$6" 'BEGIN {
+    printf "%-44s %10.2f%s  target >= %s%s  %s\n", label, v, unit, goal, unit,
+      (v >= goal ? "MET" : "MISSED") }'
+}
+if [[ -n ${RESULT[put-1024-c32]:-} ]]; then
+  target "durable 1 KiB puts/s, 32 clients" put-1024-c32 \
+    "$(field "${RESULT[put-1024-c32]}" ops_per_sec)" ">=" 2000 ""
+else
+  target "durable 1 KiB puts/s, 32 clients" put-1024-c32 0 ">=" 2000 ""
+fi
+if [[ -n ${RESULT[put-1048576-c32]:-} ]]; then
+  ratio=$(awk -v m="$(field "${RESULT[put-1048576-c32]}" MB_per_sec)" -v d="$DD_MBPS" \
+    'BEGIN { printf "%.3f", m / d }')
+  target "durable 1 MiB ingest / dd bandwidth, 32 cl." put-1048576-c32 "$ratio" ">=" 0.40 ""
+else
+  target "durable 1 MiB ingest / dd bandwidth, 32 cl." put-1048576-c32 0 ">=" 0.40 ""
+fi
+if [[ -n ${RESULT[get-1048576-c32]:-} ]]; then
+  target "1 MiB get MB/s, 32 clients" get-1048576-c32 \
+    "$(field "${RESULT[get-1048576-c32]}" MB_per_sec)" ">=" 400 ""
+else
+  target "1 MiB get MB/s, 32 clients" get-1048576-c32 0 ">=" 400 ""
+fi
+if [[ $FAILED -ne 0 ]]; then
+  log "some runs reported errors (see above)"
+  exit 1
+fi
