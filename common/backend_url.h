@@ -1,6 +1,7 @@
-// Backend URLs (`memory://`, `rocksdb:///var/lib/kiln/blocks?sync=false`) and a registry that maps a
-// URL's scheme to a factory, as Fireproof picks its gateways. Parsing is pure; the registry is filled
-// once at startup (in `main` or a service's setup) and read-only afterwards, so lookups need no lock.
+// Backend URLs (`memory://`, `rocksdb:///var/lib/kiln/blocks?sync=false`) and a registry that maps
+// a URL's scheme to a factory, as Fireproof picks its gateways. Parsing is pure; the registry is
+// filled once at startup (in `main` or a service's setup) and read-only afterwards, so lookups need
+// no lock.
 #pragma once
 
 #include <functional>

@@ -17,10 +17,10 @@ using grpc::experimental::ServerRpcInfo;
 // The code names Go's grpc uses (codes.Code.String()), which go-grpc-prometheus puts in grpc_code.
 const char* CodeName(grpc::StatusCode code) {
   static const char* const kNames[] = {
-      "OK",         "Canceled",           "Unknown",         "InvalidArgument", "DeadlineExceeded",
-      "NotFound",   "AlreadyExists",      "PermissionDenied", "ResourceExhausted",
-      "FailedPrecondition", "Aborted",    "OutOfRange",      "Unimplemented",   "Internal",
-      "Unavailable", "DataLoss",          "Unauthenticated"};
+      "OK",       "Canceled",       "Unknown",          "InvalidArgument",   "DeadlineExceeded",
+      "NotFound", "AlreadyExists",  "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
+      "Aborted",  "OutOfRange",     "Unimplemented",    "Internal",          "Unavailable",
+      "DataLoss", "Unauthenticated"};
   int i = static_cast<int>(code);
   return (i >= 0 && i <= 16) ? kNames[i] : "Unknown";
 }
@@ -92,9 +92,9 @@ class Factory : public grpc::experimental::ServerInterceptorFactoryInterface {
       mm.started = &started_.Add(labels);
       mm.received = &received_.Add(labels);
       mm.sent = &sent_.Add(labels);
-      mm.seconds = &seconds_.Add(labels, prometheus::Histogram::BucketBoundaries{
-                                             0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                             0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+      mm.seconds = &seconds_.Add(
+          labels, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                          0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
       for (int code = 0; code <= 16; ++code) {
         prometheus::Labels with_code = labels;
         with_code["grpc_code"] = CodeName(static_cast<grpc::StatusCode>(code));

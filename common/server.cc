@@ -31,9 +31,8 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen for gRPC on ", options.grpc_address,
-                     " (address in use or not a local address?)"));
+    return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", options.grpc_address,
+                                               " (address in use or not a local address?)"));
   }
   server->GetHealthCheckService()->SetServingStatus(true);
   return std::unique_ptr<GrpcServer>(

@@ -31,9 +31,8 @@ class GrpcServer {
  public:
   // Builds and starts the server with `services` (not owned; they must outlive the server) and
   // records per-RPC metrics into `metrics`. Returns UNAVAILABLE when the address cannot be bound.
-  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(const ServerOptions& options,
-                                                           const std::vector<grpc::Service*>& services,
-                                                           Metrics& metrics);
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
+      const ServerOptions& options, const std::vector<grpc::Service*>& services, Metrics& metrics);
   ~GrpcServer();
 
   // The bound port.

@@ -8,10 +8,10 @@
 #include "absl/status/statusor.h"
 
 // Evaluates `expr` (an absl::Status); returns it from the enclosing function when not OK.
-#define KILN_RETURN_IF_ERROR(expr)                         \
-  do {                                                     \
-    ::absl::Status kiln_status_ = (expr);                  \
-    if (!kiln_status_.ok()) return kiln_status_;           \
+#define KILN_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::absl::Status kiln_status_ = (expr);        \
+    if (!kiln_status_.ok()) return kiln_status_; \
   } while (0)
 
 #define KILN_STATUS_CONCAT_INNER_(a, b) a##b
@@ -22,7 +22,7 @@
 #define KILN_ASSIGN_OR_RETURN(lhs, rexpr) \
   KILN_ASSIGN_OR_RETURN_IMPL_(KILN_STATUS_CONCAT_(kiln_statusor_, __LINE__), lhs, rexpr)
 
-#define KILN_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
-  auto statusor = (rexpr);                                \
+#define KILN_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr)  \
+  auto statusor = (rexpr);                                 \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()

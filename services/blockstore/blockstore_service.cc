@@ -76,7 +76,8 @@ absl::StatusOr<BlobKey> ToBlobKey(const v1::BlobRef& ref) {
 // Observes the elapsed time into a histogram when it goes out of scope.
 class LatencyTimer {
  public:
-  explicit LatencyTimer(prometheus::Histogram* h) : h_(h), start_(std::chrono::steady_clock::now()) {}
+  explicit LatencyTimer(prometheus::Histogram* h)
+      : h_(h), start_(std::chrono::steady_clock::now()) {}
   ~LatencyTimer() {
     h_->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
   }
@@ -288,8 +289,7 @@ BlockStoreServiceImpl::BlockStoreServiceImpl(const BlockStoreServiceOptions& opt
     return &prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
   };
   m_.blobs_written = counter("kiln_blockstore_blobs_written_total", "Blobs newly stored.");
-  m_.bytes_written =
-      counter("kiln_blockstore_written_bytes_total", "Bytes of newly stored blobs.");
+  m_.bytes_written = counter("kiln_blockstore_written_bytes_total", "Bytes of newly stored blobs.");
   m_.blobs_read = counter("kiln_blockstore_blobs_read_total", "Blobs served in full by Get.");
   m_.bytes_read = counter("kiln_blockstore_read_bytes_total", "Bytes served by Get.");
   m_.integrity_failures =
@@ -299,9 +299,8 @@ BlockStoreServiceImpl::BlockStoreServiceImpl(const BlockStoreServiceOptions& opt
                       .Name("kiln_blockstore_backend_latency_seconds")
                       .Help("Time spent in backend calls, by operation.")
                       .Register(registry);
-  prometheus::Histogram::BucketBoundaries buckets{0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                                  0.005,  0.01,    0.025,  0.05,  0.1,
-                                                  0.25,   0.5,     1,      2.5,   5};
+  prometheus::Histogram::BucketBoundaries buckets{
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
   m_.latency_put = &latency.Add({{"op", "put"}}, buckets);
   m_.latency_get = &latency.Add({{"op", "get"}}, buckets);
   m_.latency_stat = &latency.Add({{"op", "batch_stat"}}, buckets);
@@ -349,8 +348,8 @@ grpc::ServerUnaryReactor* BlockStoreServiceImpl::BatchStat(grpc::CallbackServerC
     KILN_ASSIGN_OR_RETURN(Store store, ToStore(request->store(), "store"));
     if (static_cast<size_t>(request->keys_size()) > options_.max_batch_keys) {
       return absl::InvalidArgumentError(absl::StrCat("keys has ", request->keys_size(),
-                                                     " entries; at most ",
-                                                     options_.max_batch_keys, " allowed"));
+                                                     " entries; at most ", options_.max_batch_keys,
+                                                     " allowed"));
     }
     for (int i = 0; i < request->keys_size(); ++i) {
       KILN_RETURN_IF_ERROR(ValidateKey(store, request->keys(i), absl::StrCat("keys[", i, "]")));
@@ -415,8 +414,8 @@ grpc::ServerUnaryReactor* BlockStoreServiceImpl::List(grpc::CallbackServerContex
     return reactor;
   }
   RunUnary(reactor, [this, request, response]() -> absl::Status {
-    uint32_t limit = request->page_size() == 0 ? kDefaultPageSize
-                                               : std::min(request->page_size(), kMaxPageSize);
+    uint32_t limit =
+        request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
     absl::StatusOr<ListPage> page;
     {
       LatencyTimer timer(m_.latency_list);

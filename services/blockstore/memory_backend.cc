@@ -33,7 +33,8 @@ absl::StatusOr<PutOutcome> MemoryBlockBackend::Put(const BlobKey& key, absl::str
     if (it->second->sha256 == digest && it->second->data.size() == data.size()) {
       return PutOutcome::kAlreadyPresent;
     }
-    return absl::AlreadyExistsError("the key already holds different bytes; the first blob is kept");
+    return absl::AlreadyExistsError(
+        "the key already holds different bytes; the first blob is kept");
   }
   blobs_.emplace(std::move(k), std::make_shared<const Entry>(Entry{std::string(data), digest}));
   return PutOutcome::kCreated;

@@ -195,8 +195,7 @@ absl::StatusOr<std::unique_ptr<RocksDbBlockBackend>> RocksDbBlockBackend::Open(
       new RocksDbBlockBackend(options, db, std::move(handles), db_options.statistics));
 }
 
-RocksDbBlockBackend::RocksDbBlockBackend(const RocksDbBlockBackendOptions& options,
-                                         rocksdb::DB* db,
+RocksDbBlockBackend::RocksDbBlockBackend(const RocksDbBlockBackendOptions& options, rocksdb::DB* db,
                                          std::vector<rocksdb::ColumnFamilyHandle*> handles,
                                          std::shared_ptr<rocksdb::Statistics> statistics)
     : options_(options),
@@ -241,7 +240,8 @@ absl::StatusOr<PutOutcome> RocksDbBlockBackend::Put(const BlobKey& key, absl::st
     if ((*existing)->sha256 == digest && (*existing)->size == data.size()) {
       return PutOutcome::kAlreadyPresent;
     }
-    return absl::AlreadyExistsError("the key already holds different bytes; the first blob is kept");
+    return absl::AlreadyExistsError(
+        "the key already holds different bytes; the first blob is kept");
   }
   char header[kBlobHeader];
   header[0] = kFormatV1;
@@ -250,8 +250,8 @@ absl::StatusOr<PutOutcome> RocksDbBlockBackend::Put(const BlobKey& key, absl::st
                                    rocksdb::Slice(data.data(), data.size())};
   rocksdb::Slice key_slice(k);
   rocksdb::WriteBatch batch;
-  rocksdb::Status s = batch.Put(blobs_cf_, rocksdb::SliceParts(&key_slice, 1),
-                                rocksdb::SliceParts(value_parts, 2));
+  rocksdb::Status s =
+      batch.Put(blobs_cf_, rocksdb::SliceParts(&key_slice, 1), rocksdb::SliceParts(value_parts, 2));
   if (s.ok()) s = batch.Put(stats_cf_, key_slice, EncodeStat(data.size(), digest));
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
@@ -302,7 +302,8 @@ absl::StatusOr<std::vector<std::optional<BlobInfo>>> RocksDbBlockBackend::BatchS
       continue;
     }
     if (!statuses[i].ok()) return FromRocksDbStatus(statuses[i], "reading blob stats");
-    absl::StatusOr<BlobInfo> info = DecodeStat(absl::string_view(values[i].data(), values[i].size()));
+    absl::StatusOr<BlobInfo> info =
+        DecodeStat(absl::string_view(values[i].data(), values[i].size()));
     if (!info.ok()) return info.status();
     out.emplace_back(*info);
   }
@@ -342,7 +343,8 @@ absl::StatusOr<ListPage> RocksDbBlockBackend::List(absl::string_view tenant,
       page.more = true;
       break;
     }
-    absl::StatusOr<BlobInfo> info = DecodeStat(absl::string_view(it->value().data(), it->value().size()));
+    absl::StatusOr<BlobInfo> info =
+        DecodeStat(absl::string_view(it->value().data(), it->value().size()));
     if (!info.ok()) return info.status();
     page.entries.push_back({std::string(k.substr(prefix.size())), info->size});
   }

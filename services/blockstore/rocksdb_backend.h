@@ -26,10 +26,10 @@ class Statistics;
 namespace kiln::blockstore {
 
 struct RocksDbBlockBackendOptions {
-  std::string path;                        // database directory; created when missing
-  bool sync = true;                        // fsync the WAL before acknowledging a write
-  uint64_t block_cache_bytes = 64 << 20;   // cache for the stats family and small blobs
-  uint64_t min_blob_file_value = 4096;     // values at least this big go to blob files
+  std::string path;                       // database directory; created when missing
+  bool sync = true;                       // fsync the WAL before acknowledging a write
+  uint64_t block_cache_bytes = 64 << 20;  // cache for the stats family and small blobs
+  uint64_t min_blob_file_value = 4096;    // values at least this big go to blob files
 };
 
 class RocksDbStatsCollector;

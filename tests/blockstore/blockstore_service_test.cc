@@ -1,4 +1,6 @@
 // The block-store service through a real gRPC channel (in-process server on a loopback port).
+#include "services/blockstore/blockstore_service.h"
+
 #include <memory>
 #include <string>
 
@@ -7,7 +9,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/text_serializer.h"
-#include "services/blockstore/blockstore_service.h"
 #include "services/blockstore/memory_backend.h"
 #include "tests/blockstore/blockstore_test_client.h"
 #include "tests/support/test_support.h"
@@ -15,8 +16,8 @@
 namespace kiln::blockstore {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::GetBlob;
+using ::testing::HasSubstr;
 using testing::PutBlob;
 using testing::Ref;
 
@@ -39,8 +40,8 @@ class BlockStoreServiceTest : public ::testing::Test {
   void SetUp() override {
     BlockStoreServiceOptions options;
     options.max_blob_bytes = 64 << 20;
-    service_ = std::make_unique<BlockStoreServiceImpl>(options, backend_, executor_,
-                                                       metrics_.registry());
+    service_ =
+        std::make_unique<BlockStoreServiceImpl>(options, backend_, executor_, metrics_.registry());
     ServerOptions server_options;
     server_options.max_receive_message_bytes = 80 << 20;
     auto server = GrpcServer::Start(server_options, {service_.get()}, metrics_);
@@ -139,8 +140,7 @@ TEST_F(BlockStoreServiceTest, InvalidAddressesAreRejectedNamingTheField) {
 
 TEST_F(BlockStoreServiceTest, OversizeBlobIsRejectedBeforeAnyDataIsBuffered) {
   std::string data = Pattern(1024, 5);
-  grpc::Status s =
-      PutBlob(*stub_, Ref(CarCid(data)), data, nullptr, 256 << 10, (64 << 20) + 1);
+  grpc::Status s = PutBlob(*stub_, Ref(CarCid(data)), data, nullptr, 256 << 10, (64 << 20) + 1);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("limit"));
 }
@@ -231,8 +231,7 @@ TEST_F(BlockStoreServiceTest, BatchStatDeleteAndListThroughTheChannel) {
   v1::DeleteResponse del_resp;
   ASSERT_TRUE(stub_->Delete(&del_ctx, del_req, &del_resp).ok());
   grpc::ClientContext del2_ctx;
-  EXPECT_EQ(stub_->Delete(&del2_ctx, del_req, &del_resp).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(stub_->Delete(&del2_ctx, del_req, &del_resp).error_code(), grpc::StatusCode::NOT_FOUND);
 
   grpc::ClientContext list_ctx;
   v1::ListRequest list_req;

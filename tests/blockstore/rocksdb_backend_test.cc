@@ -1,4 +1,6 @@
 // RocksDB-specific behaviour: persistence across reopen and detection of damaged bytes.
+#include "services/blockstore/rocksdb_backend.h"
+
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -6,7 +8,6 @@
 
 #include "common/cid.h"
 #include "gtest/gtest.h"
-#include "services/blockstore/rocksdb_backend.h"
 #include "tests/blockstore/rocksdb_tamper.h"
 #include "tests/support/test_support.h"
 

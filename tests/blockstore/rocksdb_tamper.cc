@@ -10,10 +10,9 @@
 namespace kiln::blockstore::testing {
 
 absl::Status FlipStoredPayloadBit(const std::string& db_path, const BlobKey& key, size_t offset) {
-  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, {}},
-      {RocksDbBlockBackend::kBlobsFamily, {}},
-      {"stats", {}}};
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {{rocksdb::kDefaultColumnFamilyName, {}},
+                                                           {RocksDbBlockBackend::kBlobsFamily, {}},
+                                                           {"stats", {}}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(rocksdb::DBOptions(), db_path, families, &handles, &raw);

@@ -22,10 +22,12 @@ TEST(BoundedExecutorTest, RunsEverySubmittedTaskBeforeShutdownReturns) {
 TEST(BoundedExecutorTest, FullQueueIsResourceExhaustedAndTaskIsNotRun) {
   BoundedExecutor executor({.threads = 1, .max_queued = 2});
   absl::Notification started, release;
-  ASSERT_TRUE(executor.TrySubmit([&] {
-                started.Notify();
-                release.WaitForNotification();
-              }).ok());
+  ASSERT_TRUE(executor
+                  .TrySubmit([&] {
+                    started.Notify();
+                    release.WaitForNotification();
+                  })
+                  .ok());
   started.WaitForNotification();  // the worker is busy; the queue is empty
   std::atomic<int> ran{0};
   EXPECT_TRUE(executor.TrySubmit([&] { ran++; }).ok());

@@ -6,9 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <memory>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 
 #include "absl/synchronization/notification.h"
@@ -60,8 +60,8 @@ TEST_F(ServerTest, ReflectionServiceAnswersListServices) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   grpc::CompletionQueue cq;
-  auto call = stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-                               &cq);
+  auto call =
+      stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
   void* tag;
   bool ok;
   call->StartCall(reinterpret_cast<void*>(1));
@@ -106,11 +106,11 @@ TEST_F(ServerTest, PerRpcMetricsUseGoGrpcPrometheusNames) {
                 "grpc_server_started_total{grpc_method=\"Check\",grpc_service=\"grpc.health.v1."
                 "Health\",grpc_type=\"unary\"}"),
             1);
-  EXPECT_EQ(kiln::testing::MetricValue(
-                text,
-                "grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Check\","
-                "grpc_service=\"grpc.health.v1.Health\",grpc_type=\"unary\"}"),
-            1);
+  EXPECT_EQ(
+      kiln::testing::MetricValue(text,
+                                 "grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Check\","
+                                 "grpc_service=\"grpc.health.v1.Health\",grpc_type=\"unary\"}"),
+      1);
   EXPECT_NE(text.find("grpc_server_handling_seconds_bucket"), std::string::npos);
 }
 

@@ -70,8 +70,8 @@ absl::Status ServiceProcess::Start(absl::Duration timeout) {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      return absl::InternalError(absl::StrCat(binary_, " exited during startup, wait status ",
-                                              status));
+      return absl::InternalError(
+          absl::StrCat(binary_, " exited during startup, wait status ", status));
     }
     std::ifstream in(ready);
     std::string line;
@@ -97,9 +97,7 @@ int ServiceProcess::Stop(int signal) {
   return status;
 }
 
-std::string ServiceProcess::grpc_target() const {
-  return absl::StrCat("127.0.0.1:", grpc_port());
-}
+std::string ServiceProcess::grpc_target() const { return absl::StrCat("127.0.0.1:", grpc_port()); }
 
 std::shared_ptr<grpc::Channel> LoopbackChannel(const std::string& target, int max_message_bytes) {
   grpc::ChannelArguments args;
