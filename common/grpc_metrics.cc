@@ -3,7 +3,7 @@
 #include <chrono>
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
@@ -111,8 +111,8 @@ class Factory : public grpc::experimental::ServerInterceptorFactoryInterface {
   prometheus::Family<prometheus::Counter>& sent_;
   prometheus::Family<prometheus::Histogram>& seconds_;
   absl::Mutex mu_;
-  // Keyed by the method string gRPC owns for the server's lifetime.
-  absl::flat_hash_map<std::string, MethodMetrics> cache_ ABSL_GUARDED_BY(mu_);
+  // node_hash_map: interceptors keep pointers to values, which must not move on rehash.
+  absl::node_hash_map<std::string, MethodMetrics> cache_ ABSL_GUARDED_BY(mu_);
 };
 
 class Interceptor : public grpc::experimental::Interceptor {
