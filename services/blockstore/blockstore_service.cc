@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/cid.h"
 #include "common/grpc_status.h"
+#include "common/ids.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
@@ -15,7 +16,6 @@
 namespace kiln::blockstore {
 namespace {
 
-constexpr size_t kMaxNameBytes = 256;
 constexpr size_t kMaxKeyBytes = 1024;
 constexpr uint32_t kDefaultPageSize = 1000;
 constexpr uint32_t kMaxPageSize = 10000;
@@ -36,15 +36,6 @@ absl::StatusOr<Store> ToStore(v1::Store store, absl::string_view field) {
   }
 }
 
-absl::Status ValidateName(absl::string_view value, absl::string_view field) {
-  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " must not be empty"));
-  if (value.size() > kMaxNameBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " is ", value.size(), " bytes; at most ", kMaxNameBytes, " allowed"));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status ValidateKey(Store store, absl::string_view key, absl::string_view field) {
   if (key.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " must not be empty"));
   if (key.size() > kMaxKeyBytes) {
@@ -63,8 +54,8 @@ absl::Status ValidateKey(Store store, absl::string_view key, absl::string_view f
 
 absl::StatusOr<BlobKey> ToBlobKey(const v1::BlobRef& ref) {
   BlobKey key;
-  KILN_RETURN_IF_ERROR(ValidateName(ref.tenant(), "ref.tenant"));
-  KILN_RETURN_IF_ERROR(ValidateName(ref.ledger(), "ref.ledger"));
+  KILN_RETURN_IF_ERROR(ValidateId(ref.tenant(), "ref.tenant"));
+  KILN_RETURN_IF_ERROR(ValidateId(ref.ledger(), "ref.ledger"));
   KILN_ASSIGN_OR_RETURN(key.store, ToStore(ref.store(), "ref.store"));
   KILN_RETURN_IF_ERROR(ValidateKey(key.store, ref.key(), "ref.key"));
   key.tenant = ref.tenant();
@@ -343,8 +334,8 @@ grpc::ServerUnaryReactor* BlockStoreServiceImpl::BatchStat(grpc::CallbackServerC
                                                            v1::BatchStatResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::Status valid = [&]() -> absl::Status {
-    KILN_RETURN_IF_ERROR(ValidateName(request->tenant(), "tenant"));
-    KILN_RETURN_IF_ERROR(ValidateName(request->ledger(), "ledger"));
+    KILN_RETURN_IF_ERROR(ValidateId(request->tenant(), "tenant"));
+    KILN_RETURN_IF_ERROR(ValidateId(request->ledger(), "ledger"));
     KILN_ASSIGN_OR_RETURN(Store store, ToStore(request->store(), "store"));
     if (static_cast<size_t>(request->keys_size()) > options_.max_batch_keys) {
       return absl::InvalidArgumentError(absl::StrCat("keys has ", request->keys_size(),
@@ -405,8 +396,8 @@ grpc::ServerUnaryReactor* BlockStoreServiceImpl::List(grpc::CallbackServerContex
                                                       v1::ListResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::Status valid = [&]() -> absl::Status {
-    KILN_RETURN_IF_ERROR(ValidateName(request->tenant(), "tenant"));
-    KILN_RETURN_IF_ERROR(ValidateName(request->ledger(), "ledger"));
+    KILN_RETURN_IF_ERROR(ValidateId(request->tenant(), "tenant"));
+    KILN_RETURN_IF_ERROR(ValidateId(request->ledger(), "ledger"));
     return ToStore(request->store(), "store").status();
   }();
   if (!valid.ok()) {

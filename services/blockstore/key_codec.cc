@@ -2,16 +2,13 @@
 
 #include <cstdint>
 
+#include "common/varint.h"
+
 namespace kiln::blockstore {
 namespace {
 
 void AppendLengthPrefixed(std::string* out, absl::string_view s) {
-  uint64_t n = s.size();
-  while (n >= 0x80) {
-    out->push_back(static_cast<char>((n & 0x7f) | 0x80));
-    n >>= 7;
-  }
-  out->push_back(static_cast<char>(n));
+  AppendUvarint(out, s.size());
   out->append(s.data(), s.size());
 }
 

@@ -1,0 +1,94 @@
+#include "common/aead.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <memory>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "glog/logging.h"
+
+namespace kiln {
+namespace {
+
+constexpr int kIvBytes = 12;
+constexpr int kTagBytes = 16;
+
+struct CtxFree {
+  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
+};
+using Ctx = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
+
+const unsigned char* U(absl::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+}  // namespace
+
+absl::StatusOr<KeySealer> KeySealer::Create(absl::string_view kek) {
+  if (kek.size() != 32) {
+    return absl::InvalidArgumentError("key-encryption key must be 32 bytes (AES-256)");
+  }
+  return KeySealer(std::string(kek));
+}
+
+std::string KeySealer::Seal(absl::string_view plaintext, absl::string_view aad) const {
+  std::string out(kIvBytes + plaintext.size() + kTagBytes, '\0');
+  auto* buf = reinterpret_cast<unsigned char*>(out.data());
+  CHECK_EQ(RAND_bytes(buf, kIvBytes), 1);
+  Ctx ctx(EVP_CIPHER_CTX_new());
+  CHECK(ctx != nullptr);
+  int len = 0;
+  CHECK_EQ(EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(kek_), buf), 1);
+  CHECK_EQ(EVP_EncryptUpdate(ctx.get(), nullptr, &len, U(aad), static_cast<int>(aad.size())), 1);
+  CHECK_EQ(EVP_EncryptUpdate(ctx.get(), buf + kIvBytes, &len, U(plaintext),
+                             static_cast<int>(plaintext.size())),
+           1);
+  CHECK_EQ(EVP_EncryptFinal_ex(ctx.get(), buf + kIvBytes + len, &len), 1);
+  CHECK_EQ(EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes,
+                               buf + kIvBytes + plaintext.size()),
+           1);
+  return out;
+}
+
+absl::StatusOr<std::string> KeySealer::Open(absl::string_view sealed,
+                                            absl::string_view aad) const {
+  if (sealed.size() < kIvBytes + kTagBytes) {
+    return absl::DataLossError("sealed key is truncated");
+  }
+  size_t n = sealed.size() - kIvBytes - kTagBytes;
+  std::string out(n, '\0');
+  Ctx ctx(EVP_CIPHER_CTX_new());
+  CHECK(ctx != nullptr);
+  int len = 0;
+  bool ok = EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(kek_), U(sealed)) == 1 &&
+            EVP_DecryptUpdate(ctx.get(), nullptr, &len, U(aad), static_cast<int>(aad.size())) == 1 &&
+            EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
+                              U(sealed) + kIvBytes, static_cast<int>(n)) == 1 &&
+            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes,
+                                const_cast<unsigned char*>(U(sealed) + kIvBytes + n)) == 1 &&
+            EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len,
+                                &len) == 1;
+  if (!ok) {
+    return absl::DataLossError(
+        "sealed key failed authentication (altered, or sealed under another key-encryption key)");
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> ParseKek(absl::string_view text) {
+  std::string t(absl::StripAsciiWhitespace(text));
+  if (t.size() == 64) {
+    bool hex = true;
+    for (char c : t) hex = hex && absl::ascii_isxdigit(static_cast<unsigned char>(c));
+    if (hex) return absl::HexStringToBytes(t);
+  }
+  std::string raw;
+  if (absl::Base64Unescape(t, &raw) && raw.size() == 32) return raw;
+  return absl::InvalidArgumentError(
+      "key-encryption key must be 32 bytes given as 64 hex characters or base64 "
+      "(e.g. `openssl rand -hex 32`)");
+}
+
+}  // namespace kiln

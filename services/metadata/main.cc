@@ -1,0 +1,145 @@
+// kiln-metadata: durable ledger state. The only place that reads flags and picks the backend.
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/time/time.h"
+#include "common/aead.h"
+#include "common/clock.h"
+#include "common/executor.h"
+#include "common/metrics.h"
+#include "common/server.h"
+#include "common/sha256.h"
+#include "glog/logging.h"
+#include "services/metadata/kv_backends.h"
+#include "services/metadata/ledger_store.h"
+#include "services/metadata/metadata_service.h"
+#include "services/metadata/watch_hub.h"
+
+ABSL_FLAG(std::string, grpc_address, "127.0.0.1:7102", "Address the gRPC server listens on.");
+ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9102",
+          "Address of the Prometheus /metrics endpoint; empty disables it.");
+ABSL_FLAG(std::string, backend, "",
+          "Storage backend URL: rocksdb:///abs/path[?sync=false] or memory:// (required).");
+ABSL_FLAG(std::string, kek_file, "",
+          "File holding the 32-byte key-encryption key (64 hex characters or base64) that seals "
+          "the ledgers' gossiped keys at rest.");
+ABSL_FLAG(std::string, kek_env, "KILN_KEK",
+          "Environment variable holding the key-encryption key when --kek_file is not set.");
+ABSL_FLAG(bool, insecure_dev_kek, false,
+          "Development only: without a key-encryption key, seal keys under a fixed, publicly known "
+          "key. Never use with real data.");
+ABSL_FLAG(int, io_threads, 64,
+          "Threads for storage I/O; concurrent commits share fsyncs only across threads.");
+ABSL_FLAG(uint64_t, max_queued_requests, 4096,
+          "Requests waiting for an I/O thread before new ones get RESOURCE_EXHAUSTED.");
+ABSL_FLAG(uint64_t, max_watch_queue, 1024,
+          "Events queued for one watcher before it is cut off with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(std::string, ready_file, "",
+          "When set, the chosen ports are written here once the server is serving.");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "How long in-flight RPCs may run after SIGTERM before they are cancelled.");
+
+namespace {
+
+[[noreturn]] void Die(const std::string& message) {
+  std::cerr << "kiln-metadata: " << message << std::endl;
+  std::exit(2);
+}
+
+// Reads the key-encryption key from --kek_file or the environment; never logs it.
+std::string LoadKek() {
+  std::string text;
+  const std::string file = absl::GetFlag(FLAGS_kek_file);
+  const std::string env = absl::GetFlag(FLAGS_kek_env);
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) Die("cannot read --kek_file " + file);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } else if (!env.empty() && std::getenv(env.c_str()) != nullptr) {
+    text = std::getenv(env.c_str());
+  } else if (absl::GetFlag(FLAGS_insecure_dev_kek)) {
+    LOG(WARNING) << "INSECURE: sealing ledger keys under a fixed development key "
+                    "(--insecure_dev_kek); do not use with real data";
+    return kiln::DigestBytes(kiln::Sha256("kiln insecure development key-encryption key"));
+  } else {
+    Die("no key-encryption key: set --kek_file=PATH or $" + env +
+        " (32 bytes as hex, e.g. from `openssl rand -hex 32`), or pass --insecure_dev_kek for "
+        "development");
+  }
+  absl::StatusOr<std::string> kek = kiln::ParseKek(text);
+  if (!kek.ok()) Die(std::string(kek.status().message()));
+  return *kek;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  kiln::BlockTerminationSignals();
+  absl::SetProgramUsageMessage(
+      "Kiln metadata: durable ledger heads, keys and log.\n"
+      "  kiln-metadata --backend=rocksdb:///var/lib/kiln/metadata --kek_file=/etc/kiln/kek");
+  absl::ParseCommandLine(argc, argv);
+  kiln::InitLogging(argv[0]);
+
+  const std::string backend_url = absl::GetFlag(FLAGS_backend);
+  if (backend_url.empty()) {
+    Die("--backend is required, e.g. --backend=rocksdb:///var/lib/kiln/metadata or memory://");
+  }
+  if (absl::GetFlag(FLAGS_io_threads) < 1) Die("--io_threads must be at least 1");
+  absl::StatusOr<kiln::KeySealer> sealer = kiln::KeySealer::Create(LoadKek());
+  if (!sealer.ok()) Die(std::string(sealer.status().message()));
+
+  auto kv = kiln::metadata::KvBackendRegistry().Create(backend_url);
+  if (!kv.ok()) Die(std::string(kv.status().message()));
+
+  kiln::Metrics metrics;
+  const std::string metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  if (!metrics_address.empty()) {
+    absl::Status s = metrics.Serve(metrics_address);
+    if (!s.ok()) Die(std::string(s.message()));
+  }
+
+  kiln::metadata::WatchHub hub;
+  kiln::metadata::LedgerStore store(
+      **kv, *sealer, kiln::RealClock::Get(),
+      [&hub](const std::string& tenant, const std::string& ledger,
+             std::shared_ptr<const kiln::metadata::v1::WatchEvent> event) {
+        hub.Publish(tenant, ledger, event);
+      });
+  kiln::BoundedExecutor executor(
+      {.threads = absl::GetFlag(FLAGS_io_threads),
+       .max_queued = static_cast<size_t>(absl::GetFlag(FLAGS_max_queued_requests))});
+  kiln::metadata::MetadataServiceOptions options;
+  options.max_watch_queue = absl::GetFlag(FLAGS_max_watch_queue);
+  kiln::metadata::MetadataServiceImpl service(options, store, hub, executor, metrics.registry());
+
+  kiln::ServerOptions server_options;
+  server_options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
+  server_options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  server_options.max_receive_message_bytes = 64 << 20;
+  auto server = kiln::GrpcServer::Start(server_options, {&service}, metrics);
+  if (!server.ok()) Die(std::string(server.status().message()));
+
+  LOG(INFO) << "kiln-metadata serving gRPC on port " << (*server)->port() << ", metrics on port "
+            << metrics.port() << ", backend " << backend_url.substr(0, backend_url.find('?'));
+  const std::string ready_file = absl::GetFlag(FLAGS_ready_file);
+  if (!ready_file.empty()) {
+    absl::Status s = kiln::WriteReadyFile(
+        ready_file, {{"grpc_port", (*server)->port()}, {"metrics_port", metrics.port()}});
+    if (!s.ok()) Die(std::string(s.message()));
+  }
+  int sig = kiln::WaitForTerminationSignal();
+  LOG(INFO) << "signal " << sig << ": draining in-flight RPCs";
+  (*server)->Shutdown();
+  executor.Shutdown();
+  kv->reset();
+  LOG(INFO) << "kiln-metadata stopped";
+  return 0;
+}

@@ -1,0 +1,375 @@
+#include "services/metadata/metadata_service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/ids.h"
+#include "common/status_macros.h"
+#include "glog/logging.h"
+
+namespace kiln::metadata {
+namespace {
+
+constexpr size_t kMaxCidBytes = 256;
+constexpr size_t kMaxKeyBytes = 1024;
+constexpr size_t kMaxEntryDataBytes = 1 << 20;
+
+absl::Status ValidateLedger(const std::string& tenant, const std::string& ledger) {
+  KILN_RETURN_IF_ERROR(ValidateId(tenant, "tenant"));
+  return ValidateId(ledger, "ledger");
+}
+
+absl::Status ValidateCid(const std::string& cid, absl::string_view field) {
+  if (cid.empty() || cid.size() > kMaxCidBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " must be a CID string of 1 to ", kMaxCidBytes, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCommit(const v1::CommitRequest& r, int max_items) {
+  KILN_RETURN_IF_ERROR(ValidateLedger(r.tenant(), r.ledger()));
+  if (r.entries_size() > max_items || r.heads_size() > max_items || r.keys_size() > max_items) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a commit carries at most ", max_items, " entries, heads and keys each"));
+  }
+  for (int i = 0; i < r.entries_size(); ++i) {
+    const auto& e = r.entries(i);
+    KILN_RETURN_IF_ERROR(ValidateCid(e.cid(), absl::StrCat("entries[", i, "].cid")));
+    if (e.data().empty() || e.data().size() > kMaxEntryDataBytes) {
+      return absl::InvalidArgumentError(absl::StrCat("entries[", i, "].data must be 1 to ",
+                                                     kMaxEntryDataBytes, " bytes"));
+    }
+    for (int j = 0; j < e.parents_size(); ++j) {
+      KILN_RETURN_IF_ERROR(ValidateCid(e.parents(j), absl::StrCat("entries[", i, "].parents[", j, "]")));
+    }
+  }
+  for (int i = 0; i < r.heads_size(); ++i) {
+    KILN_RETURN_IF_ERROR(ValidateCid(r.heads(i), absl::StrCat("heads[", i, "]")));
+  }
+  for (int i = 0; i < r.keys_size(); ++i) {
+    if (r.keys(i).empty() || r.keys(i).size() > kMaxKeyBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("keys[", i, "] must be 1 to ", kMaxKeyBytes, " bytes"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// One Watch stream. Subscribes before reading the backlog (snapshot or log replay) so nothing
+// committed in between is missed; live events at or below the last version sent are dropped, so
+// nothing is sent twice. Writes one event at a time; a queue beyond max_watch_queue cuts the
+// watcher off with RESOURCE_EXHAUSTED instead of growing.
+class MetadataServiceImpl::WatchReactor : public grpc::ServerWriteReactor<v1::WatchEvent>,
+                                          public WatchHub::Subscriber {
+ public:
+  WatchReactor(MetadataServiceImpl* service, const v1::WatchRequest* request)
+      : service_(service), tenant_(request->tenant()), ledger_(request->ledger()) {
+    absl::Status valid = ValidateLedger(tenant_, ledger_);
+    if (!valid.ok()) {
+      NoLoad();
+      FinishOnce(ToGrpcStatus(valid));
+      return;
+    }
+    service_->hub_.Subscribe(tenant_, ledger_, this);
+    subscribed_ = true;
+    service_->watchers_->Increment();
+    uint64_t after = request->after_version();
+    absl::Status submitted = service_->executor_.TrySubmit([this, after] { LoadBacklog(after); });
+    if (!submitted.ok()) {
+      NoLoad();
+      FinishOnce(ToGrpcStatus(submitted));
+    }
+  }
+
+  void Deliver(const std::shared_ptr<const v1::WatchEvent>& event) override {
+    bool overflow = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      if (loading_) {
+        live_.push_back(event);
+        overflow = live_.size() > service_->options_.max_watch_queue;
+      } else if (event->version() > last_version_) {
+        pending_.push_back(event);
+        last_version_ = event->version();
+        overflow = pending_.size() > service_->options_.max_watch_queue;
+      }
+    }
+    if (overflow) {
+      CutOff();
+      return;
+    }
+    MaybeWrite();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "watcher went away"));
+      return;
+    }
+    service_->watch_events_sent_->Increment();
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      current_.reset();
+    }
+    MaybeWrite();
+  }
+
+  void OnCancel() override {
+    FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled"));
+  }
+
+  void OnDone() override {
+    if (subscribed_) {
+      service_->hub_.Unsubscribe(tenant_, ledger_, this);
+      service_->watchers_->Decrement();
+    }
+    // A backlog load may still be running on the executor; it owns a reference until it ends.
+    bool last;
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+      last = !load_running_;
+    }
+    if (last) delete this;
+  }
+
+ private:
+  void LoadBacklog(uint64_t after) {
+    std::vector<std::shared_ptr<const v1::WatchEvent>> backlog;
+    absl::Status status;
+    if (after == 0) {
+      absl::StatusOr<v1::WatchEvent> snapshot = service_->store_.Snapshot(tenant_, ledger_);
+      if (snapshot.ok()) {
+        backlog.push_back(std::make_shared<v1::WatchEvent>(*std::move(snapshot)));
+      } else {
+        status = snapshot.status();
+      }
+    } else {
+      uint64_t from = after;
+      while (status.ok()) {
+        auto events = service_->store_.EventsAfter(tenant_, ledger_, from, 1000);
+        if (!events.ok()) {
+          status = events.status();
+          break;
+        }
+        if (events->empty()) break;
+        for (auto& e : *events) backlog.push_back(std::make_shared<v1::WatchEvent>(std::move(e)));
+        from = backlog.back()->version();
+        if (backlog.size() > service_->options_.max_watch_replay) {
+          status = absl::ResourceExhaustedError(
+              "too far behind to replay; watch again with after_version=0 for a snapshot");
+        }
+      }
+    }
+    bool delete_now = false;
+    {
+      absl::MutexLock lock(&mu_);
+      load_running_ = false;
+      delete_now = done_;
+      if (!delete_now && status.ok()) {
+        for (auto& e : backlog) {
+          pending_.push_back(e);
+          last_version_ = std::max(last_version_, e->version());
+        }
+        for (auto& e : live_) {
+          if (e->version() > last_version_) {
+            pending_.push_back(e);
+            last_version_ = e->version();
+          }
+        }
+        live_.clear();
+        loading_ = false;
+      }
+    }
+    if (delete_now) {
+      delete this;
+      return;
+    }
+    if (!status.ok()) {
+      FinishOnce(ToGrpcStatus(status));
+      return;
+    }
+    MaybeWrite();
+  }
+
+  // Marks that no backlog load will run (so OnDone may delete the reactor).
+  void NoLoad() {
+    absl::MutexLock lock(&mu_);
+    load_running_ = false;
+  }
+
+  void MaybeWrite() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (writing_ || finished_ || loading_ || pending_.empty()) return;
+      current_ = std::move(pending_.front());
+      pending_.pop_front();
+      writing_ = true;
+    }
+    StartWrite(current_.get());
+  }
+
+  void CutOff() {
+    service_->watchers_cut_off_->Increment();
+    FinishOnce(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            "watcher fell too far behind and was cut off; resume with "
+                            "after_version set to the last version received"));
+  }
+
+  void FinishOnce(const grpc::Status& status) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      finished_ = true;
+    }
+    Finish(status);
+  }
+
+  MetadataServiceImpl* service_;
+  const std::string tenant_;
+  const std::string ledger_;
+  bool subscribed_ = false;
+  absl::Mutex mu_;
+  bool loading_ ABSL_GUARDED_BY(mu_) = true;
+  bool load_running_ ABSL_GUARDED_BY(mu_) = true;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t last_version_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<std::shared_ptr<const v1::WatchEvent>> live_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::shared_ptr<const v1::WatchEvent>> pending_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const v1::WatchEvent> current_;
+};
+
+MetadataServiceImpl::MetadataServiceImpl(const MetadataServiceOptions& options, LedgerStore& store,
+                                         WatchHub& hub, BoundedExecutor& executor,
+                                         prometheus::Registry& registry)
+    : options_(options), store_(store), hub_(hub), executor_(executor) {
+  auto& commits = prometheus::BuildCounter()
+                      .Name("kiln_metadata_commits_total")
+                      .Help("Commits by result: ok, aborted (stale version), noop (nothing new).")
+                      .Register(registry);
+  commits_ok_ = &commits.Add({{"result", "ok"}});
+  commits_aborted_ = &commits.Add({{"result", "aborted"}});
+  commits_noop_ = &commits.Add({{"result", "noop"}});
+  commit_seconds_ = &prometheus::BuildHistogram()
+                         .Name("kiln_metadata_commit_duration_seconds")
+                         .Help("Time to apply a commit, including the synced write.")
+                         .Register(registry)
+                         .Add({}, prometheus::Histogram::BucketBoundaries{
+                                      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                      0.05, 0.1, 0.25, 0.5, 1});
+  watchers_ = &prometheus::BuildGauge()
+                   .Name("kiln_metadata_watchers")
+                   .Help("Open Watch streams.")
+                   .Register(registry)
+                   .Add({});
+  watch_events_sent_ = &prometheus::BuildCounter()
+                            .Name("kiln_metadata_watch_events_sent_total")
+                            .Help("Events written to Watch streams.")
+                            .Register(registry)
+                            .Add({});
+  watchers_cut_off_ = &prometheus::BuildCounter()
+                           .Name("kiln_metadata_watchers_cut_off_total")
+                           .Help("Watch streams ended because the watcher fell too far behind.")
+                           .Register(registry)
+                           .Add({});
+}
+
+void MetadataServiceImpl::RunUnary(grpc::ServerUnaryReactor* reactor, absl::Status valid,
+                                   absl::AnyInvocable<absl::Status()> fn) {
+  if (!valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
+    return;
+  }
+  absl::Status submitted = executor_.TrySubmit([reactor, fn = std::move(fn)]() mutable {
+    absl::Status s = fn();
+    if (s.code() == absl::StatusCode::kInternal || s.code() == absl::StatusCode::kDataLoss ||
+        s.code() == absl::StatusCode::kUnavailable) {
+      LOG(ERROR) << "metadata storage failure: " << s.message();
+    }
+    reactor->Finish(ToGrpcStatus(s));
+  });
+  if (!submitted.ok()) reactor->Finish(ToGrpcStatus(submitted));
+}
+
+grpc::ServerUnaryReactor* MetadataServiceImpl::Commit(grpc::CallbackServerContext* context,
+                                                      const v1::CommitRequest* request,
+                                                      v1::CommitResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  RunUnary(reactor, ValidateCommit(*request, options_.max_commit_items),
+           [this, request, response]() -> absl::Status {
+             auto start = std::chrono::steady_clock::now();
+             absl::StatusOr<v1::CommitResponse> result = store_.Commit(*request);
+             commit_seconds_->Observe(
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+             if (result.status().code() == absl::StatusCode::kAborted) commits_aborted_->Increment();
+             if (!result.ok()) return result.status();
+             (result->has_record() ? commits_ok_ : commits_noop_)->Increment();
+             *response = *std::move(result);
+             return absl::OkStatus();
+           });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MetadataServiceImpl::GetLedger(grpc::CallbackServerContext* context,
+                                                         const v1::GetLedgerRequest* request,
+                                                         v1::GetLedgerResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  absl::Status valid = ValidateLedger(request->tenant(), request->ledger());
+  if (valid.ok() && request->probe_cids_size() > 1024) {
+    valid = absl::InvalidArgumentError("probe_cids has more than 1024 entries");
+  }
+  RunUnary(reactor, valid, [this, request, response]() -> absl::Status {
+    KILN_ASSIGN_OR_RETURN(*response, store_.GetLedger(*request));
+    return absl::OkStatus();
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MetadataServiceImpl::ListLedgers(grpc::CallbackServerContext* context,
+                                                           const v1::ListLedgersRequest* request,
+                                                           v1::ListLedgersResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  RunUnary(reactor, ValidateId(request->tenant(), "tenant"),
+           [this, request, response]() -> absl::Status {
+             size_t limit = request->page_size() == 0 ? 100 : std::min(request->page_size(), 1000u);
+             KILN_ASSIGN_OR_RETURN(
+                 *response, store_.ListLedgers(request->tenant(), request->page_token(), limit));
+             return absl::OkStatus();
+           });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MetadataServiceImpl::ReadLog(grpc::CallbackServerContext* context,
+                                                       const v1::ReadLogRequest* request,
+                                                       v1::ReadLogResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  absl::Status valid = ValidateLedger(request->tenant(), request->ledger());
+  if (valid.ok() && request->from_seq() == 0) {
+    valid = absl::OutOfRangeError("from_seq starts at 1");
+  }
+  RunUnary(reactor, valid, [this, request, response]() -> absl::Status {
+    size_t limit = request->limit() == 0 ? 100 : std::min(request->limit(), 1000u);
+    KILN_ASSIGN_OR_RETURN(*response, store_.ReadLog(request->tenant(), request->ledger(),
+                                                    request->from_seq(), limit));
+    return absl::OkStatus();
+  });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::WatchEvent>* MetadataServiceImpl::Watch(
+    grpc::CallbackServerContext* /*context*/, const v1::WatchRequest* request) {
+  return new WatchReactor(this, request);
+}
+
+}  // namespace kiln::metadata

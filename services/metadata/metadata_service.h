@@ -1,0 +1,67 @@
+// gRPC transport of the metadata service: validation, executor hand-off, status mapping, metrics,
+// and the Watch streams. Callback API; storage calls run on the I/O executor, never in reactions.
+#pragma once
+
+#include <cstddef>
+
+#include "common/executor.h"
+#include "kiln/metadata/v1/metadata.grpc.pb.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "services/metadata/ledger_store.h"
+#include "services/metadata/watch_hub.h"
+
+namespace kiln::metadata {
+
+struct MetadataServiceOptions {
+  // Events queued for one watcher before it is cut off with RESOURCE_EXHAUSTED.
+  size_t max_watch_queue = 1024;
+  // Most log events replayed when a watcher resumes; further behind must restart from a snapshot.
+  size_t max_watch_replay = 100000;
+  // Most entries, heads or keys in one commit.
+  int max_commit_items = 4096;
+};
+
+class MetadataServiceImpl final : public v1::MetadataService::CallbackService {
+ public:
+  // `store`, `hub` and `executor` are not owned and must outlive the service. The store's commit
+  // listener must publish into `hub`.
+  MetadataServiceImpl(const MetadataServiceOptions& options, LedgerStore& store, WatchHub& hub,
+                      BoundedExecutor& executor, prometheus::Registry& registry);
+
+  grpc::ServerUnaryReactor* Commit(grpc::CallbackServerContext* context,
+                                   const v1::CommitRequest* request,
+                                   v1::CommitResponse* response) override;
+  grpc::ServerUnaryReactor* GetLedger(grpc::CallbackServerContext* context,
+                                      const v1::GetLedgerRequest* request,
+                                      v1::GetLedgerResponse* response) override;
+  grpc::ServerUnaryReactor* ListLedgers(grpc::CallbackServerContext* context,
+                                        const v1::ListLedgersRequest* request,
+                                        v1::ListLedgersResponse* response) override;
+  grpc::ServerUnaryReactor* ReadLog(grpc::CallbackServerContext* context,
+                                    const v1::ReadLogRequest* request,
+                                    v1::ReadLogResponse* response) override;
+  grpc::ServerWriteReactor<v1::WatchEvent>* Watch(grpc::CallbackServerContext* context,
+                                                  const v1::WatchRequest* request) override;
+
+ private:
+  class WatchReactor;
+  void RunUnary(grpc::ServerUnaryReactor* reactor, absl::Status valid,
+                absl::AnyInvocable<absl::Status()> fn);
+
+  const MetadataServiceOptions options_;
+  LedgerStore& store_;
+  WatchHub& hub_;
+  BoundedExecutor& executor_;
+  prometheus::Counter* commits_ok_;
+  prometheus::Counter* commits_aborted_;
+  prometheus::Counter* commits_noop_;
+  prometheus::Histogram* commit_seconds_;
+  prometheus::Gauge* watchers_;
+  prometheus::Counter* watch_events_sent_;
+  prometheus::Counter* watchers_cut_off_;
+};
+
+}  // namespace kiln::metadata
