@@ -52,8 +52,7 @@ std::string KeySealer::Seal(absl::string_view plaintext, absl::string_view aad) 
   return out;
 }
 
-absl::StatusOr<std::string> KeySealer::Open(absl::string_view sealed,
-                                            absl::string_view aad) const {
+absl::StatusOr<std::string> KeySealer::Open(absl::string_view sealed, absl::string_view aad) const {
   if (sealed.size() < kIvBytes + kTagBytes) {
     return absl::DataLossError("sealed key is truncated");
   }
@@ -62,14 +61,14 @@ absl::StatusOr<std::string> KeySealer::Open(absl::string_view sealed,
   Ctx ctx(EVP_CIPHER_CTX_new());
   CHECK(ctx != nullptr);
   int len = 0;
-  bool ok = EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(kek_), U(sealed)) == 1 &&
-            EVP_DecryptUpdate(ctx.get(), nullptr, &len, U(aad), static_cast<int>(aad.size())) == 1 &&
-            EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
-                              U(sealed) + kIvBytes, static_cast<int>(n)) == 1 &&
-            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes,
-                                const_cast<unsigned char*>(U(sealed) + kIvBytes + n)) == 1 &&
-            EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len,
-                                &len) == 1;
+  bool ok =
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(kek_), U(sealed)) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), nullptr, &len, U(aad), static_cast<int>(aad.size())) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
+                        U(sealed) + kIvBytes, static_cast<int>(n)) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes,
+                          const_cast<unsigned char*>(U(sealed) + kIvBytes + n)) == 1 &&
+      EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &len) == 1;
   if (!ok) {
     return absl::DataLossError(
         "sealed key failed authentication (altered, or sealed under another key-encryption key)");

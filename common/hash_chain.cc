@@ -5,8 +5,7 @@
 
 namespace kiln {
 
-absl::Status VerifyHashChain(absl::Span<const ChainLink> links,
-                             absl::string_view first_prev_sha256,
+absl::Status VerifyHashChain(absl::Span<const ChainLink> links, absl::string_view first_prev_sha256,
                              absl::string_view expected_last_sha256) {
   if (links.empty()) return absl::OkStatus();
   if (!first_prev_sha256.empty() && links[0].prev_sha256 != first_prev_sha256) {
@@ -15,9 +14,9 @@ absl::Status VerifyHashChain(absl::Span<const ChainLink> links,
                      " does not follow the record before it (previous-hash mismatch)"));
   }
   for (size_t i = 0; i < links.size(); ++i) {
-    if (i > 0 && links[i].seq != links[i - 1].seq + 1) {
-      return absl::DataLossError(absl::StrCat("log record ", links[i].seq, " follows record ",
-                                              links[i - 1].seq, ": sequence numbers not contiguous"));
+    if (i + 1 < links.size() && links[i + 1].seq != links[i].seq + 1) {
+      return absl::DataLossError(absl::StrCat("log record ", links[i + 1].seq, " follows record ",
+                                              links[i].seq, ": sequence numbers not contiguous"));
     }
     std::string digest = DigestBytes(Sha256(links[i].bytes));
     bool last = i + 1 == links.size();

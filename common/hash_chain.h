@@ -25,8 +25,7 @@ struct ChainLink {
 // `expected_last_sha256` when that is non-empty. Returns DATA_LOSS naming the first bad record
 // ("log record 7 ..."): the record whose bytes no longer hash to what its successor (or the
 // ledger head) recorded, or whose sequence number is out of place.
-absl::Status VerifyHashChain(absl::Span<const ChainLink> links,
-                             absl::string_view first_prev_sha256,
+absl::Status VerifyHashChain(absl::Span<const ChainLink> links, absl::string_view first_prev_sha256,
                              absl::string_view expected_last_sha256);
 
 }  // namespace kiln

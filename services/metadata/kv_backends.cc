@@ -37,8 +37,9 @@ class MemoryKv : public KvBackend {
     return out;
   }
 
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(
-      absl::string_view start, absl::string_view end, size_t limit) override {
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(absl::string_view start,
+                                                                        absl::string_view end,
+                                                                        size_t limit) override {
     absl::ReaderMutexLock lock(&mu_);
     std::vector<std::pair<std::string, std::string>> out;
     for (auto it = map_.lower_bound(std::string(start));
@@ -115,8 +116,9 @@ class RocksDbKv : public KvBackend {
     return out;
   }
 
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(
-      absl::string_view start, absl::string_view end, size_t limit) override {
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(absl::string_view start,
+                                                                        absl::string_view end,
+                                                                        size_t limit) override {
     rocksdb::ReadOptions ro;
     rocksdb::Slice upper(end.data(), end.size());
     ro.iterate_upper_bound = &upper;

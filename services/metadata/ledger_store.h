@@ -31,8 +31,7 @@ using CommitListener = std::function<void(const std::string& tenant, const std::
 class LedgerStore {
  public:
   // `kv`, `sealer` and `clock` are not owned and must outlive the store.
-  LedgerStore(KvBackend& kv, const KeySealer& sealer, const Clock& clock,
-              CommitListener on_commit);
+  LedgerStore(KvBackend& kv, const KeySealer& sealer, const Clock& clock, CommitListener on_commit);
 
   // Applies `request` if its expected_version is current. Returns ABORTED ("ledger t/l is at
   // version N, not M") when stale; a commit that adds no entry and no key changes nothing and
@@ -44,8 +43,7 @@ class LedgerStore {
 
   // Ledgers of a tenant in id order, starting after `page_token`.
   absl::StatusOr<v1::ListLedgersResponse> ListLedgers(const std::string& tenant,
-                                                      const std::string& page_token,
-                                                      size_t limit);
+                                                      const std::string& page_token, size_t limit);
 
   // Log records from `from_seq` (>= 1).
   absl::StatusOr<v1::ReadLogResponse> ReadLog(const std::string& tenant, const std::string& ledger,
@@ -63,8 +61,7 @@ class LedgerStore {
   absl::StatusOr<uint64_t> Version(const std::string& tenant, const std::string& ledger);
 
  private:
-  absl::StatusOr<v1::LedgerHeader> ReadHeader(const std::string& tenant,
-                                              const std::string& ledger);
+  absl::StatusOr<v1::LedgerHeader> ReadHeader(const std::string& tenant, const std::string& ledger);
   absl::StatusOr<std::vector<v1::MetaEntry>> ReadEntries(const std::string& tenant,
                                                          const std::string& ledger,
                                                          const std::vector<std::string>& cids);

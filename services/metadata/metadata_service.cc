@@ -41,11 +41,12 @@ absl::Status ValidateCommit(const v1::CommitRequest& r, int max_items) {
     const auto& e = r.entries(i);
     KILN_RETURN_IF_ERROR(ValidateCid(e.cid(), absl::StrCat("entries[", i, "].cid")));
     if (e.data().empty() || e.data().size() > kMaxEntryDataBytes) {
-      return absl::InvalidArgumentError(absl::StrCat("entries[", i, "].data must be 1 to ",
-                                                     kMaxEntryDataBytes, " bytes"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("entries[", i, "].data must be 1 to ", kMaxEntryDataBytes, " bytes"));
     }
     for (int j = 0; j < e.parents_size(); ++j) {
-      KILN_RETURN_IF_ERROR(ValidateCid(e.parents(j), absl::StrCat("entries[", i, "].parents[", j, "]")));
+      KILN_RETURN_IF_ERROR(
+          ValidateCid(e.parents(j), absl::StrCat("entries[", i, "].parents[", j, "]")));
     }
   }
   for (int i = 0; i < r.heads_size(); ++i) {
@@ -312,7 +313,8 @@ grpc::ServerUnaryReactor* MetadataServiceImpl::Commit(grpc::CallbackServerContex
              absl::StatusOr<v1::CommitResponse> result = store_.Commit(*request);
              commit_seconds_->Observe(
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-             if (result.status().code() == absl::StatusCode::kAborted) commits_aborted_->Increment();
+             if (result.status().code() == absl::StatusCode::kAborted)
+               commits_aborted_->Increment();
              if (!result.ok()) return result.status();
              (result->has_record() ? commits_ok_ : commits_noop_)->Increment();
              *response = *std::move(result);

@@ -1,0 +1,36 @@
+// The merge service's view of its peers. The gRPC implementations are in grpc_peers.h; tests may
+// substitute fakes. Calls are asynchronous: `done` runs on a gRPC callback thread (or inline on
+// immediate failure) and must not block.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "kiln/metadata/v1/metadata.pb.h"
+
+namespace kiln::merge {
+
+template <typename T>
+using Callback = absl::AnyInvocable<void(absl::StatusOr<T>)>;
+
+class BlockStoreClient {
+ public:
+  virtual ~BlockStoreClient() = default;
+  // For each CAR key of (tenant, ledger), whether the block-store holds it, in order.
+  virtual void HasCars(const std::string& tenant, const std::string& ledger,
+                       std::vector<std::string> keys, Callback<std::vector<bool>> done) = 0;
+};
+
+class MetadataClient {
+ public:
+  virtual ~MetadataClient() = default;
+  virtual void GetLedger(metadata::v1::GetLedgerRequest request,
+                         Callback<metadata::v1::GetLedgerResponse> done) = 0;
+  // ABORTED when expected_version is stale.
+  virtual void Commit(metadata::v1::CommitRequest request,
+                      Callback<metadata::v1::CommitResponse> done) = 0;
+};
+
+}  // namespace kiln::merge

@@ -1,0 +1,238 @@
+// LedgerStore on every KV backend: compare-and-set, idempotence, sealed keys, the log chain.
+#include "services/metadata/ledger_store.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/hash_chain.h"
+#include "common/sha256.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/metadata/kv_backends.h"
+#include "tests/support/test_support.h"
+
+namespace kiln::metadata {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+v1::MetaEntry Entry(const std::string& cid, std::vector<std::string> parents = {}) {
+  v1::MetaEntry e;
+  e.set_cid(cid);
+  for (auto& p : parents) e.add_parents(p);
+  e.set_data("M" + cid);
+  return e;
+}
+
+v1::CommitRequest Commit(uint64_t expected, std::vector<v1::MetaEntry> entries,
+                         std::vector<std::string> heads, std::vector<std::string> keys = {}) {
+  v1::CommitRequest r;
+  r.set_tenant("t1");
+  r.set_ledger("l1");
+  r.set_writer("w1");
+  r.set_expected_version(expected);
+  for (auto& e : entries) *r.add_entries() = e;
+  for (auto& h : heads) r.add_heads(h);
+  for (auto& k : keys) r.add_keys(k);
+  return r;
+}
+
+class LedgerStoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    std::string url = GetParam();
+    if (url == "rocksdb") url = "rocksdb://" + dir_.path() + "/db";
+    auto kv = KvBackendRegistry().Create(url);
+    ASSERT_TRUE(kv.ok()) << kv.status();
+    kv_ = *std::move(kv);
+    store_ = std::make_unique<LedgerStore>(
+        *kv_, sealer_, clock_,
+        [this](const std::string&, const std::string&,
+               std::shared_ptr<const v1::WatchEvent> e) { published_.push_back(*e); });
+  }
+
+  v1::GetLedgerResponse State(bool entries = true) {
+    v1::GetLedgerRequest r;
+    r.set_tenant("t1");
+    r.set_ledger("l1");
+    r.set_include_entries(entries);
+    auto s = store_->GetLedger(r);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return *s;
+  }
+
+  kiln::testing::TempDir dir_;
+  std::unique_ptr<KvBackend> kv_;
+  KeySealer sealer_ = *KeySealer::Create(std::string(32, 'k'));
+  FakeClock clock_;
+  std::unique_ptr<LedgerStore> store_;
+  std::vector<v1::WatchEvent> published_;
+};
+
+TEST_P(LedgerStoreTest, NewLedgerIsVersionZeroAndEmpty) {
+  auto s = State();
+  EXPECT_EQ(s.state().version(), 0u);
+  EXPECT_TRUE(s.state().heads().empty());
+  EXPECT_TRUE(s.state().keys().empty());
+}
+
+TEST_P(LedgerStoreTest, CommitAdvancesVersionHeadsEntriesAndKeys) {
+  auto r = store_->Commit(Commit(0, {Entry("a")}, {"a"}, {"zKey1"}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->version(), 1u);
+  EXPECT_EQ(r->record().seq(), 1u);
+  EXPECT_THAT(r->record().entry_cids(), ElementsAre("a"));
+  auto s = State();
+  EXPECT_EQ(s.state().version(), 1u);
+  EXPECT_THAT(s.state().heads(), ElementsAre("a"));
+  ASSERT_EQ(s.state().head_entries_size(), 1);
+  EXPECT_EQ(s.state().head_entries(0).data(), "Ma");
+  EXPECT_THAT(s.state().keys(), ElementsAre("zKey1"));
+  ASSERT_EQ(published_.size(), 1u);
+  EXPECT_EQ(published_[0].version(), 1u);
+  EXPECT_THAT(published_[0].keys(), ElementsAre("zKey1"));
+}
+
+TEST_P(LedgerStoreTest, StaleVersionIsAbortedAndChangesNothing) {
+  ASSERT_TRUE(store_->Commit(Commit(0, {Entry("a")}, {"a"})).ok());
+  auto stale = store_->Commit(Commit(0, {Entry("b")}, {"b"}));
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(std::string(stale.status().message()), HasSubstr("version 1"));
+  EXPECT_THAT(State().state().heads(), ElementsAre("a"));
+}
+
+TEST_P(LedgerStoreTest, CommitWithNothingNewIsANoop) {
+  ASSERT_TRUE(store_->Commit(Commit(0, {Entry("a")}, {"a"}, {"zK"})).ok());
+  auto again = store_->Commit(Commit(1, {Entry("a")}, {"a"}, {"zK"}));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->version(), 1u);
+  EXPECT_FALSE(again->has_record());
+  EXPECT_EQ(published_.size(), 1u);
+}
+
+TEST_P(LedgerStoreTest, ProbesReportAcceptedAndReferencedCids) {
+  ASSERT_TRUE(store_->Commit(Commit(0, {Entry("c", {"b"})}, {"c"})).ok());
+  v1::GetLedgerRequest r;
+  r.set_tenant("t1");
+  r.set_ledger("l1");
+  r.add_probe_cids("c");
+  r.add_probe_cids("b");
+  r.add_probe_cids("x");
+  auto s = store_->GetLedger(r);
+  ASSERT_TRUE(s.ok());
+  ASSERT_EQ(s->probes_size(), 3);
+  EXPECT_TRUE(s->probes(0).accepted());
+  EXPECT_FALSE(s->probes(0).referenced());
+  EXPECT_FALSE(s->probes(1).accepted());
+  EXPECT_TRUE(s->probes(1).referenced());
+  EXPECT_FALSE(s->probes(2).accepted() || s->probes(2).referenced());
+}
+
+TEST_P(LedgerStoreTest, KeysAreNeverStoredInPlaintext) {
+  std::string secret = "zSuperSecretKeyMaterial";
+  ASSERT_TRUE(store_->Commit(Commit(0, {Entry("a")}, {"a"}, {secret})).ok());
+  auto rows = kv_->Scan(std::string(1, '\0'), std::string(1, '\x7f'), 1000);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_FALSE(rows->empty());
+  for (const auto& [k, v] : *rows) {
+    EXPECT_EQ(k.find(secret), std::string::npos);
+    EXPECT_EQ(v.find(secret), std::string::npos) << "plaintext key in a stored value";
+  }
+  // Another key-encryption key cannot open them.
+  KeySealer other = *KeySealer::Create(std::string(32, 'x'));
+  LedgerStore wrong(*kv_, other, clock_, nullptr);
+  v1::GetLedgerRequest r;
+  r.set_tenant("t1");
+  r.set_ledger("l1");
+  r.set_include_entries(true);
+  EXPECT_EQ(wrong.GetLedger(r).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_P(LedgerStoreTest, LogChainVerifiesAndNamesTheFirstAlteredRecord) {
+  std::vector<std::string> heads;
+  for (int i = 0; i < 5; ++i) {
+    std::string cid = "e" + std::to_string(i);
+    std::vector<std::string> parents = heads;
+    ASSERT_TRUE(store_->Commit(Commit(i, {Entry(cid, parents)}, {cid})).ok());
+    heads = {cid};
+    clock_.Advance(absl::Seconds(1));
+  }
+  auto log = store_->ReadLog("t1", "l1", 1, 100);
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->records_size(), 5);
+  EXPECT_EQ(log->records(4).unix_micros() - log->records(0).unix_micros(), 4000000);
+  auto links = [&](const v1::ReadLogResponse& l) {
+    std::vector<ChainLink> out;
+    for (int i = 0; i < l.records_size(); ++i) {
+      out.push_back({l.records(i).seq(), l.records(i).prev_sha256(), l.raw_records(i)});
+    }
+    return out;
+  };
+  EXPECT_TRUE(VerifyHashChain(links(*log), "", log->head_sha256()).ok());
+
+  // Alter record 3 in storage (its writer field) and verify again.
+  auto rows = kv_->Scan("G", "H", 100);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 5u);
+  std::string altered = (*rows)[2].second;
+  size_t pos = altered.find("w1");
+  ASSERT_NE(pos, std::string::npos);
+  altered[pos + 1] = '9';
+  ASSERT_TRUE(kv_->Write({{(*rows)[2].first, altered}}).ok());
+  auto tampered = store_->ReadLog("t1", "l1", 1, 100);
+  ASSERT_TRUE(tampered.ok());
+  absl::Status s = VerifyHashChain(links(*tampered), "", tampered->head_sha256());
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("log record 3 "));
+}
+
+TEST_P(LedgerStoreTest, EventsAfterReplaysEveryLaterCommitWithKeys) {
+  ASSERT_TRUE(store_->Commit(Commit(0, {Entry("a")}, {"a"}, {"zK1"})).ok());
+  ASSERT_TRUE(store_->Commit(Commit(1, {Entry("b", {"a"})}, {"b"}, {"zK2"})).ok());
+  ASSERT_TRUE(store_->Commit(Commit(2, {Entry("c", {"b"})}, {"c"})).ok());
+  auto events = store_->EventsAfter("t1", "l1", 1, 100);
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].version(), 2u);
+  EXPECT_THAT((*events)[0].heads(), ElementsAre("b"));
+  EXPECT_EQ((*events)[0].entries(0).cid(), "b");
+  EXPECT_THAT((*events)[0].keys(), ElementsAre("zK2"));
+  EXPECT_EQ((*events)[1].version(), 3u);
+  auto snapshot = store_->Snapshot("t1", "l1");
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_TRUE(snapshot->snapshot());
+  EXPECT_EQ(snapshot->version(), 3u);
+  EXPECT_EQ(snapshot->keys_size(), 2);
+}
+
+TEST_P(LedgerStoreTest, ListLedgersPagesInIdOrderPerTenant) {
+  for (const char* l : {"b", "a", "c"}) {
+    v1::CommitRequest r = Commit(0, {Entry("x")}, {"x"});
+    r.set_ledger(l);
+    ASSERT_TRUE(store_->Commit(r).ok());
+  }
+  v1::CommitRequest other = Commit(0, {Entry("x")}, {"x"});
+  other.set_tenant("t2");
+  ASSERT_TRUE(store_->Commit(other).ok());
+  auto page1 = store_->ListLedgers("t1", "", 2);
+  ASSERT_TRUE(page1.ok());
+  ASSERT_EQ(page1->ledgers_size(), 2);
+  EXPECT_EQ(page1->ledgers(0).ledger(), "a");
+  EXPECT_EQ(page1->ledgers(1).ledger(), "b");
+  EXPECT_EQ(page1->next_page_token(), "b");
+  auto page2 = store_->ListLedgers("t1", "b", 2);
+  ASSERT_TRUE(page2.ok());
+  ASSERT_EQ(page2->ledgers_size(), 1);
+  EXPECT_EQ(page2->ledgers(0).ledger(), "c");
+  EXPECT_EQ(page2->next_page_token(), "");
+}
+
+INSTANTIATE_TEST_SUITE_P(AllBackends, LedgerStoreTest, ::testing::Values("memory://", "rocksdb"),
+                         [](const auto& info) {
+                           return std::string(info.index == 0 ? "Memory" : "RocksDb");
+                         });
+
+}  // namespace
+}  // namespace kiln::metadata

@@ -1,0 +1,185 @@
+// The metadata service through a real gRPC channel: commits, validation and Watch streams.
+#include "services/metadata/metadata_service.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/server.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "prometheus/text_serializer.h"
+#include "services/metadata/kv_backends.h"
+#include "tests/support/test_support.h"
+
+namespace kiln::metadata {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class MetadataServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { StartServer(1024); }
+
+  void StartServer(size_t max_watch_queue) {
+    MetadataServiceOptions options;
+    options.max_watch_queue = max_watch_queue;
+    service_ = std::make_unique<MetadataServiceImpl>(options, store_, hub_, executor_,
+                                                     metrics_.registry());
+    auto server = GrpcServer::Start(ServerOptions{}, {service_.get()}, metrics_);
+    ASSERT_TRUE(server.ok());
+    server_ = *std::move(server);
+    stub_ = v1::MetadataService::NewStub(
+        kiln::testing::LoopbackChannel("127.0.0.1:" + std::to_string(server_->port())));
+  }
+
+  void TearDown() override { server_->Shutdown(); }
+
+  // Commits entry `cid` (with `payload` bytes of data) on top of the current heads.
+  grpc::Status CommitNext(const std::string& cid, size_t payload = 10) {
+    v1::CommitRequest r;
+    r.set_tenant("t1");
+    r.set_ledger("l1");
+    r.set_writer("w");
+    r.set_expected_version(version_);
+    v1::MetaEntry* e = r.add_entries();
+    e->set_cid(cid);
+    e->set_data(std::string(payload, 'd'));
+    r.add_heads(cid);
+    r.add_keys("zKey-" + cid);
+    grpc::ClientContext ctx;
+    v1::CommitResponse resp;
+    grpc::Status s = stub_->Commit(&ctx, r, &resp);
+    if (s.ok()) version_ = resp.version();
+    return s;
+  }
+
+  std::unique_ptr<grpc::ClientReader<v1::WatchEvent>> Watch(grpc::ClientContext* ctx,
+                                                            uint64_t after) {
+    v1::WatchRequest r;
+    r.set_tenant("t1");
+    r.set_ledger("l1");
+    r.set_after_version(after);
+    return stub_->Watch(ctx, r);
+  }
+
+  std::unique_ptr<KvBackend> kv_ = *KvBackendRegistry().Create("memory://");
+  KeySealer sealer_ = *KeySealer::Create(std::string(32, 'k'));
+  WatchHub hub_;
+  LedgerStore store_{*kv_, sealer_, RealClock::Get(),
+                     [this](const std::string& t, const std::string& l,
+                            std::shared_ptr<const v1::WatchEvent> e) { hub_.Publish(t, l, e); }};
+  BoundedExecutor executor_{{.threads = 4, .max_queued = 256}};
+  Metrics metrics_;
+  std::unique_ptr<MetadataServiceImpl> service_;
+  std::unique_ptr<GrpcServer> server_;
+  std::unique_ptr<v1::MetadataService::Stub> stub_;
+  uint64_t version_ = 0;
+};
+
+TEST_F(MetadataServiceTest, StaleCommitIsAbortedWithTheCurrentVersion) {
+  ASSERT_TRUE(CommitNext("a").ok());
+  version_ = 0;
+  grpc::Status s = CommitNext("b");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_THAT(s.error_message(), HasSubstr("version 1"));
+}
+
+TEST_F(MetadataServiceTest, MalformedRequestsAreInvalidArgumentNamingTheField) {
+  v1::CommitRequest r;
+  r.set_tenant("t1");
+  grpc::ClientContext ctx;
+  v1::CommitResponse resp;
+  grpc::Status s = stub_->Commit(&ctx, r, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("ledger"));
+
+  r.set_ledger("l1");
+  r.add_entries()->set_cid("a");  // no data
+  grpc::ClientContext ctx2;
+  s = stub_->Commit(&ctx2, r, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("entries[0].data"));
+
+  v1::ReadLogRequest log;
+  log.set_tenant("t1");
+  log.set_ledger("l1");
+  grpc::ClientContext ctx3;
+  v1::ReadLogResponse log_resp;
+  EXPECT_EQ(stub_->ReadLog(&ctx3, log, &log_resp).error_code(), grpc::StatusCode::OUT_OF_RANGE);
+}
+
+TEST_F(MetadataServiceTest, WatchStartsWithSnapshotThenStreamsEveryCommitInOrder) {
+  ASSERT_TRUE(CommitNext("a").ok());
+  grpc::ClientContext ctx;
+  auto reader = Watch(&ctx, 0);
+  v1::WatchEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_TRUE(event.snapshot());
+  EXPECT_EQ(event.version(), 1u);
+  EXPECT_THAT(event.heads(), ElementsAre("a"));
+  EXPECT_THAT(event.keys(), ElementsAre("zKey-a"));
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(CommitNext("c" + std::to_string(100 + i)).ok());
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(reader->Read(&event));
+    EXPECT_FALSE(event.snapshot());
+    EXPECT_EQ(event.version(), 2u + i);
+    ASSERT_EQ(event.entries_size(), 1);
+    EXPECT_EQ(event.entries(0).cid(), "c" + std::to_string(100 + i));
+    EXPECT_THAT(event.keys(), ElementsAre("zKey-c" + std::to_string(100 + i)));
+  }
+  ctx.TryCancel();
+}
+
+TEST_F(MetadataServiceTest, EmptyLedgerSnapshotIsVersionZero) {
+  grpc::ClientContext ctx;
+  auto reader = Watch(&ctx, 0);
+  v1::WatchEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_TRUE(event.snapshot());
+  EXPECT_EQ(event.version(), 0u);
+  EXPECT_EQ(event.heads_size(), 0);
+  ctx.TryCancel();
+}
+
+TEST_F(MetadataServiceTest, ResumeAfterAVersionHasNoGapsAndNoDuplicates) {
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(CommitNext("a" + std::to_string(i)).ok());
+  grpc::ClientContext ctx;
+  auto reader = Watch(&ctx, 4);
+  // Commits racing with the watch's start must appear once, in order.
+  for (int i = 10; i < 30; ++i) ASSERT_TRUE(CommitNext("a" + std::to_string(i)).ok());
+  v1::WatchEvent event;
+  for (uint64_t want = 5; want <= 30; ++want) {
+    ASSERT_TRUE(reader->Read(&event)) << "stream ended before version " << want;
+    ASSERT_EQ(event.version(), want);
+    EXPECT_EQ(event.entries(0).cid(), "a" + std::to_string(want - 1));
+  }
+  ASSERT_TRUE(CommitNext("last").ok());
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.version(), 31u);
+  ctx.TryCancel();
+}
+
+TEST_F(MetadataServiceTest, StalledWatcherIsCutOffWithResourceExhausted) {
+  server_->Shutdown();
+  StartServer(/*max_watch_queue=*/8);
+  grpc::ClientContext ctx;
+  auto reader = Watch(&ctx, 0);
+  v1::WatchEvent event;
+  ASSERT_TRUE(reader->Read(&event));  // snapshot: the watch is registered
+  // The client stops reading; 32 MiB of events cannot all fit in transport buffers.
+  for (int i = 0; i < 128; ++i) {
+    ASSERT_TRUE(CommitNext("big" + std::to_string(i), 256 << 10).ok());
+  }
+  while (reader->Read(&event)) {
+  }
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(s.error_message(), HasSubstr("after_version"));
+  std::string text = prometheus::TextSerializer().Serialize(metrics_.registry().Collect());
+  EXPECT_EQ(kiln::testing::MetricValue(text, "kiln_metadata_watchers_cut_off_total"), 1);
+}
+
+}  // namespace
+}  // namespace kiln::metadata
