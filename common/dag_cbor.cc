@@ -42,6 +42,11 @@ constexpr uint8_t kSimpleUndefined = 23;
 
 constexpr uint64_t kTagCid = 42;
 
+// Containers reserve at most this many elements up front and grow as elements actually decode.
+// Reserving the declared count would let nested containers that each declare "everything that is
+// left" hold about kMaxDagCborDepth times the input size before the decode fails.
+constexpr uint64_t kMaxReserve = 1024;
+
 // Appends the head of an item: the major type and its argument in the shortest form.
 void AppendHead(std::string* out, uint8_t major, uint64_t arg) {
   const uint8_t mt = static_cast<uint8_t>(major << 5);
@@ -320,7 +325,7 @@ class DagCborDecoder {
                                              Remaining(), " byte(s) are left"));
     }
     std::vector<Value> items;
-    items.reserve(head.arg);
+    items.reserve(std::min<uint64_t>(head.arg, kMaxReserve));
     for (uint64_t i = 0; i < head.arg; ++i) {
       KILN_ASSIGN_OR_RETURN(Value item, DecodeItem(depth + 1));
       items.push_back(std::move(item));
@@ -336,7 +341,7 @@ class DagCborDecoder {
                                              Remaining(), " byte(s) are left"));
     }
     Value::MapEntries entries;
-    entries.reserve(head.arg);
+    entries.reserve(std::min<uint64_t>(head.arg, kMaxReserve));
     for (uint64_t i = 0; i < head.arg; ++i) {
       KILN_ASSIGN_OR_RETURN(Head key_head, ReadHead());
       if (key_head.major != kMajorText) {

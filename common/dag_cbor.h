@@ -6,9 +6,9 @@
 // generic CBOR library accepts everything that profile forbids, so each rule would still have to
 // be re-checked on top of it; we also want a value model with CID links as a first-class kind.
 //
-// Kiln uses this for Fireproof meta events (see common/meta_event.h) and CAR headers, whose CIDs
-// hash these exact bytes, so "canonical only" matters: a block is accepted only in the one byte
-// form that every IPLD encoder produces for its value.
+// Kiln uses this for Fireproof meta events (see common/meta_event.h), whose CIDs hash these exact
+// bytes, so "canonical only" matters: a block is accepted only in the one byte form that every
+// IPLD encoder produces for its value.
 //
 // Stricter than @ipld/dag-cbor's decoder, which also accepts unsorted map keys and 16/32-bit
 // floats; every DAG-CBOR encoder writes the canonical form, so real Fireproof blocks decode here.

@@ -23,6 +23,7 @@ absl::Status BoundedExecutor::TrySubmit(absl::AnyInvocable<void()> task) {
         absl::StrCat("server is overloaded (", queue_.size(), " requests queued); retry later"));
   }
   queue_.push_back(std::move(task));
+  work_.Signal();
   return absl::OkStatus();
 }
 
@@ -31,6 +32,7 @@ void BoundedExecutor::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    work_.SignalAll();
   }
   for (auto& t : workers_) {
     if (t.joinable()) t.join();

@@ -44,6 +44,9 @@ class BoundedExecutor {
 
   const Options options_;
   mutable absl::Mutex mu_;
+  // Wakes one idle worker per task (a Mutex::Await condition would be re-evaluated for every
+  // waiting worker on each unlock, which costs O(threads) per task).
+  absl::CondVar work_;
   std::deque<absl::AnyInvocable<void()>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> workers_;

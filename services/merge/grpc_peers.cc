@@ -53,18 +53,18 @@ class GrpcBlockStoreClient : public BlockStoreClient {
     call->request.set_ledger(ledger);
     call->request.set_store(blockstore::v1::STORE_CAR);
     for (auto& k : keys) call->request.add_keys(std::move(k));
-    stub_->async()->BatchStat(
-        &call->context, &call->request, &call->response,
-        [call](grpc::Status status) {
-          std::unique_ptr<C> owned(call);
-          if (!status.ok()) {
-            owned->done(PeerError(status, "block-store"));
-            return;
-          }
-          std::vector<bool> found;
-          for (const auto& stat : owned->response.stats()) found.push_back(stat.found());
-          owned->done(std::move(found));
-        });
+    stub_->async()->BatchStat(&call->context, &call->request, &call->response,
+                              [call](grpc::Status status) {
+                                std::unique_ptr<C> owned(call);
+                                if (!status.ok()) {
+                                  owned->done(PeerError(status, "block-store"));
+                                  return;
+                                }
+                                std::vector<bool> found;
+                                for (const auto& stat : owned->response.stats())
+                                  found.push_back(stat.found());
+                                owned->done(std::move(found));
+                              });
   }
 
  private:

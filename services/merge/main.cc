@@ -62,8 +62,8 @@ int main(int argc, char** argv) {
     if (!s.ok()) Die(std::string(s.message()));
   }
   absl::Duration deadline = absl::GetFlag(FLAGS_peer_deadline);
-  auto blockstore =
-      kiln::merge::NewGrpcBlockStoreClient(Channel(absl::GetFlag(FLAGS_blockstore_target)), deadline);
+  auto blockstore = kiln::merge::NewGrpcBlockStoreClient(
+      Channel(absl::GetFlag(FLAGS_blockstore_target)), deadline);
   auto metadata =
       kiln::merge::NewGrpcMetadataClient(Channel(absl::GetFlag(FLAGS_metadata_target)), deadline);
   kiln::merge::MergeServiceOptions options;

@@ -161,7 +161,7 @@ absl::StatusOr<v1::CommitResponse> LedgerStore::Commit(const v1::CommitRequest& 
 
   v1::LogRecord record;
   record.set_seq(header.version() + 1);
-  record.set_writer(request.writer());
+  *record.mutable_writers() = request.writers();
   record.set_unix_micros(absl::ToUnixMicros(clock_.Now()));
   record.set_prev_sha256(header.last_sha256());
   std::vector<std::string> heads(request.heads().begin(), request.heads().end());

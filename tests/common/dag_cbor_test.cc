@@ -193,6 +193,24 @@ TEST(DagCborTest, DepthLimitAllowsMaxDepthAndRejectsOneMore) {
   EXPECT_EQ(DecodeDagCbor(deep_map).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// 256 KiB of arrays nested kMaxDagCborDepth deep, each declaring as many elements as there are
+// bytes left, then zeros: the innermost array decodes, the next one runs out of input. Reserving
+// each declared count up front would hold 64 x 16 MiB at once (bad_alloc under
+// `ulimit -v 500000`, where the capped decoder passes); the decoder must not.
+TEST(DagCborTest, NestedContainersDeclaringTheWholeRestOfTheInputAreRejectedCheaply) {
+  constexpr size_t kSize = size_t{1} << 18;
+  std::string input;
+  for (int level = 0; level < kMaxDagCborDepth; ++level) {
+    const uint32_t rest = static_cast<uint32_t>(kSize - input.size() - 5);
+    input += '\x9a';  // Array, 4-byte count.
+    for (int shift = 24; shift >= 0; shift -= 8) input += static_cast<char>((rest >> shift) & 0xff);
+  }
+  input.resize(kSize, '\0');
+  absl::StatusOr<Value> decoded = DecodeDagCbor(input);
+  EXPECT_EQ(decoded.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(decoded.status().message()), HasSubstr("unexpected end of input"));
+}
+
 struct Rejection {
   absl::string_view hex;
   absl::string_view message;  // A substring of the error message.

@@ -113,9 +113,9 @@ class MergeRejectionTest : public MergeTest {
 
   // A well-formed event block with the given dbMeta bytes, with its correct CID.
   static metadata::v1::MetaEntry EventWithDbMeta(const std::string& db_meta) {
-    cbor::Value event = cbor::Value::Map(
-        {{"data", cbor::Value::Map({{"dbMeta", cbor::Value::Bytes(db_meta)}})},
-         {"parents", cbor::Value::Array({})}});
+    cbor::Value event =
+        cbor::Value::Map({{"data", cbor::Value::Map({{"dbMeta", cbor::Value::Bytes(db_meta)}})},
+                          {"parents", cbor::Value::Array({})}});
     std::string block = EncodeDagCbor(event);
     metadata::v1::MetaEntry e;
     e.set_cid(CidForSha256(kCodecDagCbor, block).ToString());
@@ -208,7 +208,8 @@ TEST(MergePropertyTest, RandomDagsInRandomOrdersThroughTwoMergesConverge) {
     for (int i = 0; i < 45; ++i) {
       int w = static_cast<int>(rng() % 3);
       std::set<int> parent_ids(writer_heads[w].begin(), writer_heads[w].end());
-      if (!nodes.empty() && rng() % 3 == 0) parent_ids.insert(static_cast<int>(rng() % nodes.size()));
+      if (!nodes.empty() && rng() % 3 == 0)
+        parent_ids.insert(static_cast<int>(rng() % nodes.size()));
       std::vector<Cid> parents;
       for (int p : parent_ids) parents.push_back(*ParseCid(nodes[p].entry.cid));
       std::string car_bytes = "car " + ledger + " " + std::to_string(i);

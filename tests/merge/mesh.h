@@ -28,8 +28,8 @@ class Mesh {
   explicit Mesh(int merges) {
     blockstore_ = std::make_unique<blockstore::BlockStoreServiceImpl>(
         blockstore::BlockStoreServiceOptions{}, blocks_, executor_, blockstore_metrics_.registry());
-    blockstore_server_ = *GrpcServer::Start(ServerOptions{}, {blockstore_.get()},
-                                            blockstore_metrics_);
+    blockstore_server_ =
+        *GrpcServer::Start(ServerOptions{}, {blockstore_.get()}, blockstore_metrics_);
     metadata_ = std::make_unique<metadata::MetadataServiceImpl>(
         metadata::MetadataServiceOptions{}, store_, hub_, executor_, metadata_metrics_.registry());
     metadata_server_ = *GrpcServer::Start(ServerOptions{}, {metadata_.get()}, metadata_metrics_);

@@ -31,7 +31,7 @@ v1::CommitRequest Commit(uint64_t expected, std::vector<v1::MetaEntry> entries,
   v1::CommitRequest r;
   r.set_tenant("t1");
   r.set_ledger("l1");
-  r.set_writer("w1");
+  r.add_writers("w1");
   r.set_expected_version(expected);
   for (auto& e : entries) *r.add_entries() = e;
   for (auto& h : heads) r.add_heads(h);
@@ -49,8 +49,9 @@ class LedgerStoreTest : public ::testing::TestWithParam<std::string> {
     kv_ = *std::move(kv);
     store_ = std::make_unique<LedgerStore>(
         *kv_, sealer_, clock_,
-        [this](const std::string&, const std::string&,
-               std::shared_ptr<const v1::WatchEvent> e) { published_.push_back(*e); });
+        [this](const std::string&, const std::string&, std::shared_ptr<const v1::WatchEvent> e) {
+          published_.push_back(*e);
+        });
   }
 
   v1::GetLedgerResponse State(bool entries = true) {

@@ -74,7 +74,7 @@ TEST_F(MetadataProcessTest, SigkillDuringCommitsKeepsEveryAcknowledgedCommitAndA
         v1::CommitRequest r;
         r.set_tenant("t1");
         r.set_ledger(ledger);
-        r.set_writer("w");
+        r.add_writers("w");
         r.set_expected_version(v);
         auto* e = r.add_entries();
         e->set_cid("e" + std::to_string(v));
@@ -128,7 +128,7 @@ TEST_F(MetadataProcessTest, FlippedByteInALogRecordIsNamedByTheVerifier) {
       v1::CommitRequest r;
       r.set_tenant("t1");
       r.set_ledger("l1");
-      r.set_writer("writer-" + std::to_string(v));
+      r.add_writers("writer-" + std::to_string(v));
       r.set_expected_version(v);
       auto* e = r.add_entries();
       e->set_cid("e" + std::to_string(v));

@@ -41,7 +41,7 @@ class MetadataServiceTest : public ::testing::Test {
     v1::CommitRequest r;
     r.set_tenant("t1");
     r.set_ledger("l1");
-    r.set_writer("w");
+    r.add_writers("w");
     r.set_expected_version(version_);
     v1::MetaEntry* e = r.add_entries();
     e->set_cid(cid);
