@@ -2,40 +2,12 @@
 
 #include <utility>
 
-#include "absl/strings/str_cat.h"
-#include "common/grpc_status.h"
-#include "grpcpp/client_context.h"
+#include "common/async_call.h"
 #include "kiln/blockstore/v1/blockstore.grpc.pb.h"
 #include "kiln/metadata/v1/metadata.grpc.pb.h"
 
 namespace kiln::merge {
 namespace {
-
-// Owns everything one asynchronous unary call needs until its callback has run.
-// (gRPC's callback takes a copyable std::function, so the move-only `done` lives here.)
-template <typename Req, typename Resp, typename Out>
-struct Call {
-  grpc::ClientContext context;
-  Req request;
-  Resp response;
-  Callback<Out> done;
-};
-
-std::chrono::system_clock::time_point DeadlineIn(absl::Duration d) {
-  return std::chrono::system_clock::now() + absl::ToChronoMilliseconds(d);
-}
-
-absl::Status PeerError(const grpc::Status& status, absl::string_view peer) {
-  absl::Status s = FromGrpcStatus(status);
-  // Transport failures of a peer are this service's UNAVAILABLE, not the caller's fault.
-  if (s.code() == absl::StatusCode::kDeadlineExceeded || s.code() == absl::StatusCode::kCancelled) {
-    return absl::UnavailableError(absl::StrCat(peer, " did not answer in time"));
-  }
-  if (s.code() == absl::StatusCode::kUnavailable) {
-    return absl::UnavailableError(absl::StrCat(peer, " is unavailable: ", s.message()));
-  }
-  return s;
-}
 
 class GrpcBlockStoreClient : public BlockStoreClient {
  public:
@@ -44,44 +16,30 @@ class GrpcBlockStoreClient : public BlockStoreClient {
 
   void HasCars(const std::string& tenant, const std::string& ledger, std::vector<std::string> keys,
                Callback<std::vector<bool>> done) override {
-    using C = Call<blockstore::v1::BatchStatRequest, blockstore::v1::BatchStatResponse,
-                   std::vector<bool>>;
-    auto* call = new C();
-    call->done = std::move(done);
-    call->context.set_deadline(DeadlineIn(deadline_));
-    call->request.set_tenant(tenant);
-    call->request.set_ledger(ledger);
-    call->request.set_store(blockstore::v1::STORE_CAR);
-    for (auto& k : keys) call->request.add_keys(std::move(k));
-    stub_->async()->BatchStat(&call->context, &call->request, &call->response,
-                              [call](grpc::Status status) {
-                                std::unique_ptr<C> owned(call);
-                                if (!status.ok()) {
-                                  owned->done(PeerError(status, "block-store"));
-                                  return;
-                                }
-                                std::vector<bool> found;
-                                for (const auto& stat : owned->response.stats())
-                                  found.push_back(stat.found());
-                                owned->done(std::move(found));
-                              });
+    blockstore::v1::BatchStatRequest request;
+    request.set_tenant(tenant);
+    request.set_ledger(ledger);
+    request.set_store(blockstore::v1::STORE_CAR);
+    for (auto& k : keys) request.add_keys(std::move(k));
+    CallUnary(
+        stub_->async(), &blockstore::v1::BlockStoreService::Stub::async::BatchStat,
+        std::move(request), deadline_, "block-store",
+        Callback<blockstore::v1::BatchStatResponse>(
+            [done = std::move(done)](absl::StatusOr<blockstore::v1::BatchStatResponse> r) mutable {
+              if (!r.ok()) {
+                done(r.status());
+                return;
+              }
+              std::vector<bool> found;
+              for (const auto& stat : r->stats()) found.push_back(stat.found());
+              done(std::move(found));
+            }));
   }
 
  private:
   std::unique_ptr<blockstore::v1::BlockStoreService::Stub> stub_;
   absl::Duration deadline_;
 };
-
-// Runs a metadata call's callback with its response or error, then frees the call.
-template <typename C>
-void Complete(C* call, const grpc::Status& status) {
-  std::unique_ptr<C> owned(call);
-  if (!status.ok()) {
-    owned->done(PeerError(status, "metadata"));
-  } else {
-    owned->done(std::move(owned->response));
-  }
-}
 
 class GrpcMetadataClient : public MetadataClient {
  public:
@@ -90,26 +48,14 @@ class GrpcMetadataClient : public MetadataClient {
 
   void GetLedger(metadata::v1::GetLedgerRequest request,
                  Callback<metadata::v1::GetLedgerResponse> done) override {
-    using C = Call<metadata::v1::GetLedgerRequest, metadata::v1::GetLedgerResponse,
-                   metadata::v1::GetLedgerResponse>;
-    auto* call = new C();
-    call->done = std::move(done);
-    call->context.set_deadline(DeadlineIn(deadline_));
-    call->request = std::move(request);
-    stub_->async()->GetLedger(&call->context, &call->request, &call->response,
-                              [call](grpc::Status status) { Complete(call, status); });
+    CallUnary(stub_->async(), &metadata::v1::MetadataService::Stub::async::GetLedger,
+              std::move(request), deadline_, "metadata", std::move(done));
   }
 
   void Commit(metadata::v1::CommitRequest request,
               Callback<metadata::v1::CommitResponse> done) override {
-    using C = Call<metadata::v1::CommitRequest, metadata::v1::CommitResponse,
-                   metadata::v1::CommitResponse>;
-    auto* call = new C();
-    call->done = std::move(done);
-    call->context.set_deadline(DeadlineIn(deadline_));
-    call->request = std::move(request);
-    stub_->async()->Commit(&call->context, &call->request, &call->response,
-                           [call](grpc::Status status) { Complete(call, status); });
+    CallUnary(stub_->async(), &metadata::v1::MetadataService::Stub::async::Commit,
+              std::move(request), deadline_, "metadata", std::move(done));
   }
 
  private:

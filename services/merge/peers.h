@@ -6,14 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "absl/functional/any_invocable.h"
-#include "absl/status/statusor.h"
+#include "common/async_call.h"
 #include "kiln/metadata/v1/metadata.pb.h"
 
 namespace kiln::merge {
-
-template <typename T>
-using Callback = absl::AnyInvocable<void(absl::StatusOr<T>)>;
 
 class BlockStoreClient {
  public:

@@ -215,6 +215,7 @@ absl::StatusOr<v1::CommitResponse> LedgerStore::Commit(const v1::CommitRequest& 
 
   event->set_version(record.seq());
   for (const auto& h : heads) event->add_heads(h);
+  *event->mutable_writers() = record.writers();
   if (on_commit_) on_commit_(tenant, ledger, std::move(event));
   response.set_version(record.seq());
   *response.mutable_record() = std::move(record);
@@ -331,6 +332,7 @@ absl::StatusOr<std::vector<v1::WatchEvent>> LedgerStore::EventsAfter(const std::
     v1::WatchEvent event;
     event.set_version(record.seq());
     *event.mutable_heads() = record.heads();
+    *event.mutable_writers() = record.writers();
     std::vector<std::string> cids(record.entry_cids().begin(), record.entry_cids().end());
     KILN_ASSIGN_OR_RETURN(auto entries, ReadEntries(tenant, ledger, cids));
     for (auto& e : entries) *event.add_entries() = std::move(e);

@@ -1,0 +1,40 @@
+// Who a message comes from, and what they may touch. Two modes: `none` (development: any non-empty
+// token is accepted for any tenant and ledger) and `es256` (the token is an ES256 JWT verified
+// against a configured public key; its claims name the tenants and ledgers it may use, and a
+// ledger whose right is "read" may not be written). Thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/clock.h"
+#include "common/jwt.h"
+
+namespace kiln::edge {
+
+struct Principal {
+  bool unrestricted = false;  // auth=none
+  TokenClaims claims;
+};
+
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  // UNAUTHENTICATED for a missing, forged, malformed or expired token.
+  virtual absl::StatusOr<Principal> Authenticate(absl::string_view token) const = 0;
+};
+
+// Accepts any non-empty token.
+std::unique_ptr<Authenticator> NewNoAuth();
+
+// Verifies ES256 JWTs with `verifier` at `clock`'s time.
+std::unique_ptr<Authenticator> NewEs256Auth(TokenVerifier verifier, const Clock& clock);
+
+// PERMISSION_DENIED unless `principal` may use (tenant, ledger); with `write`, also unless it may
+// write there.
+absl::Status CheckAccess(const Principal& principal, absl::string_view tenant,
+                         absl::string_view ledger, bool write);
+
+}  // namespace kiln::edge

@@ -1,0 +1,219 @@
+#include "services/edge/blob_client.h"
+
+#include <atomic>
+#include <utility>
+
+#include "absl/synchronization/mutex.h"
+#include "kiln/blockstore/v1/blockstore.grpc.pb.h"
+
+namespace kiln::edge {
+namespace {
+
+namespace bv1 = ::kiln::blockstore::v1;
+
+bv1::Store StoreOf(const std::string& store) {
+  if (store == "car") return bv1::STORE_CAR;
+  if (store == "file") return bv1::STORE_FILE;
+  if (store == "meta") return bv1::STORE_META;
+  if (store == "wal") return bv1::STORE_WAL;
+  return bv1::STORE_UNSPECIFIED;  // the block-store rejects it with a clear message
+}
+
+bv1::BlobRef RefOf(const BlobAddress& blob) {
+  bv1::BlobRef ref;
+  ref.set_tenant(blob.tenant);
+  ref.set_ledger(blob.ledger);
+  ref.set_store(StoreOf(blob.store));
+  ref.set_key(blob.key);
+  return ref;
+}
+
+std::chrono::system_clock::time_point Deadline(absl::Duration d) {
+  return std::chrono::system_clock::now() + absl::ToChronoMilliseconds(d);
+}
+
+// Keeps itself alive (self_) until gRPC calls OnDone.
+class GrpcUpload : public BlobUpload, public grpc::ClientWriteReactor<bv1::PutRequest> {
+ public:
+  static std::shared_ptr<GrpcUpload> Start(bv1::BlockStoreService::Stub* stub,
+                                           const BlobAddress& blob, uint64_t size,
+                                           absl::Duration deadline) {
+    std::shared_ptr<GrpcUpload> up(new GrpcUpload());
+    up->self_ = up;
+    up->context_.set_deadline(Deadline(deadline));
+    *up->request_.mutable_ref() = RefOf(blob);
+    up->request_.set_size(size);
+    stub->async()->Put(&up->context_, &up->response_, up.get());
+    up->AddHold();  // until Finish or Cancel
+    up->StartCall();
+    return up;
+  }
+
+  void Write(std::string chunk, std::function<void(bool)> done) override {
+    if (!first_) request_.Clear();
+    first_ = false;
+    request_.set_data(std::move(chunk));
+    write_done_ = std::move(done);
+    StartWrite(&request_);
+  }
+
+  void Finish(std::function<void(absl::Status)> done) override {
+    {
+      absl::MutexLock lock(&mu_);
+      finish_done_ = std::move(done);
+    }
+    if (first_) {
+      // No chunk was written (an empty blob): send the header alone.
+      first_ = false;
+      StartWriteLast(&request_, grpc::WriteOptions());
+    } else {
+      StartWritesDone();
+    }
+    ReleaseHold();
+  }
+
+  void Cancel() override {
+    context_.TryCancel();
+    ReleaseHold();
+  }
+
+  void OnWriteDone(bool ok) override {
+    auto done = std::move(write_done_);
+    write_done_ = nullptr;
+    if (done) done(ok);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    std::function<void(absl::Status)> done;
+    {
+      absl::MutexLock lock(&mu_);
+      done = std::move(finish_done_);
+    }
+    if (done) done(PeerError(status, "block-store"));
+    self_.reset();  // may delete this
+  }
+
+ private:
+  GrpcUpload() = default;
+  void ReleaseHold() {
+    if (!hold_released_.exchange(true)) RemoveHold();
+  }
+  std::atomic<bool> hold_released_{false};
+  std::shared_ptr<GrpcUpload> self_;
+  grpc::ClientContext context_;
+  bv1::PutRequest request_;
+  bv1::PutResponse response_;
+  bool first_ = true;
+  std::function<void(bool)> write_done_;
+  absl::Mutex mu_;
+  std::function<void(absl::Status)> finish_done_ ABSL_GUARDED_BY(mu_);
+};
+
+class GrpcDownload : public BlobDownload, public grpc::ClientReadReactor<bv1::GetResponse> {
+ public:
+  static std::shared_ptr<GrpcDownload> Start(bv1::BlockStoreService::Stub* stub,
+                                             const BlobAddress& blob, absl::Duration deadline) {
+    std::shared_ptr<GrpcDownload> down(new GrpcDownload());
+    down->self_ = down;
+    down->context_.set_deadline(Deadline(deadline));
+    *down->request_.mutable_ref() = RefOf(blob);
+    stub->async()->Get(&down->context_, &down->request_, down.get());
+    down->StartCall();
+    return down;
+  }
+
+  void Next(std::function<void(absl::StatusOr<std::optional<Chunk>>)> done) override {
+    next_ = std::move(done);
+    StartRead(&response_);
+  }
+
+  void Cancel() override { context_.TryCancel(); }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // OnDone reports the end or the error to the pending Next
+    auto done = std::move(next_);
+    next_ = nullptr;
+    Chunk chunk;
+    chunk.data = std::move(*response_.mutable_data());
+    chunk.total_size = response_.size();
+    done(std::optional<Chunk>(std::move(chunk)));
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    auto done = std::move(next_);
+    next_ = nullptr;
+    if (done) {
+      if (status.ok()) {
+        done(std::optional<Chunk>());
+      } else {
+        done(PeerError(status, "block-store"));
+      }
+    }
+    self_.reset();
+  }
+
+ private:
+  GrpcDownload() = default;
+  std::shared_ptr<GrpcDownload> self_;
+  grpc::ClientContext context_;
+  bv1::GetRequest request_;
+  bv1::GetResponse response_;
+  std::function<void(absl::StatusOr<std::optional<Chunk>>)> next_;
+};
+
+class GrpcBlobClient : public BlobClient {
+ public:
+  GrpcBlobClient(std::shared_ptr<grpc::Channel> channel, absl::Duration deadline)
+      : stub_(bv1::BlockStoreService::NewStub(channel)), deadline_(deadline) {}
+
+  std::shared_ptr<BlobUpload> Upload(const BlobAddress& blob, uint64_t size) override {
+    return GrpcUpload::Start(stub_.get(), blob, size, absl::Minutes(10));
+  }
+
+  std::shared_ptr<BlobDownload> Download(const BlobAddress& blob) override {
+    return GrpcDownload::Start(stub_.get(), blob, absl::Minutes(10));
+  }
+
+  void Stat(const BlobAddress& blob, Callback<std::optional<uint64_t>> done) override {
+    bv1::BatchStatRequest request;
+    request.set_tenant(blob.tenant);
+    request.set_ledger(blob.ledger);
+    request.set_store(StoreOf(blob.store));
+    request.add_keys(blob.key);
+    CallUnary(stub_->async(), &bv1::BlockStoreService::Stub::async::BatchStat, std::move(request),
+              deadline_, "block-store",
+              Callback<bv1::BatchStatResponse>(
+                  [done = std::move(done)](absl::StatusOr<bv1::BatchStatResponse> r) mutable {
+                    if (!r.ok()) return done(r.status());
+                    if (r->stats_size() == 0 || !r->stats(0).found()) {
+                      return done(std::optional<uint64_t>());
+                    }
+                    done(std::optional<uint64_t>(r->stats(0).size()));
+                  }));
+  }
+
+  void Delete(const BlobAddress& blob, Callback<bool> done) override {
+    bv1::DeleteRequest request;
+    *request.mutable_ref() = RefOf(blob);
+    CallUnary(stub_->async(), &bv1::BlockStoreService::Stub::async::Delete, std::move(request),
+              deadline_, "block-store",
+              Callback<bv1::DeleteResponse>(
+                  [done = std::move(done)](absl::StatusOr<bv1::DeleteResponse> r) mutable {
+                    if (!r.ok()) return done(r.status());
+                    done(true);
+                  }));
+  }
+
+ private:
+  std::unique_ptr<bv1::BlockStoreService::Stub> stub_;
+  absl::Duration deadline_;
+};
+
+}  // namespace
+
+std::unique_ptr<BlobClient> NewGrpcBlobClient(std::shared_ptr<grpc::Channel> blockstore,
+                                              absl::Duration deadline) {
+  return std::make_unique<GrpcBlobClient>(std::move(blockstore), deadline);
+}
+
+}  // namespace kiln::edge

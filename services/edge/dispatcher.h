@@ -1,0 +1,67 @@
+// The Fireproof cloud protocol, independent of transport: one JSON message in, one JSON reply out
+// (asynchronously), for both `PUT /fp` and WebSocket frames. See
+// shared/docs/fireproof-cloud-protocol.md for every message and quirk.
+//
+// Threading: Handle may be called from any thread; `done` runs on the calling thread or on a gRPC
+// callback thread, exactly once, and must not block.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "boost/json/object.hpp"
+#include "common/clock.h"
+#include "prometheus/counter.h"
+#include "prometheus/registry.h"
+#include "services/edge/auth.h"
+#include "services/edge/edge_backend.h"
+#include "services/edge/followers.h"
+#include "services/edge/session.h"
+#include "services/edge/signed_url.h"
+
+namespace kiln::edge {
+
+struct DispatcherOptions {
+  // How long signed blob URLs stay valid unless the request asks for less.
+  absl::Duration url_lifetime = absl::Hours(1);
+};
+
+// A reply and the HTTP status it maps to (200; 500 for `error` replies, as the reference does).
+struct Reply {
+  boost::json::object body;
+  int http_status = 200;
+};
+
+class Dispatcher {
+ public:
+  using Done = std::function<void(Reply)>;
+
+  // Dependencies are not owned and must outlive the dispatcher.
+  Dispatcher(const DispatcherOptions& options, const Authenticator& auth, const UrlSigner& signer,
+             EdgeBackend& backend, LedgerFollowers& followers, const Clock& clock,
+             prometheus::Registry& registry);
+
+  // Handles one message. `session` is the WebSocket connection, or nullptr over HTTP.
+  void Handle(boost::json::object message, const std::shared_ptr<ClientSession>& session,
+              Done done);
+
+  // The reply to a body that is not a JSON object (HTTP 400).
+  Reply BadJson(const std::string& why);
+
+ private:
+  Reply Error(const boost::json::object& src, const std::string& message, absl::StatusCode code);
+  void Count(const std::string& type, bool ok);
+
+  const DispatcherOptions options_;
+  const Authenticator& auth_;
+  const UrlSigner& signer_;
+  EdgeBackend& backend_;
+  LedgerFollowers& followers_;
+  const Clock& clock_;
+  prometheus::Family<prometheus::Counter>* messages_;
+  prometheus::Family<prometheus::Counter>* auth_refusals_;
+};
+
+}  // namespace kiln::edge

@@ -1,0 +1,28 @@
+// The edge's view of the mesh: meta puts go to merge, ledger reads to metadata. The gRPC
+// implementation is in edge_backend.cc; tests may substitute fakes. `done` runs on a gRPC thread.
+#pragma once
+
+#include <memory>
+
+#include "absl/time/time.h"
+#include "common/async_call.h"
+#include "grpcpp/channel.h"
+#include "kiln/merge/v1/merge.pb.h"
+#include "kiln/metadata/v1/metadata.pb.h"
+
+namespace kiln::edge {
+
+class EdgeBackend {
+ public:
+  virtual ~EdgeBackend() = default;
+  virtual void PutMeta(merge::v1::PutMetaRequest request,
+                       Callback<merge::v1::PutMetaResponse> done) = 0;
+  virtual void GetLedger(metadata::v1::GetLedgerRequest request,
+                         Callback<metadata::v1::GetLedgerResponse> done) = 0;
+};
+
+std::unique_ptr<EdgeBackend> NewGrpcEdgeBackend(std::shared_ptr<grpc::Channel> merge,
+                                                std::shared_ptr<grpc::Channel> metadata,
+                                                absl::Duration deadline);
+
+}  // namespace kiln::edge

@@ -1,0 +1,213 @@
+#include "services/edge/followers.h"
+
+#include <chrono>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "boost/json/serialize.hpp"
+#include "glog/logging.h"
+#include "grpcpp/client_context.h"
+#include "kiln/metadata/v1/metadata.grpc.pb.h"
+
+namespace kiln::edge {
+namespace {
+
+namespace mv1 = ::kiln::metadata::v1;
+
+boost::json::object MetaJson(const mv1::WatchEvent& event) {
+  boost::json::array metas;
+  for (const auto& e : event.entries()) {
+    boost::json::array parents;
+    for (const auto& p : e.parents()) parents.emplace_back(p);
+    metas.emplace_back(boost::json::object{{"cid", e.cid()}, {"parents", std::move(parents)},
+                                           {"data", e.data()}});
+  }
+  boost::json::array keys;
+  for (const auto& k : event.keys()) keys.emplace_back(k);
+  return boost::json::object{{"metas", std::move(metas)}, {"keys", std::move(keys)}};
+}
+
+}  // namespace
+
+// The followers of one ledger and the state of its Watch stream.
+class LedgerFollowers::Ledger {
+ public:
+  Ledger(std::string tenant, std::string ledger) : tenant(std::move(tenant)), ledger(std::move(ledger)) {}
+
+  const std::string tenant;
+  const std::string ledger;
+
+  struct Follower {
+    std::weak_ptr<ClientSession> session;
+    boost::json::object bind;
+  };
+
+  absl::Mutex mu;
+  absl::flat_hash_map<ClientSession*, Follower> followers ABSL_GUARDED_BY(mu);
+  uint64_t last_version ABSL_GUARDED_BY(mu) = 0;
+  bool have_snapshot ABSL_GUARDED_BY(mu) = false;
+  bool stopped ABSL_GUARDED_BY(mu) = false;
+  grpc::ClientContext* stream_context ABSL_GUARDED_BY(mu) = nullptr;
+};
+
+// One Watch call; restarts itself (resuming after the last version) while the ledger has
+// followers. Deletes itself when done.
+class LedgerFollowers::WatchStream : public grpc::ClientReadReactor<mv1::WatchEvent> {
+ public:
+  WatchStream(LedgerFollowers* owner, std::shared_ptr<Ledger> ledger, uint64_t after)
+      : owner_(owner), ledger_(std::move(ledger)) {
+    {
+      absl::MutexLock lock(&owner_->mu_);
+      ++owner_->live_streams_;
+    }
+    request_.set_tenant(ledger_->tenant);
+    request_.set_ledger(ledger_->ledger);
+    request_.set_after_version(after);
+    context_.set_wait_for_ready(true);  // wait out a metadata restart instead of failing fast
+    {
+      absl::MutexLock lock(&ledger_->mu);
+      ledger_->stream_context = &context_;
+    }
+    mv1::MetadataService::NewStub(owner_->metadata_)
+        ->async()
+        ->Watch(&context_, &request_, this);
+    StartRead(&event_);
+    StartCall();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // OnDone follows
+    Deliver();
+    StartRead(&event_);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    uint64_t resume_after = 0;
+    bool restart = false;
+    {
+      absl::MutexLock lock(&ledger_->mu);
+      ledger_->stream_context = nullptr;
+      restart = !ledger_->stopped;
+      resume_after = ledger_->last_version;
+    }
+    if (restart) {
+      LOG(WARNING) << "watch of a ledger ended (" << status.error_message()
+                   << "); resuming after version " << resume_after;
+      new WatchStream(owner_, ledger_, resume_after);
+    }
+    LedgerFollowers* owner = owner_;
+    delete this;
+    absl::MutexLock lock(&owner->mu_);
+    --owner->live_streams_;
+  }
+
+ private:
+  void Deliver() {
+    auto arrived = std::chrono::steady_clock::now();
+    std::vector<std::pair<std::shared_ptr<ClientSession>, boost::json::object>> targets;
+    {
+      absl::MutexLock lock(&ledger_->mu);
+      if (event_.snapshot()) {
+        // First event of a fresh stream: followers bound before it may have read older state.
+        if (ledger_->have_snapshot) return;
+        ledger_->have_snapshot = true;
+      } else if (event_.version() <= ledger_->last_version) {
+        return;
+      }
+      ledger_->last_version = std::max(ledger_->last_version, event_.version());
+      absl::flat_hash_set<std::string> writers(event_.writers().begin(), event_.writers().end());
+      for (auto& [raw, f] : ledger_->followers) {
+        std::shared_ptr<ClientSession> s = f.session.lock();
+        if (s == nullptr || writers.contains(s->res_id())) continue;
+        targets.emplace_back(std::move(s), f.bind);
+      }
+    }
+    if (targets.empty() || (event_.entries_size() == 0 && event_.keys_size() == 0)) return;
+    boost::json::object meta = MetaJson(event_);
+    for (auto& [session, msg] : targets) {
+      msg["type"] = "eventGetMeta";
+      msg["conn"] = boost::json::object{{"reqId", session->req_id()}, {"resId", session->res_id()}};
+      msg["meta"] = meta;
+      if (!msg.contains("signedUrl")) msg["signedUrl"] = "";
+      session->Push(boost::json::serialize(msg), arrived);
+      owner_->pushes_->Increment();
+    }
+  }
+
+  LedgerFollowers* owner_;
+  std::shared_ptr<Ledger> ledger_;
+  grpc::ClientContext context_;
+  mv1::WatchRequest request_;
+  mv1::WatchEvent event_;
+};
+
+LedgerFollowers::LedgerFollowers(std::shared_ptr<grpc::Channel> metadata,
+                                 prometheus::Registry& registry)
+    : metadata_(std::move(metadata)) {
+  pushes_ = &prometheus::BuildCounter()
+                 .Name("kiln_edge_pushes_total")
+                 .Help("eventGetMeta pushes queued to WebSocket connections.")
+                 .Register(registry)
+                 .Add({});
+}
+
+LedgerFollowers::~LedgerFollowers() {
+  absl::MutexLock lock(&mu_);
+  for (auto& [key, ledger] : ledgers_) {
+    absl::MutexLock l(&ledger->mu);
+    ledger->stopped = true;
+    if (ledger->stream_context != nullptr) ledger->stream_context->TryCancel();
+  }
+  auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return live_streams_ == 0; };
+  mu_.Await(absl::Condition(&done));
+}
+
+void LedgerFollowers::Follow(const std::string& tenant, const std::string& ledger,
+                             const std::shared_ptr<ClientSession>& session,
+                             boost::json::object bind) {
+  std::string key = absl::StrCat(tenant.size(), ":", tenant, ledger);
+  std::shared_ptr<Ledger> l;
+  bool start = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto [it, inserted] = ledgers_.try_emplace(key);
+    if (inserted) {
+      it->second = std::make_shared<Ledger>(tenant, ledger);
+      start = true;
+    }
+    l = it->second;
+    auto& mine = by_session_[session.get()];
+    if (std::find(mine.begin(), mine.end(), key) == mine.end()) mine.push_back(key);
+    absl::MutexLock ll(&l->mu);
+    l->followers[session.get()] = Ledger::Follower{session, std::move(bind)};
+  }
+  if (start) new WatchStream(this, l, 0);
+}
+
+void LedgerFollowers::Unfollow(ClientSession* session) {
+  absl::MutexLock lock(&mu_);
+  auto it = by_session_.find(session);
+  if (it == by_session_.end()) return;
+  for (const std::string& key : it->second) {
+    auto lit = ledgers_.find(key);
+    if (lit == ledgers_.end()) continue;
+    std::shared_ptr<Ledger> l = lit->second;
+    absl::MutexLock ll(&l->mu);
+    l->followers.erase(session);
+    if (l->followers.empty()) {
+      l->stopped = true;
+      if (l->stream_context != nullptr) l->stream_context->TryCancel();
+      ledgers_.erase(lit);
+    }
+  }
+  by_session_.erase(it);
+}
+
+size_t LedgerFollowers::followed_ledgers() const {
+  absl::MutexLock lock(&mu_);
+  return ledgers_.size();
+}
+
+}  // namespace kiln::edge

@@ -1,0 +1,62 @@
+// The edge's HTTP/1.1 and WebSocket front door (Boost.Beast), plain or TLS, on one port:
+//   PUT /fp                one protocol message in, one out (also POST)
+//   GET /ws                WebSocket upgrade; text or binary frames holding JSON messages
+//   OPTIONS *              CORS preflight
+//   PUT|GET|HEAD|DELETE /blob/<tenant>/<ledger>/<store>/<key>?exp=&sig=   signed blob URLs,
+//                          streamed to and from the block-store in chunks
+//   GET /healthz           200 while serving
+// Beast lives only in http_server.cc (it is slow to compile).
+//
+// Threading: Start runs `threads` I/O threads; each connection runs on its own strand. Nothing
+// blocks on them: protocol and storage work completes through callbacks posted back to the strand.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "prometheus/registry.h"
+#include "services/edge/blob_client.h"
+#include "services/edge/dispatcher.h"
+#include "services/edge/followers.h"
+#include "services/edge/signed_url.h"
+
+namespace kiln::edge {
+
+struct HttpServerOptions {
+  std::string address = "127.0.0.1:8787";  // host:port; port 0 picks one
+  int threads = 2;
+  std::string tls_cert_file;  // PEM; TLS is on when both files are set
+  std::string tls_key_file;
+  uint64_t max_message_bytes = 4 << 20;  // one protocol message (HTTP body or WS frame)
+  uint64_t max_blob_bytes = 64ull << 20;
+  int max_inflight_per_connection = 64;  // protocol messages awaiting replies on one WebSocket
+  size_t max_send_queue = 1024;          // queued outgoing WebSocket messages before disconnect
+  absl::Duration idle_timeout = absl::Minutes(5);
+};
+
+class HttpServer {
+ public:
+  // Binds (without accepting yet). INVALID_ARGUMENT for a bad address or unreadable TLS files,
+  // UNAVAILABLE when the address cannot be bound. Dependencies must outlive the server.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Bind(const HttpServerOptions& options,
+                                                           Dispatcher& dispatcher,
+                                                           BlobClient& blobs,
+                                                           const UrlSigner& signer,
+                                                           LedgerFollowers& followers,
+                                                           const Clock& clock,
+                                                           prometheus::Registry& registry);
+  virtual ~HttpServer() = default;
+
+  // The bound port.
+  virtual int port() const = 0;
+  // Starts accepting connections on the I/O threads.
+  virtual void Serve() = 0;
+  // Stops accepting, closes connections, joins the I/O threads. Idempotent.
+  virtual void Stop() = 0;
+};
+
+}  // namespace kiln::edge

@@ -1,0 +1,187 @@
+// kiln-edge: speaks the Fireproof cloud protocol to clients (HTTP and WebSocket) and turns it into
+// gRPC calls to merge, metadata and the block-store. The only place that reads flags.
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/jwt.h"
+#include "common/metrics.h"
+#include "common/server.h"
+#include "glog/logging.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "services/edge/auth.h"
+#include "services/edge/blob_client.h"
+#include "services/edge/dispatcher.h"
+#include "services/edge/edge_backend.h"
+#include "services/edge/followers.h"
+#include "services/edge/http_server.h"
+#include "services/edge/signed_url.h"
+
+ABSL_FLAG(std::string, http_address, "127.0.0.1:8787",
+          "Address (ip:port) for HTTP and WebSocket clients; port 0 picks one.");
+ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9104",
+          "Address of the Prometheus /metrics endpoint; empty disables it.");
+ABSL_FLAG(std::string, public_url, "",
+          "Absolute URL clients reach this edge at, used in signed blob URLs (e.g. "
+          "https://kiln.example.com behind a proxy). Default: http(s)://<http_address>.");
+ABSL_FLAG(std::string, blockstore_target, "127.0.0.1:7101", "gRPC target of the block-store.");
+ABSL_FLAG(std::string, metadata_target, "127.0.0.1:7102", "gRPC target of metadata.");
+ABSL_FLAG(std::string, merge_target, "127.0.0.1:7103", "gRPC target of merge.");
+ABSL_FLAG(std::string, auth, "none",
+          "none (development: any non-empty token, any tenant/ledger) or es256 (verify JWTs "
+          "against --token_public_key).");
+ABSL_FLAG(std::string, token_public_key, "",
+          "For --auth=es256: the token signing public key, as the z-base58btc JWK string the "
+          "Fireproof runtime prints, a JWK JSON, or a PEM; or @FILE to read it from FILE.");
+ABSL_FLAG(std::string, url_signing_key_file, "",
+          "File with the secret (at least 32 bytes, e.g. 64 hex characters) that signs blob "
+          "URLs; every edge of a deployment needs the same one. Empty: a random per-process key "
+          "(single edge only).");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain; with --tls_key serves TLS.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert.");
+ABSL_FLAG(int, io_threads, 2, "Threads serving HTTP and WebSocket connections.");
+ABSL_FLAG(uint64_t, max_message_bytes, 4 << 20, "Largest protocol message (HTTP body or frame).");
+ABSL_FLAG(uint64_t, max_blob_bytes, 64ull << 20, "Largest blob accepted through signed URLs.");
+ABSL_FLAG(int, max_inflight_per_connection, 64,
+          "Protocol messages one WebSocket may have awaiting replies.");
+ABSL_FLAG(uint64_t, max_send_queue, 1024,
+          "Outgoing messages queued for one WebSocket before it is disconnected as too slow.");
+ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(5), "Idle connections are closed after this.");
+ABSL_FLAG(absl::Duration, url_lifetime, absl::Hours(1), "How long signed blob URLs stay valid.");
+ABSL_FLAG(absl::Duration, peer_deadline, absl::Seconds(2),
+          "Deadline of calls to merge and metadata (the client waits 3 s in all).");
+ABSL_FLAG(std::string, ready_file, "",
+          "When set, the chosen ports are written here once the server is serving.");
+
+namespace {
+
+[[noreturn]] void Die(const std::string& message) {
+  std::cerr << "kiln-edge: " << message << std::endl;
+  std::exit(2);
+}
+
+std::string ReadFileOrDie(const std::string& path, const char* what) {
+  std::ifstream in(path);
+  if (!in) Die(std::string("cannot read ") + what + " file " + path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::shared_ptr<grpc::Channel> Channel(const std::string& target) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  kiln::BlockTerminationSignals();
+  absl::SetProgramUsageMessage(
+      "Kiln edge: the Fireproof cloud protocol over HTTP and WebSocket.\n"
+      "  kiln-edge --http_address=127.0.0.1:8787 --auth=none");
+  absl::ParseCommandLine(argc, argv);
+  kiln::InitLogging(argv[0]);
+
+  std::unique_ptr<kiln::edge::Authenticator> auth;
+  const std::string auth_mode = absl::GetFlag(FLAGS_auth);
+  if (auth_mode == "none") {
+    auth = kiln::edge::NewNoAuth();
+    LOG(WARNING) << "--auth=none: any non-empty token may read and write any ledger";
+  } else if (auth_mode == "es256") {
+    std::string key = absl::GetFlag(FLAGS_token_public_key);
+    if (!key.empty() && key[0] == '@') key = ReadFileOrDie(key.substr(1), "--token_public_key");
+    if (key.empty()) Die("--auth=es256 needs --token_public_key");
+    auto verifier = kiln::TokenVerifier::Create(key);
+    if (!verifier.ok()) Die("--token_public_key: " + std::string(verifier.status().message()));
+    auth = kiln::edge::NewEs256Auth(*std::move(verifier), kiln::RealClock::Get());
+  } else {
+    Die("--auth must be none or es256, got " + auth_mode);
+  }
+
+  std::string signing_key;
+  const std::string key_file = absl::GetFlag(FLAGS_url_signing_key_file);
+  if (!key_file.empty()) {
+    signing_key = std::string(absl::StripAsciiWhitespace(ReadFileOrDie(key_file, "signing key")));
+    if (signing_key.size() < 32) Die("the URL signing key must be at least 32 bytes");
+  } else {
+    std::ifstream urandom("/dev/urandom", std::ios::binary);
+    signing_key.resize(32);
+    urandom.read(signing_key.data(), 32);
+    LOG(WARNING) << "no --url_signing_key_file: blob URLs are signed with a random key and only "
+                    "this edge process can serve them";
+  }
+
+  kiln::edge::HttpServerOptions http;
+  http.address = absl::GetFlag(FLAGS_http_address);
+  http.threads = absl::GetFlag(FLAGS_io_threads);
+  http.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  http.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  http.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  http.max_blob_bytes = absl::GetFlag(FLAGS_max_blob_bytes);
+  http.max_inflight_per_connection = absl::GetFlag(FLAGS_max_inflight_per_connection);
+  http.max_send_queue = absl::GetFlag(FLAGS_max_send_queue);
+  http.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
+  if (http.threads < 1) Die("--io_threads must be at least 1");
+
+  kiln::Metrics metrics;
+  const std::string metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  if (!metrics_address.empty()) {
+    absl::Status s = metrics.Serve(metrics_address);
+    if (!s.ok()) Die(std::string(s.message()));
+  }
+
+  absl::Duration deadline = absl::GetFlag(FLAGS_peer_deadline);
+  auto backend = kiln::edge::NewGrpcEdgeBackend(Channel(absl::GetFlag(FLAGS_merge_target)),
+                                                Channel(absl::GetFlag(FLAGS_metadata_target)),
+                                                deadline);
+  auto blobs =
+      kiln::edge::NewGrpcBlobClient(Channel(absl::GetFlag(FLAGS_blockstore_target)), deadline);
+  kiln::edge::LedgerFollowers followers(Channel(absl::GetFlag(FLAGS_metadata_target)),
+                                        metrics.registry());
+
+  // Signed URLs name the port, which may be chosen at bind time: bind, then set the public URL,
+  // then serve.
+  kiln::edge::UrlSigner signer(signing_key, "");
+  kiln::edge::DispatcherOptions dispatcher_options;
+  dispatcher_options.url_lifetime = absl::GetFlag(FLAGS_url_lifetime);
+  kiln::edge::Dispatcher dispatcher(dispatcher_options, *auth, signer, *backend, followers,
+                                    kiln::RealClock::Get(), metrics.registry());
+  auto server = kiln::edge::HttpServer::Bind(http, dispatcher, *blobs, signer, followers,
+                                             kiln::RealClock::Get(), metrics.registry());
+  if (!server.ok()) Die(std::string(server.status().message()));
+  std::string public_url = absl::GetFlag(FLAGS_public_url);
+  if (public_url.empty()) {
+    std::string host = http.address.substr(0, http.address.rfind(':'));
+    if (host == "0.0.0.0" || host == "::" || host == "[::]") host = "127.0.0.1";
+    public_url = (http.tls_cert_file.empty() ? "http://" : "https://") + host + ":" +
+                 std::to_string((*server)->port());
+  }
+  signer.SetPublicBase(public_url);
+  (*server)->Serve();
+
+  LOG(INFO) << "kiln-edge serving HTTP/WebSocket on port " << (*server)->port()
+            << (http.tls_cert_file.empty() ? "" : " (TLS)") << ", metrics on port "
+            << metrics.port() << ", public URL " << public_url << ", auth " << auth_mode;
+  const std::string ready_file = absl::GetFlag(FLAGS_ready_file);
+  if (!ready_file.empty()) {
+    absl::Status s = kiln::WriteReadyFile(
+        ready_file, {{"http_port", (*server)->port()}, {"metrics_port", metrics.port()}});
+    if (!s.ok()) Die(std::string(s.message()));
+  }
+  int sig = kiln::WaitForTerminationSignal();
+  LOG(INFO) << "signal " << sig << ": closing connections";
+  (*server)->Stop();
+  LOG(INFO) << "kiln-edge stopped";
+  return 0;
+}

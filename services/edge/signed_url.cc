@@ -1,0 +1,100 @@
+#include "services/edge/signed_url.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "boost/url/parse.hpp"
+#include "boost/url/url.hpp"
+#include "common/sha256.h"
+
+namespace kiln::edge {
+namespace {
+
+std::string Encode(absl::string_view segment) {
+  // Percent-encode everything but unreserved characters (RFC 3986).
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : segment) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+UrlSigner::UrlSigner(std::string secret, std::string public_base)
+    : secret_(std::move(secret)), public_base_(std::move(public_base)) {
+  while (!public_base_.empty() && public_base_.back() == '/') public_base_.pop_back();
+}
+
+void UrlSigner::SetPublicBase(std::string public_base) {
+  public_base_ = std::move(public_base);
+  while (!public_base_.empty() && public_base_.back() == '/') public_base_.pop_back();
+}
+
+std::string UrlSigner::Mac(absl::string_view method, const BlobAddress& blob, int64_t exp) const {
+  std::string msg = absl::StrCat(method, "\n", blob.tenant, "\n", blob.ledger, "\n", blob.store,
+                                 "\n", blob.key, "\n", exp);
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
+       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out, &len);
+  return HexEncode(absl::string_view(reinterpret_cast<const char*>(out), len));
+}
+
+std::string UrlSigner::Sign(absl::string_view method, const BlobAddress& blob,
+                            absl::Time expires) const {
+  int64_t exp = absl::ToUnixSeconds(expires);
+  return absl::StrCat(public_base_, "/blob/", Encode(blob.tenant), "/", Encode(blob.ledger), "/",
+                      Encode(blob.store), "/", Encode(blob.key), "?exp=", exp,
+                      "&sig=", Mac(method, blob, exp));
+}
+
+absl::StatusOr<BlobAddress> UrlSigner::Verify(absl::string_view method, absl::string_view target,
+                                              absl::Time now) const {
+  auto parsed = boost::urls::parse_origin_form(boost::core::string_view(target.data(), target.size()));
+  if (!parsed) return absl::InvalidArgumentError("not a blob URL");
+  boost::urls::url u = *parsed;
+  std::vector<std::string> segments;
+  for (auto seg : u.segments()) segments.push_back(std::string(seg));
+  // The public base may carry a path prefix that a proxy strips; match on the last 5 segments.
+  if (segments.size() < 5 || segments[segments.size() - 5] != "blob") {
+    return absl::InvalidArgumentError("not a blob URL (expected /blob/<tenant>/<ledger>/<store>/<key>)");
+  }
+  size_t n = segments.size();
+  BlobAddress blob{segments[n - 4], segments[n - 3], segments[n - 2], segments[n - 1]};
+  std::string exp_text, sig;
+  for (auto p : u.params()) {
+    if (p.key == "exp") exp_text = std::string(p.value);
+    if (p.key == "sig") sig = std::string(p.value);
+  }
+  int64_t exp = 0;
+  if (sig.empty() || !absl::SimpleAtoi(exp_text, &exp)) {
+    return absl::PermissionDeniedError("blob URL is not signed");
+  }
+  std::string check_method(method == "HEAD" ? "GET" : method);
+  std::string want = Mac(check_method, blob, exp);
+  if (want.size() != sig.size() || CRYPTO_memcmp(want.data(), sig.data(), want.size()) != 0) {
+    return absl::PermissionDeniedError("blob URL signature does not match (tampered, or signed "
+                                       "for another method)");
+  }
+  if (absl::FromUnixSeconds(exp) < now) {
+    return absl::PermissionDeniedError("blob URL has expired; ask for a new one");
+  }
+  return blob;
+}
+
+}  // namespace kiln::edge

@@ -1,0 +1,47 @@
+// Signed blob URLs: `<public base>/blob/<tenant>/<ledger>/<store>/<key>?exp=<unix s>&sig=<hex>`,
+// where sig = HMAC-SHA256(key, "<METHOD>\n<tenant>\n<ledger>\n<store>\n<key>\n<exp>"). A URL signed
+// for GET also allows HEAD. Thread-safe (immutable after construction).
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace kiln::edge {
+
+struct BlobAddress {
+  std::string tenant;
+  std::string ledger;
+  std::string store;  // car, file, meta or wal
+  std::string key;
+};
+
+class UrlSigner {
+ public:
+  // `secret` is the HMAC key (at least 32 bytes); `public_base` the absolute URL clients reach this
+  // edge at, e.g. "http://127.0.0.1:8787" or "https://kiln.example.com/sync" (no trailing slash).
+  UrlSigner(std::string secret, std::string public_base);
+
+  // Replaces the public base; call only before serving (e.g. once a port chosen at bind time is
+  // known), never while requests are handled.
+  void SetPublicBase(std::string public_base);
+
+  // The absolute signed URL for `method` ("PUT", "GET", "DELETE") on `blob`, valid until `expires`.
+  std::string Sign(absl::string_view method, const BlobAddress& blob, absl::Time expires) const;
+
+  // Checks a request for `target` (the HTTP request target: path and query). Returns the blob
+  // address when the signature is valid for `method` and not expired at `now`;
+  // PERMISSION_DENIED for a bad, tampered or expired signature, INVALID_ARGUMENT for a target
+  // that is not a blob URL.
+  absl::StatusOr<BlobAddress> Verify(absl::string_view method, absl::string_view target,
+                                     absl::Time now) const;
+
+ private:
+  std::string Mac(absl::string_view method, const BlobAddress& blob, int64_t exp) const;
+  std::string secret_;
+  std::string public_base_;
+};
+
+}  // namespace kiln::edge
