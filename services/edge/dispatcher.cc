@@ -17,9 +17,9 @@ constexpr char kMsgVersion[] = "FP-MSG-1.0";
 // Message types we count by name; anything else is counted as "unknown" (bounded cardinality).
 const absl::flat_hash_set<std::string>& KnownTypes() {
   static const auto* types = new absl::flat_hash_set<std::string>{
-      "reqGestalt", "reqOpen",    "reqClose",   "reqChat",   "bindGetMeta", "reqGetMeta",
-      "reqPutMeta", "reqDelMeta", "reqPutData", "reqGetData", "reqDelData", "reqPutWAL",
-      "reqGetWAL",  "reqDelWAL"};
+      "reqGestalt", "reqOpen",    "reqClose",   "reqChat",    "bindGetMeta",
+      "reqGetMeta", "reqPutMeta", "reqDelMeta", "reqPutData", "reqGetData",
+      "reqDelData", "reqPutWAL",  "reqGetWAL",  "reqDelWAL"};
   return *types;
 }
 
@@ -64,32 +64,31 @@ boost::json::array StringArray(const google::protobuf::RepeatedPtrField<std::str
 
 boost::json::object Gestalt() {
   boost::json::array req_types, res_types;
-  for (const char* t : {"reqOpen", "reqGestalt", "reqClose", "reqChat", "bindGetMeta",
-                        "reqGetMeta", "reqPutMeta", "reqDelMeta", "reqPutData", "reqGetData",
-                        "reqDelData", "reqPutWAL", "reqGetWAL", "reqDelWAL"}) {
+  for (const char* t : {"reqOpen", "reqGestalt", "reqClose", "reqChat", "bindGetMeta", "reqGetMeta",
+                        "reqPutMeta", "reqDelMeta", "reqPutData", "reqGetData", "reqDelData",
+                        "reqPutWAL", "reqGetWAL", "reqDelWAL"}) {
     req_types.emplace_back(t);
   }
-  for (const char* t : {"resOpen", "resGestalt", "resClose", "resChat", "resGetMeta",
-                        "resPutMeta", "resDelMeta", "resPutData", "resGetData", "resDelData",
-                        "resPutWAL", "resGetWAL", "resDelWAL"}) {
+  for (const char* t :
+       {"resOpen", "resGestalt", "resClose", "resChat", "resGetMeta", "resPutMeta", "resDelMeta",
+        "resPutData", "resGetData", "resDelData", "resPutWAL", "resGetWAL", "resDelWAL"}) {
     res_types.emplace_back(t);
   }
   boost::json::object band{{"inband", true}, {"outband", true}};
-  return boost::json::object{
-      {"storeTypes", boost::json::array{"meta", "file", "car", "wal"}},
-      {"id", "FP-Storage-Backend"},
-      {"protocolCapabilities", boost::json::array{"reqRes", "stream"}},
-      {"httpEndpoints", boost::json::array{"/fp"}},
-      {"wsEndpoints", boost::json::array{"/ws"}},
-      {"encodings", boost::json::array{"JSON"}},
-      {"auth", boost::json::array{}},
-      {"requiresAuth", true},
-      {"data", band},
-      {"meta", band},
-      {"wal", band},
-      {"reqTypes", std::move(req_types)},
-      {"resTypes", std::move(res_types)},
-      {"eventTypes", boost::json::array{"eventGetMeta"}}};
+  return boost::json::object{{"storeTypes", boost::json::array{"meta", "file", "car", "wal"}},
+                             {"id", "FP-Storage-Backend"},
+                             {"protocolCapabilities", boost::json::array{"reqRes", "stream"}},
+                             {"httpEndpoints", boost::json::array{"/fp"}},
+                             {"wsEndpoints", boost::json::array{"/ws"}},
+                             {"encodings", boost::json::array{"JSON"}},
+                             {"auth", boost::json::array{}},
+                             {"requiresAuth", true},
+                             {"data", band},
+                             {"meta", band},
+                             {"wal", band},
+                             {"reqTypes", std::move(req_types)},
+                             {"resTypes", std::move(res_types)},
+                             {"eventTypes", boost::json::array{"eventGetMeta"}}};
 }
 
 }  // namespace
@@ -117,8 +116,9 @@ Dispatcher::Dispatcher(const DispatcherOptions& options, const Authenticator& au
 }
 
 void Dispatcher::Count(const std::string& type, bool ok) {
-  messages_->Add({{"type", KnownTypes().contains(type) ? type : "unknown"},
-                  {"outcome", ok ? "ok" : "error"}})
+  messages_
+      ->Add({{"type", KnownTypes().contains(type) ? type : "unknown"},
+             {"outcome", ok ? "ok" : "error"}})
       .Increment();
 }
 
@@ -168,7 +168,9 @@ void Dispatcher::Handle(boost::json::object msg, const std::shared_ptr<ClientSes
 
   // Connection management: no tenant or ledger involved.
   if (type == "reqGestalt") {
-    boost::json::object reply{{"tid", msg["tid"]}, {"type", "resGestalt"}, {"version", kMsgVersion},
+    boost::json::object reply{{"tid", msg["tid"]},
+                              {"type", "resGestalt"},
+                              {"version", kMsgVersion},
                               {"gestalt", Gestalt()}};
     if (msg.contains("auth")) reply["auth"] = msg["auth"];
     Count(type, true);
@@ -179,7 +181,8 @@ void Dispatcher::Handle(boost::json::object msg, const std::shared_ptr<ClientSes
     const boost::json::object* conn = Obj(msg, "conn");
     std::string req_id = Str(conn, "reqId"), res_id = Str(conn, "resId");
     if (type == "reqOpen") {
-      if (req_id.empty()) return fail("reqOpen needs conn.reqId", absl::StatusCode::kInvalidArgument);
+      if (req_id.empty())
+        return fail("reqOpen needs conn.reqId", absl::StatusCode::kInvalidArgument);
       if (res_id.empty()) res_id = RandomId();  // keep a client-supplied resId (reconnects)
       if (session != nullptr) session->SetConn(req_id, res_id);
       reply["conn"] = boost::json::object{{"reqId", req_id}, {"resId", res_id}};
@@ -191,7 +194,8 @@ void Dispatcher::Handle(boost::json::object msg, const std::shared_ptr<ClientSes
 
   auto [tenant, ledger] = TenantLedger(msg);
   if (tenant.empty() || ledger.empty()) {
-    return fail("message needs tenant.tenant and tenant.ledger", absl::StatusCode::kInvalidArgument);
+    return fail("message needs tenant.tenant and tenant.ledger",
+                absl::StatusCode::kInvalidArgument);
   }
   bool write = type == "reqPutMeta" || type == "reqDelMeta" || type == "reqPutData" ||
                type == "reqDelData" || type == "reqPutWAL" || type == "reqDelWAL";
@@ -240,7 +244,8 @@ void Dispatcher::Handle(boost::json::object msg, const std::shared_ptr<ClientSes
 
   if (type == "reqPutMeta") {
     const boost::json::object* meta = Obj(msg, "meta");
-    if (meta == nullptr) return fail("reqPutMeta needs a meta object", absl::StatusCode::kInvalidArgument);
+    if (meta == nullptr)
+      return fail("reqPutMeta needs a meta object", absl::StatusCode::kInvalidArgument);
     merge::v1::PutMetaRequest request;
     request.set_tenant(tenant);
     request.set_ledger(ledger);
@@ -251,7 +256,8 @@ void Dispatcher::Handle(boost::json::object msg, const std::shared_ptr<ClientSes
       return fail("meta.metas must be an array", absl::StatusCode::kInvalidArgument);
     }
     for (const auto& m : metas->value().get_array()) {
-      if (!m.is_object()) return fail("meta.metas[] must be objects", absl::StatusCode::kInvalidArgument);
+      if (!m.is_object())
+        return fail("meta.metas[] must be objects", absl::StatusCode::kInvalidArgument);
       const auto& o = m.get_object();
       auto* entry = request.add_entries();
       entry->set_cid(Str(&o, "cid"));
@@ -269,20 +275,18 @@ void Dispatcher::Handle(boost::json::object msg, const std::shared_ptr<ClientSes
         if (k.is_string()) request.add_keys(std::string(k.get_string()));
       }
     }
-    backend_.PutMeta(std::move(request),
-                     [this, msg = std::move(msg), type, done = std::move(done)](
-                         absl::StatusOr<merge::v1::PutMetaResponse> r) mutable {
-                       if (!r.ok()) {
-                         Count(type, false);
-                         return done(Error(msg, std::string(r.status().message()),
-                                           r.status().code()));
-                       }
-                       boost::json::object reply = msg;
-                       reply["type"] = "resPutMeta";
-                       if (!reply.contains("signedUrl")) reply["signedUrl"] = "";
-                       Count(type, true);
-                       done(Reply{std::move(reply)});
-                     });
+    backend_.PutMeta(std::move(request), [this, msg = std::move(msg), type, done = std::move(done)](
+                                             absl::StatusOr<merge::v1::PutMetaResponse> r) mutable {
+      if (!r.ok()) {
+        Count(type, false);
+        return done(Error(msg, std::string(r.status().message()), r.status().code()));
+      }
+      boost::json::object reply = msg;
+      reply["type"] = "resPutMeta";
+      if (!reply.contains("signedUrl")) reply["signedUrl"] = "";
+      Count(type, true);
+      done(Reply{std::move(reply)});
+    });
     return;
   }
 

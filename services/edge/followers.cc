@@ -21,8 +21,8 @@ boost::json::object MetaJson(const mv1::WatchEvent& event) {
   for (const auto& e : event.entries()) {
     boost::json::array parents;
     for (const auto& p : e.parents()) parents.emplace_back(p);
-    metas.emplace_back(boost::json::object{{"cid", e.cid()}, {"parents", std::move(parents)},
-                                           {"data", e.data()}});
+    metas.emplace_back(
+        boost::json::object{{"cid", e.cid()}, {"parents", std::move(parents)}, {"data", e.data()}});
   }
   boost::json::array keys;
   for (const auto& k : event.keys()) keys.emplace_back(k);
@@ -34,7 +34,8 @@ boost::json::object MetaJson(const mv1::WatchEvent& event) {
 // The followers of one ledger and the state of its Watch stream.
 class LedgerFollowers::Ledger {
  public:
-  Ledger(std::string tenant, std::string ledger) : tenant(std::move(tenant)), ledger(std::move(ledger)) {}
+  Ledger(std::string tenant, std::string ledger)
+      : tenant(std::move(tenant)), ledger(std::move(ledger)) {}
 
   const std::string tenant;
   const std::string ledger;
@@ -70,9 +71,7 @@ class LedgerFollowers::WatchStream : public grpc::ClientReadReactor<mv1::WatchEv
       absl::MutexLock lock(&ledger_->mu);
       ledger_->stream_context = &context_;
     }
-    mv1::MetadataService::NewStub(owner_->metadata_)
-        ->async()
-        ->Watch(&context_, &request_, this);
+    mv1::MetadataService::NewStub(owner_->metadata_)->async()->Watch(&context_, &request_, this);
     StartRead(&event_);
     StartCall();
   }

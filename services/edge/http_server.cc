@@ -115,7 +115,8 @@ class WsSession : public ClientSession, public std::enable_shared_from_this<WsSe
     ws_.read_message_max(shared_.options.max_message_bytes);
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "kiln-edge"); }));
-    ws_.async_accept(req, beast::bind_front_handler(&WsSession::OnAccept, this->shared_from_this()));
+    ws_.async_accept(req,
+                     beast::bind_front_handler(&WsSession::OnAccept, this->shared_from_this()));
   }
 
   void Push(std::string json, SteadyTime since) override {
@@ -132,7 +133,8 @@ class WsSession : public ClientSession, public std::enable_shared_from_this<WsSe
   }
 
   void DoRead() {
-    ws_.async_read(buffer_, beast::bind_front_handler(&WsSession::OnRead, this->shared_from_this()));
+    ws_.async_read(buffer_,
+                   beast::bind_front_handler(&WsSession::OnRead, this->shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, size_t) {
@@ -239,9 +241,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     header_->body_limit(shared_.options.max_message_bytes);
     beast::get_lowest_layer(stream_).expires_after(
         absl::ToChronoSeconds(shared_.options.idle_timeout));
-    http::async_read_header(stream_, buffer_, *header_,
-                            beast::bind_front_handler(&HttpSession::OnHeader,
-                                                      this->shared_from_this()));
+    http::async_read_header(
+        stream_, buffer_, *header_,
+        beast::bind_front_handler(&HttpSession::OnHeader, this->shared_from_this()));
   }
 
   void OnHeader(beast::error_code ec, size_t) {
@@ -253,12 +255,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     std::string target(req.target());
     std::string path = target.substr(0, target.find('?'));
     if (websocket::is_upgrade(req)) {
-      if (path != "/ws") return SendText(http::status::not_found, "WebSocket endpoint is /ws", "ws");
+      if (path != "/ws")
+        return SendText(http::status::not_found, "WebSocket endpoint is /ws", "ws");
       Count("ws", 101);
       std::make_shared<WsSession<Stream>>(std::move(stream_), shared_)->Run(header_->release());
       return;
     }
-    if (req.method() == http::verb::options) return SendText(http::status::no_content, "", "options");
+    if (req.method() == http::verb::options)
+      return SendText(http::status::no_content, "", "options");
     if (path == "/fp") {
       if (req.method() != http::verb::put && req.method() != http::verb::post) {
         return SendText(http::status::method_not_allowed, "use PUT /fp", "fp");
@@ -363,9 +367,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     body.data = chunk_.data();
     body.size = chunk_.size();
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(60));
-    http::async_read_some(stream_, buffer_, *upload_body_,
-                          beast::bind_front_handler(&HttpSession::OnUploadChunk,
-                                                    this->shared_from_this()));
+    http::async_read_some(
+        stream_, buffer_, *upload_body_,
+        beast::bind_front_handler(&HttpSession::OnUploadChunk, this->shared_from_this()));
   }
 
   void OnUploadChunk(beast::error_code ec, size_t) {
@@ -425,17 +429,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       if (download_done_) {
         download_res_->body().data = nullptr;
         download_res_->body().more = false;
-        return http::async_write(
-            stream_, *download_sr_,
-            [self = this->shared_from_this()](beast::error_code ec, size_t) {
-              if (ec && ec != http::error::need_buffer) return self->AbortDownload();
-              bool keep = self->download_res_->keep_alive();
-              self->download_sr_.reset();
-              self->download_res_.reset();
-              self->download_.reset();
-              if (keep) return self->DoRead();
-              CloseStream(self->stream_);
-            });
+        return http::async_write(stream_, *download_sr_,
+                                 [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                                   if (ec && ec != http::error::need_buffer)
+                                     return self->AbortDownload();
+                                   bool keep = self->download_res_->keep_alive();
+                                   self->download_sr_.reset();
+                                   self->download_res_.reset();
+                                   self->download_.reset();
+                                   if (keep) return self->DoRead();
+                                   CloseStream(self->stream_);
+                                 });
       }
       auto self = this->shared_from_this();
       return download_->Next([self](absl::StatusOr<std::optional<BlobDownload::Chunk>> r) {
@@ -454,14 +458,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     download_res_->body().size = pending_.size();
     download_res_->body().more = true;
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(60));
-    http::async_write(stream_, *download_sr_,
-                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                        if (ec && ec != http::error::need_buffer) return self->AbortDownload();
-                        self->shared_.blob_bytes_out->Increment(
-                            static_cast<double>(self->pending_.size()));
-                        self->pending_.clear();
-                        self->WritePending();
-                      });
+    http::async_write(
+        stream_, *download_sr_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+          if (ec && ec != http::error::need_buffer) return self->AbortDownload();
+          self->shared_.blob_bytes_out->Increment(static_cast<double>(self->pending_.size()));
+          self->pending_.clear();
+          self->WritePending();
+        });
   }
 
   void AbortDownload() {
@@ -471,17 +474,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 
   void SendHead(uint64_t size) {
     auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok,
-                                                                   header_->get().version());
+                                                                  header_->get().version());
     res->set(http::field::server, "kiln-edge");
     res->set(http::field::content_type, "application/octet-stream");
     AddCors(*res);
     res->content_length(size);
     res->keep_alive(header_->get().keep_alive());
     Count("blob", 200);
-    http::async_write(stream_, *res, [self = this->shared_from_this(), res](beast::error_code ec,
-                                                                            size_t) {
-      self->AfterWrite(ec, res->keep_alive());
-    });
+    http::async_write(stream_, *res,
+                      [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
+                        self->AfterWrite(ec, res->keep_alive());
+                      });
   }
 
   // ----- responses -----
@@ -499,8 +502,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 
   void Send(http::status status, std::string body, const char* content_type) {
     unsigned version = header_.has_value() ? header_->get().version()
-                       : body_.has_value()  ? body_->get().version()
-                                            : 11;
+                       : body_.has_value() ? body_->get().version()
+                                           : 11;
     bool keep_alive = header_.has_value() ? header_->get().keep_alive()
                       : body_.has_value() ? body_->get().keep_alive()
                                           : false;
@@ -513,10 +516,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     res->keep_alive(keep_alive);
     res->body() = std::move(body);
     res->prepare_payload();
-    http::async_write(stream_, *res, [self = this->shared_from_this(), res](beast::error_code ec,
-                                                                            size_t) {
-      self->AfterWrite(ec, res->keep_alive());
-    });
+    http::async_write(stream_, *res,
+                      [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
+                        self->AfterWrite(ec, res->keep_alive());
+                      });
   }
 
   void AfterWrite(beast::error_code ec, bool keep_alive) {
@@ -557,8 +560,8 @@ class HttpServerImpl : public HttpServer {
       : ioc_(options.threads),
         ssl_ctx_(ssl::context::tls_server),
         acceptor_(ioc_),
-        shared_{options, dispatcher, blobs, signer, followers, clock,
-                nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr} {
+        shared_{options, dispatcher, blobs,   signer,  followers, clock,  nullptr,
+                nullptr, nullptr,    nullptr, nullptr, nullptr,   nullptr} {
     auto& conns = prometheus::BuildGauge()
                       .Name("kiln_edge_connections")
                       .Help("Open client connections by protocol (http or ws).")
@@ -571,18 +574,20 @@ class HttpServerImpl : public HttpServer {
                       .Register(registry);
     shared_.blob_bytes_in = &bytes.Add({{"direction", "in"}});
     shared_.blob_bytes_out = &bytes.Add({{"direction", "out"}});
-    shared_.push_seconds = &prometheus::BuildHistogram()
-                                .Name("kiln_edge_push_latency_seconds")
-                                .Help("From a change reaching this edge to its push being "
-                                      "written to a WebSocket.")
-                                .Register(registry)
-                                .Add({}, prometheus::Histogram::BucketBoundaries{
-                                             0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                             0.1, 0.25, 0.5, 1});
+    shared_.push_seconds =
+        &prometheus::BuildHistogram()
+             .Name("kiln_edge_push_latency_seconds")
+             .Help(
+                 "From a change reaching this edge to its push being "
+                 "written to a WebSocket.")
+             .Register(registry)
+             .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                              0.025, 0.05, 0.1, 0.25, 0.5, 1});
     shared_.slow_disconnects = &prometheus::BuildCounter()
                                     .Name("kiln_edge_slow_client_disconnects_total")
-                                    .Help("WebSocket connections closed because their send "
-                                          "queue was full.")
+                                    .Help(
+                                        "WebSocket connections closed because their send "
+                                        "queue was full.")
                                     .Register(registry)
                                     .Add({});
     shared_.requests = &prometheus::BuildCounter()
@@ -657,8 +662,7 @@ class HttpServerImpl : public HttpServer {
             shared_)
             ->Run();
       } else {
-        std::make_shared<HttpSession<beast::tcp_stream>>(beast::tcp_stream(std::move(s)),
-                                                         shared_)
+        std::make_shared<HttpSession<beast::tcp_stream>>(beast::tcp_stream(std::move(s)), shared_)
             ->Run();
       }
       DoAccept();

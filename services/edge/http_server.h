@@ -43,12 +43,11 @@ class HttpServer {
   // Binds (without accepting yet). INVALID_ARGUMENT for a bad address or unreadable TLS files,
   // UNAVAILABLE when the address cannot be bound. Dependencies must outlive the server.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Bind(const HttpServerOptions& options,
-                                                           Dispatcher& dispatcher,
-                                                           BlobClient& blobs,
-                                                           const UrlSigner& signer,
-                                                           LedgerFollowers& followers,
-                                                           const Clock& clock,
-                                                           prometheus::Registry& registry);
+                                                          Dispatcher& dispatcher, BlobClient& blobs,
+                                                          const UrlSigner& signer,
+                                                          LedgerFollowers& followers,
+                                                          const Clock& clock,
+                                                          prometheus::Registry& registry);
   virtual ~HttpServer() = default;
 
   // The bound port.

@@ -57,7 +57,8 @@ ABSL_FLAG(int, max_inflight_per_connection, 64,
           "Protocol messages one WebSocket may have awaiting replies.");
 ABSL_FLAG(uint64_t, max_send_queue, 1024,
           "Outgoing messages queued for one WebSocket before it is disconnected as too slow.");
-ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(5), "Idle connections are closed after this.");
+ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(5),
+          "Idle connections are closed after this.");
 ABSL_FLAG(absl::Duration, url_lifetime, absl::Hours(1), "How long signed blob URLs stay valid.");
 ABSL_FLAG(absl::Duration, peer_deadline, absl::Seconds(2),
           "Deadline of calls to merge and metadata (the client waits 3 s in all).");
@@ -142,9 +143,9 @@ int main(int argc, char** argv) {
   }
 
   absl::Duration deadline = absl::GetFlag(FLAGS_peer_deadline);
-  auto backend = kiln::edge::NewGrpcEdgeBackend(Channel(absl::GetFlag(FLAGS_merge_target)),
-                                                Channel(absl::GetFlag(FLAGS_metadata_target)),
-                                                deadline);
+  auto backend =
+      kiln::edge::NewGrpcEdgeBackend(Channel(absl::GetFlag(FLAGS_merge_target)),
+                                     Channel(absl::GetFlag(FLAGS_metadata_target)), deadline);
   auto blobs =
       kiln::edge::NewGrpcBlobClient(Channel(absl::GetFlag(FLAGS_blockstore_target)), deadline);
   kiln::edge::LedgerFollowers followers(Channel(absl::GetFlag(FLAGS_metadata_target)),

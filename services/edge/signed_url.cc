@@ -65,14 +65,16 @@ std::string UrlSigner::Sign(absl::string_view method, const BlobAddress& blob,
 
 absl::StatusOr<BlobAddress> UrlSigner::Verify(absl::string_view method, absl::string_view target,
                                               absl::Time now) const {
-  auto parsed = boost::urls::parse_origin_form(boost::core::string_view(target.data(), target.size()));
+  auto parsed =
+      boost::urls::parse_origin_form(boost::core::string_view(target.data(), target.size()));
   if (!parsed) return absl::InvalidArgumentError("not a blob URL");
   boost::urls::url u = *parsed;
   std::vector<std::string> segments;
   for (auto seg : u.segments()) segments.push_back(std::string(seg));
   // The public base may carry a path prefix that a proxy strips; match on the last 5 segments.
   if (segments.size() < 5 || segments[segments.size() - 5] != "blob") {
-    return absl::InvalidArgumentError("not a blob URL (expected /blob/<tenant>/<ledger>/<store>/<key>)");
+    return absl::InvalidArgumentError(
+        "not a blob URL (expected /blob/<tenant>/<ledger>/<store>/<key>)");
   }
   size_t n = segments.size();
   BlobAddress blob{segments[n - 4], segments[n - 3], segments[n - 2], segments[n - 1]};
@@ -88,8 +90,9 @@ absl::StatusOr<BlobAddress> UrlSigner::Verify(absl::string_view method, absl::st
   std::string check_method(method == "HEAD" ? "GET" : method);
   std::string want = Mac(check_method, blob, exp);
   if (want.size() != sig.size() || CRYPTO_memcmp(want.data(), sig.data(), want.size()) != 0) {
-    return absl::PermissionDeniedError("blob URL signature does not match (tampered, or signed "
-                                       "for another method)");
+    return absl::PermissionDeniedError(
+        "blob URL signature does not match (tampered, or signed "
+        "for another method)");
   }
   if (absl::FromUnixSeconds(exp) < now) {
     return absl::PermissionDeniedError("blob URL has expired; ask for a new one");

@@ -1,0 +1,23 @@
+import { startKiln } from "./lib/kiln.mjs";
+import { attachedClient, closeAll } from "./lib/clients.mjs";
+const kiln = await startKiln();
+const t0 = Date.now(); const log = (...a) => console.log(((Date.now()-t0)/1000).toFixed(1), ...a);
+const a = await attachedClient({ fpUrl: kiln.fpUrl("ws"), token: "dev", label: "A" });
+const b = await attachedClient({ fpUrl: kiln.fpUrl("ws"), token: "dev", label: "B" });
+await a.put({ _id: "a1" }); await b.waitFor(["a1"]); await a.flush(); log("warm");
+await kiln.stopEdge(); log("edge killed");
+await kiln.startEdge(); log("edge restarted");
+await a.put({ _id: "a2" }); await a.flush(); log("a2 flushed", JSON.stringify(await a.errors()));
+log("B sees a2 (B idle)?", JSON.stringify(await b.tryWaitFor(["a2"], { timeoutMs: 8000 })).slice(0,200));
+await b.put({ _id: "b1" }); log("b put");
+log("B sees a2 after own write?", JSON.stringify(await b.tryWaitFor(["a2"], { timeoutMs: 8000 })).slice(0,200));
+log("A sees b1?", JSON.stringify(await a.tryWaitFor(["b1"], { timeoutMs: 8000 })).slice(0,200));
+// scenario 2: write while down
+await kiln.stopEdge(); log("edge killed 2");
+await a.put({ _id: "a3" }); log("a3 put locally");
+await a.flush(); log("a3 flushed", JSON.stringify(await a.errors()));
+await kiln.startEdge(); log("edge restarted 2");
+await a.put({ _id: "a4" }); log("a4 put"); await a.flush(); log("a4 flushed", JSON.stringify(await a.errors()));
+await b.put({ _id: "b2" }); await b.flush(); log("b2", JSON.stringify(await b.errors()));
+log("B sees a3,a4?", JSON.stringify(await b.tryWaitFor(["a3","a4"], { timeoutMs: 8000 })).slice(0,200));
+await closeAll([a, b]); await kiln.stop();

@@ -1,0 +1,126 @@
+// Sync through Kiln with the real Fireproof client, --auth=none: two clients converge over WebSocket
+// and over protocol=http, a late joiner loads a 200-commit ledger, a ~600 KB document round-trips.
+// Every client is its own process with its own keybag, so keys travel only through the server.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startKiln } from "./lib/kiln.mjs";
+import { attachedClient, closeAll } from "./lib/clients.mjs";
+import { devToken } from "./lib/tokens.mjs";
+import { fpRequest, gestaltMsg } from "./lib/protocol.mjs";
+import { assertNoClientErrors, randomText, sha256Hex, uniqueName } from "./lib/util.mjs";
+
+let kiln;
+const clients = [];
+const track = (c) => (clients.push(c), c);
+
+before(async () => {
+  kiln = await startKiln({ auth: "none" });
+});
+
+after(async () => {
+  await closeAll(clients);
+  await kiln?.stop();
+});
+
+async function twoClients(protocol, ledger) {
+  const token = await devToken("e2e", ledger);
+  const [a, b] = await Promise.all([
+    attachedClient({ fpUrl: kiln.fpUrl(protocol), token, label: `${protocol}-A` }).then(track),
+    attachedClient({ fpUrl: kiln.fpUrl(protocol), token, label: `${protocol}-B` }).then(track),
+  ]);
+  return { a, b };
+}
+
+async function convergeBothWays(protocol) {
+  const { a, b } = await twoClients(protocol, uniqueName(`converge-${protocol}`));
+  const fromA = ["a1", "a2", "a3"];
+  const fromB = ["b1", "b2", "b3"];
+  // Both write at the same time: each side's heads must merge the other's.
+  await Promise.all([
+    (async () => {
+      for (const id of fromA) await a.put({ _id: id, from: "A", n: Number(id.slice(1)) });
+    })(),
+    (async () => {
+      for (const id of fromB) await b.put({ _id: id, from: "B", n: Number(id.slice(1)) });
+    })(),
+  ]);
+  const [atA, atB] = await Promise.all([a.waitFor([...fromA, ...fromB]), b.waitFor([...fromA, ...fromB])]);
+  for (const docs of [atA, atB]) {
+    assert.deepEqual(
+      docs.map((d) => [d._id, d.from, d.n]),
+      [...fromA, ...fromB].map((id) => [id, id[0].toUpperCase(), Number(id.slice(1))]),
+    );
+  }
+  // An update after the first round trip also converges (the second commit builds on merged heads).
+  await a.put({ _id: "b1", from: "A", n: 100 });
+  await b.waitFor(["b1"], { where: { b1: { from: "A", n: 100 } } });
+  await Promise.all([a.flush(), b.flush()]);
+  assert.deepEqual((await a.ids()).sort(), (await b.ids()).sort());
+  await assertNoClientErrors(a, b);
+  await closeAll([a, b]);
+}
+
+test("two clients converge both ways over WebSocket (protocol=ws)", async () => {
+  await convergeBothWays("ws");
+});
+
+test("two clients converge both ways with protocol=http", async (t) => {
+  // The client only switches to HTTP request/response (bindGetMeta polled every second) when the
+  // gestalt offers "reqRes" without "stream"; otherwise protocol=http means WebSocket over ws://.
+  const g = await fpRequest(kiln.httpBase, gestaltMsg("dev-token"));
+  assert.equal(g.status, 200);
+  const caps = g.body?.gestalt?.protocolCapabilities ?? [];
+  t.diagnostic(`edge protocolCapabilities ${JSON.stringify(caps)}: client transport is ${caps.includes("stream") ? "WebSocket" : "HTTP polling"}`);
+  await convergeBothWays("http");
+});
+
+test("a client that joins after 200 documents were written sees all of them", async () => {
+  const ledger = uniqueName("late-joiner");
+  const token = await devToken("e2e", ledger);
+  const writer = track(await attachedClient({ fpUrl: kiln.fpUrl("ws"), token, label: "writer" }));
+  const ids = [];
+  // One commit per document: past the client's compaction threshold (about 100 CARs), so the
+  // ledger's heads include a compacted CAR and the late joiner must load through it.
+  for (let i = 0; i < 200; i++) {
+    const id = `doc-${String(i).padStart(3, "0")}`;
+    ids.push(id);
+    await writer.put({ _id: id, i });
+  }
+  await writer.flush();
+  await assertNoClientErrors(writer);
+
+  const late = track(await attachedClient({ fpUrl: kiln.fpUrl("ws"), token, label: "late" }));
+  const docs = await late.waitFor(ids, { timeoutMs: 120_000 });
+  assert.deepEqual(
+    docs.map((d) => d.i),
+    ids.map((_, i) => i),
+  );
+  assert.equal(await late.count(), 200);
+  await assertNoClientErrors(late);
+  await closeAll([writer, late]);
+});
+
+test("a document of about 600 KB round-trips", async (t) => {
+  const ledger = uniqueName("big-doc");
+  const token = await devToken("e2e", ledger);
+  const seed = uniqueName("seed");
+  t.diagnostic(`payload seed ${seed}`);
+  const payload = randomText(600 * 1024, seed);
+  const a = track(await attachedClient({ fpUrl: kiln.fpUrl("ws"), token, label: "big-A" }));
+  const b = track(await attachedClient({ fpUrl: kiln.fpUrl("ws"), token, label: "big-B" }));
+  await a.put({ _id: "big", payload, sha: sha256Hex(payload) });
+  await a.flush();
+  await assertNoClientErrors(a);
+
+  // B was attached before: it gets the document through a push.
+  const [atB] = await b.waitFor(["big"], { timeoutMs: 90_000 });
+  assert.equal(atB.payload.length, payload.length);
+  assert.equal(sha256Hex(atB.payload), sha256Hex(payload));
+
+  // C joins afterwards: it loads the CAR from scratch.
+  const c = track(await attachedClient({ fpUrl: kiln.fpUrl("ws"), token, label: "big-C" }));
+  const [atC] = await c.waitFor(["big"], { timeoutMs: 90_000 });
+  assert.equal(sha256Hex(atC.payload), sha256Hex(payload));
+  await assertNoClientErrors(b, c);
+  await closeAll([a, b, c]);
+});
