@@ -8,12 +8,17 @@
 // them round-robin and checks every byte count and the reported digest.
 //
 // Prints one line of key=value pairs (easy to read and to parse), e.g.
-//   op=put size=1024 clients=32 channels=4 chunk=262144 ops=41000 secs=10.00 ops_per_sec=4100.0
-//   MB_per_sec=4.20 p50_ms=7.10 p99_ms=15.30 errors=0
-// (on one line; MB is 10^6 bytes, like dd). Exits 1 when any call failed, 2 on bad flags.
+//   op=put size=1024 clients=32 channels=8 chunk=262144 ops=41000 secs=10.00 ops_per_sec=4100.0
+//   MB_per_sec=4.20 p50_ms=7.10 p99_ms=15.30 errors=0 client_cpu=0.55
+// (on one line; MB is 10^6 bytes, like dd; latencies cover the RPC only, not making the blob;
+// client_cpu is the cores this tool used, which on a small machine are not available to the
+// server). Exits 1 when any call failed, 2 on bad flags.
 //
 // Threading: main parses flags and starts the client threads; each thread owns its buffers and
 // latency samples, which main merges after joining them. Stubs are shared (they are thread-safe).
+#include <malloc.h>
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -55,13 +60,18 @@ ABSL_FLAG(uint64_t, size, 1024, "Blob size in bytes (at least 16).");
 ABSL_FLAG(int, clients, 1, "Concurrent closed-loop clients (threads).");
 ABSL_FLAG(int, channels, 0,
           "gRPC channels (TCP connections) the clients share round-robin; 0 picks "
-          "min(clients, 4), which measured best for 32 clients on loopback.");
+          "min(clients, 8). On a 2-core machine with 32 clients, 4-8 channels gave the most 1 KiB "
+          "puts/s (1 or 32 were slower) and 8-32 the most 1 MiB gets/s; see docs/benchmarks.md.");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "How long to apply load.");
 ABSL_FLAG(uint64_t, chunk, 256 << 10, "Bytes of blob data per Put stream message.");
 ABSL_FLAG(std::string, tenant, "bench", "Tenant id of the blobs.");
 ABSL_FLAG(std::string, ledger, "load", "Ledger id of the blobs.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(30), "Deadline of every call.");
 ABSL_FLAG(int, get_blobs, 64, "For --op=get: how many blobs to upload first and read in turn.");
+ABSL_FLAG(bool, tune_malloc, true,
+          "Keep glibc malloc from returning large buffers to the kernel after every call (raises "
+          "M_MMAP_THRESHOLD and M_TRIM_THRESHOLD), so that page faults in this load generator do "
+          "not take CPU from the server on small machines. Does not affect the server.");
 
 namespace kiln::tools {
 namespace {
@@ -120,8 +130,9 @@ class BlobMaker {
     blob.sha256 = DigestBytes(digest);
     // CidForSha256 would hash the bytes a second time; build the same CID from the digest.
     absl::StatusOr<Cid> cid = Cid::Create(1, kCodecFireproofCar, kMultihashSha256, blob.sha256);
-    if (!cid.ok())
+    if (!cid.ok()) {
       return absl::InternalError(absl::StrCat("building a CID: ", cid.status().message()));
+    }
     blob.key = cid->ToString();
     return absl::OkStatus();
   }
@@ -284,6 +295,16 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target) {
   return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
 }
 
+// CPU seconds (user + system) this process has used so far.
+double ProcessCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto secs = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+  };
+  return secs(usage.ru_utime) + secs(usage.ru_stime);
+}
+
 double PercentileMs(std::vector<int64_t>& sorted_ns, double q) {
   if (sorted_ns.empty()) return 0;
   size_t i = static_cast<size_t>(q * static_cast<double>(sorted_ns.size() - 1) + 0.5);
@@ -330,11 +351,13 @@ int Run(const LoadConfig& config) {
                          run_nonce, std::cref(get_set), std::cref(go), std::cref(end_ns),
                          std::ref(errors), std::ref(results[i]));
   }
+  const double cpu_start = ProcessCpuSeconds();
   const int64_t start = absl::GetCurrentTimeNanos();
   end_ns.store(start + absl::ToInt64Nanoseconds(config.duration));
   go.Notify();
   for (auto& t : threads) t.join();
   const double secs = static_cast<double>(absl::GetCurrentTimeNanos() - start) / 1e9;
+  const double cpu_secs = ProcessCpuSeconds() - cpu_start;
 
   std::vector<int64_t> all;
   uint64_t error_count = 0;
@@ -347,11 +370,11 @@ int Run(const LoadConfig& config) {
   std::printf(
       "op=%s size=%" PRIu64 " clients=%d channels=%d chunk=%" PRIu64
       " ops=%zu secs=%.2f ops_per_sec=%.1f MB_per_sec=%.2f p50_ms=%.3f p99_ms=%.3f errors=%" PRIu64
-      "\n",
+      " client_cpu=%.2f\n",
       config.op == Op::kPut ? "put" : "get", config.size, config.clients, config.channels,
       config.chunk, all.size(), secs, ops / secs,
       ops * static_cast<double>(config.size) / secs / 1e6, PercentileMs(all, 0.50),
-      PercentileMs(all, 0.99), error_count);
+      PercentileMs(all, 0.99), error_count, cpu_secs / secs);
   std::fflush(stdout);
   errors.Print();
   return error_count == 0 ? 0 : 1;
@@ -380,7 +403,7 @@ LoadConfig ConfigFromFlags() {
   if (c.clients < 1) Die("--clients must be at least 1");
   c.channels = absl::GetFlag(FLAGS_channels);
   if (c.channels < 0) Die("--channels must be 0 (auto) or positive");
-  if (c.channels == 0) c.channels = std::min(c.clients, 4);
+  if (c.channels == 0) c.channels = std::min(c.clients, 8);
   c.channels = std::min(c.channels, c.clients);
   c.duration = absl::GetFlag(FLAGS_duration);
   if (c.duration <= absl::ZeroDuration()) Die("--duration must be positive");
@@ -405,5 +428,10 @@ int main(int argc, char** argv) {
       "  kiln-blockstore-load --target=127.0.0.1:7101 --op=put --size=1024 --clients=32 "
       "--duration=10s");
   absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_tune_malloc)) {
+    // Fixed thresholds also switch off glibc's dynamic threshold adjustment.
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  }
   return kiln::tools::Run(kiln::tools::ConfigFromFlags());
 }

@@ -159,15 +159,16 @@ int RunCommits() {
       go.WaitForNotification();
       while (!stop.load(std::memory_order_relaxed)) {
         auto start = Clock::now();
-        grpc::Status s = PutMeta(*merges[w % nchannels], tenant, ledger, writer, cars[w], &heads,
-                                 nullptr);
+        grpc::Status s =
+            PutMeta(*merges[w % nchannels], tenant, ledger, writer, cars[w], &heads, nullptr);
         if (!s.ok()) {
           if (errors.fetch_add(1) < 5) {
             std::fprintf(stderr, "put failed: %d %s\n", s.error_code(), s.error_message().c_str());
           }
           continue;
         }
-        latencies[w].push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+        latencies[w].push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - start).count());
       }
     });
   }
