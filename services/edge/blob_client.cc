@@ -118,21 +118,51 @@ class GrpcDownload : public BlobDownload, public grpc::ClientReadReactor<bv1::Ge
     down->context_.set_deadline(Deadline(deadline));
     *down->request_.mutable_ref() = RefOf(blob);
     stub->async()->Get(&down->context_, &down->request_, down.get());
+    // Without a hold gRPC may finish the call (and run OnDone) between two reads, before the
+    // consumer has asked for the rest; the hold lasts until the last read has come back.
+    down->AddHold();
     down->StartCall();
     return down;
   }
 
   void Next(std::function<void(absl::StatusOr<std::optional<Chunk>>)> done) override {
-    next_ = std::move(done);
+    {
+      absl::MutexLock lock(&mu_);
+      next_ = std::move(done);
+      reading_ = true;
+    }
     StartRead(&response_);
   }
 
-  void Cancel() override { context_.TryCancel(); }
+  // Abandons the download. With no read pending, starts one so the call can wind down (its
+  // failure releases the hold); a pending read fails by itself.
+  void Cancel() override {
+    context_.TryCancel();
+    bool drain = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!reading_ && !ended_) {
+        reading_ = true;
+        next_ = nullptr;
+        drain = true;
+      }
+    }
+    if (drain) StartRead(&response_);
+  }
 
   void OnReadDone(bool ok) override {
-    if (!ok) return;  // OnDone reports the end or the error to the pending Next
-    auto done = std::move(next_);
-    next_ = nullptr;
+    std::function<void(absl::StatusOr<std::optional<Chunk>>)> done;
+    {
+      absl::MutexLock lock(&mu_);
+      reading_ = false;
+      if (!ok) ended_ = true;
+      if (ok) done = std::move(next_);
+    }
+    if (!ok) {
+      RemoveHold();  // OnDone now follows and reports the end or the error to the pending Next
+      return;
+    }
+    if (!done) return;  // a drain read after Cancel
     Chunk chunk;
     chunk.data = std::move(*response_.mutable_data());
     chunk.total_size = response_.size();
@@ -140,8 +170,12 @@ class GrpcDownload : public BlobDownload, public grpc::ClientReadReactor<bv1::Ge
   }
 
   void OnDone(const grpc::Status& status) override {
-    auto done = std::move(next_);
-    next_ = nullptr;
+    std::function<void(absl::StatusOr<std::optional<Chunk>>)> done;
+    {
+      absl::MutexLock lock(&mu_);
+      done = std::move(next_);
+      next_ = nullptr;
+    }
     if (done) {
       if (status.ok()) {
         done(std::optional<Chunk>());
@@ -158,7 +192,10 @@ class GrpcDownload : public BlobDownload, public grpc::ClientReadReactor<bv1::Ge
   grpc::ClientContext context_;
   bv1::GetRequest request_;
   bv1::GetResponse response_;
-  std::function<void(absl::StatusOr<std::optional<Chunk>>)> next_;
+  absl::Mutex mu_;
+  std::function<void(absl::StatusOr<std::optional<Chunk>>)> next_ ABSL_GUARDED_BY(mu_);
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 class GrpcBlobClient : public BlobClient {

@@ -393,7 +393,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   void FinishUpload() {
     auto self = this->shared_from_this();
     upload_->Finish([self](absl::Status s) {
-      net::post(self->stream_.get_executor(), [self, s]() {
+      net::post(self->stream_.get_executor(), [self, s]() mutable {
+        // CAR and file keys are CIDs of the *plaintext*: two clients with different keys upload
+        // different ciphertexts of the same content. The first is kept and serves both, since
+        // every reader learns every writer's key through key gossip.
+        if (s.code() == absl::StatusCode::kAlreadyExists &&
+            (self->blob_.store == "car" || self->blob_.store == "file")) {
+          s = absl::OkStatus();
+        }
         self->SendText(HttpStatusOf(s), s.ok() ? "" : std::string(s.message()), "blob");
       });
     });
