@@ -14,7 +14,7 @@
 //   {op:"attach", timeoutMs}          db.attach(toCloud(...)) -> {ok}
 //   {op:"put", doc}                   -> {ok, docId}
 //   {op:"bulk", docs}                 -> {ok, ids}
-//   {op:"get", id}                    -> {ok, doc} | {ok:false, notFound:true}
+//   {op:"get", docId}                 -> {ok, doc} | {ok:false, notFound:true}
 //   {op:"waitFor", ids, timeoutMs, where?}
 //                                     resolves once every id is readable (and, for ids in `where`,
 //                                     has the given field values) -> {ok, docs} |
@@ -44,10 +44,18 @@ function emit(obj) {
 
 const cfg = JSON.parse(process.argv[2] ?? "{}");
 const errors = [];
+// Error texts from Fireproof embed store URLs and messages that carry the token.
+function redact(text) {
+  return String(text)
+    .replace(/authJWK=[^&"\s]*/g, "authJWK=<redacted>")
+    .replace(/("jwk"\s*:\s*")[^"]*"/g, '$1<redacted>"')
+    .replace(/\\"jwk\\":\\"[^\\]*\\"/g, '\\"jwk\\":\\"<redacted>\\"');
+}
+
 function recordError(kind, err) {
-  const message = err instanceof Error ? err.message : JSON.stringify(err);
+  const message = redact(err instanceof Error ? err.message : JSON.stringify(err)).slice(0, 2000);
   errors.push({ kind, message });
-  console.error(`[client ${cfg.label}] ${kind}:`, err);
+  console.error(`[client ${cfg.label}] ${kind}: ${message}`);
   emit({ event: "error", kind, message });
 }
 process.on("unhandledRejection", (err) => recordError("unhandledRejection", err));
@@ -123,11 +131,11 @@ const ops = {
     const r = await db.bulk(docs);
     return { ok: true, ids: r.ids };
   },
-  async get({ id }) {
+  async get({ docId }) {
     try {
-      return { ok: true, doc: await db.get(id) };
+      return { ok: true, doc: await db.get(docId) };
     } catch (e) {
-      return { ok: false, notFound: true, error: e.message };
+      return { ok: false, notFound: /^Not found/.test(e.message), error: e.message };
     }
   },
   async waitFor({ ids, timeoutMs = 30000, where }) {

@@ -59,7 +59,7 @@ class ClientProcess {
   }
 
   #tail() {
-    const t = this.stderr.trim();
+    const t = this.stderr.trim().replace(/authJWK=[^&"\s]*/g, "authJWK=<redacted>");
     return t ? `\n--- stderr of client ${this.label} (tail) ---\n${t.slice(-4000)}` : "";
   }
 
@@ -96,7 +96,7 @@ class ClientProcess {
         reject(new Error(`client ${this.label}: no answer to ${cmd.op} within ${timeoutMs} ms${this.#tail()}`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      this.child.stdin.write(JSON.stringify({ id, ...cmd }) + "\n");
+      this.child.stdin.write(JSON.stringify({ ...cmd, id }) + "\n");
     });
   }
 
@@ -122,8 +122,9 @@ class ClientProcess {
   async bulk(docs) {
     return (await this.call({ op: "bulk", docs })).ids;
   }
-  get(id) {
-    return this.request({ op: "get", id });
+  // The raw reply: {ok:true, doc} or {ok:false, notFound:true}.
+  get(docId) {
+    return this.request({ op: "get", docId });
   }
   // Resolves with the documents once all ids are readable here; throws after timeoutMs. `where` maps
   // an id to field values it must have (to wait for an update rather than for any version).
