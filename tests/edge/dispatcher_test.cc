@@ -64,8 +64,8 @@ class DispatcherTest : public ::testing::Test {
   // Followers are only used for WebSocket binds; no metadata is reachable on this channel.
   LedgerFollowers followers_{grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()),
                              registry_};
-  Dispatcher dispatcher_{DispatcherOptions{}, *auth_, signer_, backend_, followers_, clock_,
-                         registry_};
+  Dispatcher dispatcher_{DispatcherOptions{}, *auth_, signer_,  backend_,
+                         followers_,          clock_, registry_};
 };
 
 TEST_F(DispatcherTest, GestaltAdvertisesStreamAndEndpointsAndEchoesTid) {
@@ -131,11 +131,11 @@ TEST_F(DispatcherTest, BindReturnsHeadEntriesAndKeys) {
 }
 
 TEST_F(DispatcherTest, PutMetaGoesToMergeWithEntriesKeysAndWriter) {
-  Reply r = Send(Msg("reqPutMeta",
-                     std::string(kLedger) +
-                         ",\"conn\":{\"reqId\":\"q\",\"resId\":\"w1\"},\"meta\":{\"metas\":[{"
-                         "\"cid\":\"bafyc\",\"parents\":[\"bafyp\"],\"data\":\"Md\"}],\"keys\":["
-                         "\"zK\"]}"));
+  Reply r = Send(
+      Msg("reqPutMeta", std::string(kLedger) +
+                            ",\"conn\":{\"reqId\":\"q\",\"resId\":\"w1\"},\"meta\":{\"metas\":[{"
+                            "\"cid\":\"bafyc\",\"parents\":[\"bafyp\"],\"data\":\"Md\"}],\"keys\":["
+                            "\"zK\"]}"));
   EXPECT_EQ(r.body["type"], "resPutMeta");
   ASSERT_TRUE(backend_.last_put.has_value());
   EXPECT_EQ(backend_.last_put->tenant(), "t1");

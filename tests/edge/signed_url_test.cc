@@ -51,11 +51,9 @@ TEST(UrlSignerTest, TamperedAddressOrExpiryIsPermissionDenied) {
   std::string later = target;
   size_t exp = later.find("exp=") + 4;
   later[exp + 2] = later[exp + 2] == '9' ? '8' : '9';
-  EXPECT_EQ(signer.Verify("GET", later, kNow).status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(signer.Verify("GET", later, kNow).status().code(), absl::StatusCode::kPermissionDenied);
   UrlSigner other(std::string(32, 'x'), "http://h");
-  EXPECT_EQ(other.Verify("GET", target, kNow).status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(other.Verify("GET", target, kNow).status().code(), absl::StatusCode::kPermissionDenied);
 }
 
 TEST(UrlSignerTest, ExpiredUrlIsPermissionDenied) {
