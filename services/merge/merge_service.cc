@@ -268,6 +268,7 @@ class MergeServiceImpl::Batch {
       const auto& [op, entry] = candidates_[i];
       fresh.push_back(entry->entry);
       *commit.add_entries() = op->request().entries(entry->index);
+      commit.add_entry_writers(op->request().writer());
     }
     const auto& state = ledger->state();
     std::vector<std::string> heads(state.heads().begin(), state.heads().end());

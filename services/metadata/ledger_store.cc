@@ -1,6 +1,7 @@
 #include "services/metadata/ledger_store.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -20,6 +21,9 @@ constexpr char kEntry = 'E';
 constexpr char kReferenced = 'R';
 constexpr char kKey = 'K';
 constexpr char kLog = 'G';
+
+// Writers whose latest entry is kept for new readers (see LedgerState.head_entries).
+constexpr size_t kMaxWriterHeads = 64;
 
 std::string LedgerPrefix(char type, absl::string_view tenant, absl::string_view ledger) {
   std::string out(1, type);
@@ -171,6 +175,7 @@ absl::StatusOr<v1::CommitResponse> LedgerStore::Commit(const v1::CommitRequest& 
 
   auto event = std::make_shared<v1::WatchEvent>();
   std::vector<std::pair<std::string, std::string>> puts;
+  std::map<std::string, std::string> latest_by_writer;  // writer -> its newest entry here
   std::string referenced_prefix = LedgerPrefix(kReferenced, tenant, ledger);
   for (int i = 0; i < request.entries_size(); ++i) {
     const v1::MetaEntry& e = request.entries(i);
@@ -182,6 +187,10 @@ absl::StatusOr<v1::CommitResponse> LedgerStore::Commit(const v1::CommitRequest& 
     for (const auto& parent : e.parents()) puts.emplace_back(referenced_prefix + parent, "");
     record.add_entry_cids(e.cid());
     *event->add_entries() = e;
+    const std::string& writer = i < request.entry_writers_size() ? request.entry_writers(i)
+                                : request.writers_size() > 0     ? request.writers(0)
+                                                                 : std::string();
+    if (!writer.empty()) latest_by_writer[writer] = e.cid();
   }
   std::string aad = KeyAad(tenant, ledger);
   uint64_t new_keys = 0;
@@ -210,6 +219,20 @@ absl::StatusOr<v1::CommitResponse> LedgerStore::Commit(const v1::CommitRequest& 
   for (const auto& h : heads) next.add_heads(h);
   next.set_last_sha256(DigestBytes(Sha256(record_bytes)));
   next.set_key_count(header.key_count() + new_keys);
+  // Each writer's latest entry, most recently active last, bounded.
+  for (const auto& wh : header.writer_heads()) {
+    if (latest_by_writer.count(wh.writer()) == 0) *next.add_writer_heads() = wh;
+  }
+  for (const auto& [writer, cid] : latest_by_writer) {
+    v1::WriterHead* wh = next.add_writer_heads();
+    wh->set_writer(writer);
+    wh->set_cid(cid);
+    wh->set_seq(record.seq());
+  }
+  if (next.writer_heads_size() > static_cast<int>(kMaxWriterHeads)) {
+    next.mutable_writer_heads()->DeleteSubrange(
+        0, next.writer_heads_size() - static_cast<int>(kMaxWriterHeads));
+  }
   puts.emplace_back(LedgerPrefix(kHeader, tenant, ledger), next.SerializeAsString());
   KILN_RETURN_IF_ERROR(kv_.Write(puts));
 
@@ -234,6 +257,10 @@ absl::StatusOr<v1::GetLedgerResponse> LedgerStore::GetLedger(const v1::GetLedger
   *state->mutable_heads() = header.heads();
   if (request.include_entries()) {
     std::vector<std::string> heads(header.heads().begin(), header.heads().end());
+    std::set<std::string> seen(heads.begin(), heads.end());
+    for (auto it = header.writer_heads().rbegin(); it != header.writer_heads().rend(); ++it) {
+      if (seen.insert(it->cid()).second) heads.push_back(it->cid());
+    }
     KILN_ASSIGN_OR_RETURN(auto entries, ReadEntries(tenant, ledger, heads));
     for (auto& e : entries) *state->add_head_entries() = std::move(e);
     KILN_ASSIGN_OR_RETURN(auto keys, ReadKeys(tenant, ledger, nullptr));

@@ -113,6 +113,30 @@ TEST_P(LedgerStoreTest, CommitWithNothingNewIsANoop) {
   EXPECT_EQ(published_.size(), 1u);
 }
 
+TEST_P(LedgerStoreTest, NewReadersGetEachRecentWritersLatestEntryBesideTheHeads) {
+  // w1 writes "a"; w2 has received "a" and lists it as a parent of "b" (perhaps before merging
+  // it). Heads are {"b"}, but a new reader is also given "a", w1's latest entry.
+  v1::CommitRequest first = Commit(0, {Entry("a")}, {"a"});
+  first.set_writers(0, "w1");
+  ASSERT_TRUE(store_->Commit(first).ok());
+  v1::CommitRequest second = Commit(1, {Entry("b", {"a"})}, {"b"});
+  second.set_writers(0, "w2");
+  ASSERT_TRUE(store_->Commit(second).ok());
+  auto s = State();
+  EXPECT_THAT(s.state().heads(), ElementsAre("b"));
+  std::vector<std::string> served;
+  for (const auto& e : s.state().head_entries()) served.push_back(e.cid());
+  EXPECT_THAT(served, ElementsAre("b", "a"));
+  // Once w1 writes again, its older entry is no longer served.
+  v1::CommitRequest third = Commit(2, {Entry("c", {"b"})}, {"c"});
+  third.set_writers(0, "w1");
+  ASSERT_TRUE(store_->Commit(third).ok());
+  served.clear();
+  auto later = State();
+  for (const auto& e : later.state().head_entries()) served.push_back(e.cid());
+  EXPECT_THAT(served, ElementsAre("c", "b"));
+}
+
 TEST_P(LedgerStoreTest, ProbesReportAcceptedAndReferencedCids) {
   ASSERT_TRUE(store_->Commit(Commit(0, {Entry("c", {"b"})}, {"c"})).ok());
   v1::GetLedgerRequest r;
