@@ -1,5 +1,6 @@
 #include "common/server.h"
 
+#include <malloc.h>
 #include <signal.h>
 
 #include <chrono>
@@ -86,6 +87,11 @@ absl::Status WriteReadyFile(const std::string& path,
     return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, " to ", path));
   }
   return absl::OkStatus();
+}
+
+void TuneMalloc() {
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
 }
 
 void InitLogging(const char* argv0) {

@@ -63,6 +63,11 @@ int WaitForTerminationSignal();
 absl::Status WriteReadyFile(const std::string& path,
                             const std::vector<std::pair<std::string, int>>& ports);
 
+// Keeps glibc malloc from returning memory to the kernel and from serving large blocks with
+// mmap, which otherwise makes every 1 MiB buffer a fresh set of page faults (measured: two thirds
+// of the block-store's CPU under concurrent 1 MiB gets). Call once at the start of main.
+void TuneMalloc();
+
 // Initializes logging (glog to stderr) for a service binary.
 void InitLogging(const char* argv0);
 

@@ -22,8 +22,8 @@ struct BlockStoreServiceOptions {
   uint64_t max_inflight_put_bytes = 1ull << 30;
   // Most keys one BatchStat may ask about.
   size_t max_batch_keys = 1000;
-  // Size of the data chunks Get streams.
-  size_t get_chunk_bytes = 1 << 20;
+  // Size of the data chunks Get streams (64 KiB measured best: fewer large copies and page faults).
+  size_t get_chunk_bytes = 64 << 10;
 };
 
 class BlockStoreServiceImpl final : public v1::BlockStoreService::CallbackService {

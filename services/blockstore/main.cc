@@ -46,6 +46,7 @@ namespace {
 
 int main(int argc, char** argv) {
   kiln::BlockTerminationSignals();
+  kiln::TuneMalloc();
   absl::SetProgramUsageMessage(
       "Kiln block-store: stores CAR and file blobs per tenant/ledger.\n"
       "  kiln-blockstore --backend=rocksdb:///var/lib/kiln/blockstore");

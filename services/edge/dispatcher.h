@@ -18,6 +18,7 @@
 #include "services/edge/auth.h"
 #include "services/edge/edge_backend.h"
 #include "services/edge/followers.h"
+#include "services/edge/message_handler.h"
 #include "services/edge/session.h"
 #include "services/edge/signed_url.h"
 
@@ -28,27 +29,16 @@ struct DispatcherOptions {
   absl::Duration url_lifetime = absl::Hours(1);
 };
 
-// A reply and the HTTP status it maps to (200; 500 for `error` replies, as the reference does).
-struct Reply {
-  boost::json::object body;
-  int http_status = 200;
-};
-
-class Dispatcher {
+class Dispatcher : public MessageHandler {
  public:
-  using Done = std::function<void(Reply)>;
-
   // Dependencies are not owned and must outlive the dispatcher.
   Dispatcher(const DispatcherOptions& options, const Authenticator& auth, const UrlSigner& signer,
              EdgeBackend& backend, LedgerFollowers& followers, const Clock& clock,
              prometheus::Registry& registry);
 
-  // Handles one message. `session` is the WebSocket connection, or nullptr over HTTP.
   void Handle(boost::json::object message, const std::shared_ptr<ClientSession>& session,
-              Done done);
-
-  // The reply to a body that is not a JSON object (HTTP 400).
-  Reply BadJson(const std::string& why);
+              Done done) override;
+  Reply BadJson(const std::string& why) override;
 
  private:
   Reply Error(const boost::json::object& src, const std::string& message, absl::StatusCode code);

@@ -40,7 +40,7 @@ constexpr size_t kBlobChunk = 256 << 10;
 // Server-wide state shared by every connection.
 struct Shared {
   HttpServerOptions options;
-  Dispatcher& dispatcher;
+  MessageHandler& dispatcher;
   BlobClient& blobs;
   const UrlSigner& signer;
   LedgerFollowers& followers;
@@ -561,7 +561,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 
 class HttpServerImpl : public HttpServer {
  public:
-  HttpServerImpl(const HttpServerOptions& options, Dispatcher& dispatcher, BlobClient& blobs,
+  HttpServerImpl(const HttpServerOptions& options, MessageHandler& dispatcher, BlobClient& blobs,
                  const UrlSigner& signer, LedgerFollowers& followers, const Clock& clock,
                  prometheus::Registry& registry)
       : ioc_(options.threads),
@@ -689,7 +689,7 @@ class HttpServerImpl : public HttpServer {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Bind(
-    const HttpServerOptions& options, Dispatcher& dispatcher, BlobClient& blobs,
+    const HttpServerOptions& options, MessageHandler& dispatcher, BlobClient& blobs,
     const UrlSigner& signer, LedgerFollowers& followers, const Clock& clock,
     prometheus::Registry& registry) {
   auto server = std::make_unique<HttpServerImpl>(options, dispatcher, blobs, signer, followers,

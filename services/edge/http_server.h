@@ -20,8 +20,8 @@
 #include "common/clock.h"
 #include "prometheus/registry.h"
 #include "services/edge/blob_client.h"
-#include "services/edge/dispatcher.h"
 #include "services/edge/followers.h"
+#include "services/edge/message_handler.h"
 #include "services/edge/signed_url.h"
 
 namespace kiln::edge {
@@ -42,12 +42,10 @@ class HttpServer {
  public:
   // Binds (without accepting yet). INVALID_ARGUMENT for a bad address or unreadable TLS files,
   // UNAVAILABLE when the address cannot be bound. Dependencies must outlive the server.
-  static absl::StatusOr<std::unique_ptr<HttpServer>> Bind(const HttpServerOptions& options,
-                                                          Dispatcher& dispatcher, BlobClient& blobs,
-                                                          const UrlSigner& signer,
-                                                          LedgerFollowers& followers,
-                                                          const Clock& clock,
-                                                          prometheus::Registry& registry);
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Bind(
+      const HttpServerOptions& options, MessageHandler& dispatcher, BlobClient& blobs,
+      const UrlSigner& signer, LedgerFollowers& followers, const Clock& clock,
+      prometheus::Registry& registry);
   virtual ~HttpServer() = default;
 
   // The bound port.

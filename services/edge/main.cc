@@ -88,6 +88,7 @@ std::shared_ptr<grpc::Channel> Channel(const std::string& target) {
 
 int main(int argc, char** argv) {
   kiln::BlockTerminationSignals();
+  kiln::TuneMalloc();
   absl::SetProgramUsageMessage(
       "Kiln edge: the Fireproof cloud protocol over HTTP and WebSocket.\n"
       "  kiln-edge --http_address=127.0.0.1:8787 --auth=none");

@@ -46,6 +46,7 @@ std::shared_ptr<grpc::Channel> Channel(const std::string& target) {
 
 int main(int argc, char** argv) {
   kiln::BlockTerminationSignals();
+  kiln::TuneMalloc();
   absl::SetProgramUsageMessage(
       "Kiln merge: validates meta entries and advances ledger heads.\n"
       "  kiln-merge --blockstore_target=127.0.0.1:7101 --metadata_target=127.0.0.1:7102");

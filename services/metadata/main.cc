@@ -82,6 +82,7 @@ std::string LoadKek() {
 
 int main(int argc, char** argv) {
   kiln::BlockTerminationSignals();
+  kiln::TuneMalloc();
   absl::SetProgramUsageMessage(
       "Kiln metadata: durable ledger heads, keys and log.\n"
       "  kiln-metadata --backend=rocksdb:///var/lib/kiln/metadata --kek_file=/etc/kiln/kek");

@@ -51,6 +51,9 @@ for bin in "$SERVER_BIN" "$LOAD_BIN"; do
     exit 2
   fi
 done
+for tool in curl dd awk; do
+  command -v "$tool" >/dev/null || { echo "blockstore.sh: $tool is required" >&2; exit 2; }
+done
 
 mkdir -p "$BENCH_DIR"
 WORK=$(mktemp -d "$BENCH_DIR/run.XXXXXX")
