@@ -135,7 +135,8 @@ Reply Dispatcher::Error(const boost::json::object& src, const std::string& messa
                            {"src", src},
                            {"message", message}};
   if (src.contains("auth")) body["auth"] = src.at("auth");
-  if (src.contains("conn")) body["conn"] = src.at("conn");
+  // No `conn`: over WebSocket the client routes an error carrying its own conn into its
+  // bindGetMeta stream and ends that stream, so one refused write would stop all later pushes.
   if (code == absl::StatusCode::kUnavailable) body["reason"] = "not-ready";
   return Reply{std::move(body), 500};
 }

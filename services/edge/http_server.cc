@@ -238,7 +238,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
  private:
   void DoRead() {
     header_.emplace();
-    header_->body_limit(shared_.options.max_message_bytes);
+    // Beast checks Content-Length against the limit as soon as the header is parsed; each route
+    // applies its own limit (protocol messages vs blobs) once it knows which one it is.
+    header_->body_limit(boost::none);
     beast::get_lowest_layer(stream_).expires_after(
         absl::ToChronoSeconds(shared_.options.idle_timeout));
     http::async_read_header(
@@ -266,6 +268,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     if (path == "/fp") {
       if (req.method() != http::verb::put && req.method() != http::verb::post) {
         return SendText(http::status::method_not_allowed, "use PUT /fp", "fp");
+      }
+      boost::optional<uint64_t> length = header_->content_length();
+      if (length.has_value() && *length > shared_.options.max_message_bytes) {
+        return SendJson(shared_.dispatcher.BadJson(
+            absl::StrCat("message is ", *length, " bytes; the limit is ",
+                         shared_.options.max_message_bytes)));
       }
       body_.emplace(std::move(*header_));
       body_->body_limit(shared_.options.max_message_bytes);
