@@ -9,6 +9,9 @@
 //     made meanwhile are never uploaded by that process. What brings them to the server is the
 //     client starting again on its persisted local store: attach re-uploads every local CAR and
 //     makes a new commit on top.
+//   - In HTTP polling mode (a gestalt without "stream") a single failed bindGetMeta poll ends the
+//     client's subscription for good (http-connection.js #poll closes the stream on an error), so
+//     these tests pass only when the edge offers WebSocket.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";

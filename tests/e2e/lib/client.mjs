@@ -101,14 +101,24 @@ function matches(doc, want) {
   return Object.entries(want).every(([k, v]) => JSON.stringify(doc[k]) === JSON.stringify(v));
 }
 
+// allDocs can fail while remote heads are being merged (seen: "missing block" on a client loading a
+// ledger of 200 heads); such errors count as "not there yet" and the last one is reported on timeout.
 async function waitFor(ids, timeoutMs, where = {}) {
   const deadline = Date.now() + timeoutMs;
+  let lastError;
   for (;;) {
-    const have = await readableIds();
+    let have = new Map();
+    try {
+      have = await readableIds();
+    } catch (e) {
+      lastError = e instanceof Error ? e.message : String(e);
+    }
     const missing = ids.filter((id) => !have.has(id) || (where[id] && !matches(have.get(id), where[id])));
     if (missing.length === 0) return { ok: true, docs: ids.map((id) => have.get(id)) };
     const left = deadline - Date.now();
-    if (left <= 0) return { ok: false, error: "timeout", missing, have: have.size };
+    if (left <= 0) {
+      return { ok: false, error: "timeout", missing: missing.slice(0, 50), missingCount: missing.length, have: have.size, lastError };
+    }
     // subscribe is the fast path; the bounded poll covers changes it does not report.
     await nextChangeOr(Math.min(left, 250));
   }

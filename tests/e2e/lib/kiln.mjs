@@ -75,9 +75,14 @@ class Service {
         this.exit = { code, signal };
         resolve(this.exit);
       });
-    });
-    this.child.on("error", (err) => {
-      this.spawnError = err;
+      // Not startable (no such file...): there will be no "exit".
+      this.child.on("error", (err) => {
+        this.spawnError = err;
+        if (this.exit) return;
+        allChildren.delete(this.child);
+        this.exit = { code: null, signal: null, error: err.message };
+        resolve(this.exit);
+      });
     });
   }
 
@@ -85,7 +90,7 @@ class Service {
   async waitReady(readyFile) {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     for (;;) {
-      if (this.spawnError) throw new Error(`${this.name}: cannot start: ${this.spawnError.message}`);
+      if (this.spawnError) throw new Error(`${this.name}: cannot start ${this.child.spawnfile}: ${this.spawnError.message}`);
       if (this.exit) {
         throw new Error(
           `${this.name} exited before it was ready (${JSON.stringify(this.exit)}); log ${this.logFile}:\n${tail(this.logFile)}`,
