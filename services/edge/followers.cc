@@ -116,10 +116,12 @@ class LedgerFollowers::WatchStream : public grpc::ClientReadReactor<mv1::WatchEv
         return;
       }
       ledger_->last_version = std::max(ledger_->last_version, event_.version());
-      absl::flat_hash_set<std::string> writers(event_.writers().begin(), event_.writers().end());
+      // The writer gets its own change too: a Fireproof client adds only *received* entries to
+      // the parents of its next commit, so without the echo each of its commits would become
+      // another head (the reference server avoids this by keeping one entry per connection).
       for (auto& [raw, f] : ledger_->followers) {
         std::shared_ptr<ClientSession> s = f.session.lock();
-        if (s == nullptr || writers.contains(s->res_id())) continue;
+        if (s == nullptr) continue;
         targets.emplace_back(std::move(s), f.bind);
       }
     }

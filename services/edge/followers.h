@@ -1,7 +1,7 @@
 // Live push across edges: for every ledger that at least one WebSocket connection on this edge
 // has bound, one metadata Watch stream; each committed change is pushed as `eventGetMeta` to every
-// bound connection except the one that wrote it, with that receiver's own `conn`. Because every
-// edge follows metadata, a put on any edge reaches connections on all edges.
+// bound connection (the writer's too, see followers.cc), with that receiver's own `conn`. Because
+// every edge follows metadata, a put on any edge reaches connections on all edges.
 //
 // Threading: thread-safe. Watch callbacks run on gRPC threads and only queue pushes. A stream that
 // ends (metadata restarting, watcher cut off) resumes after the last version seen, so a

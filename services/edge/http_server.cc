@@ -271,9 +271,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       }
       boost::optional<uint64_t> length = header_->content_length();
       if (length.has_value() && *length > shared_.options.max_message_bytes) {
-        return SendJson(shared_.dispatcher.BadJson(
-            absl::StrCat("message is ", *length, " bytes; the limit is ",
-                         shared_.options.max_message_bytes)));
+        return SendJson(shared_.dispatcher.BadJson(absl::StrCat(
+            "message is ", *length, " bytes; the limit is ", shared_.options.max_message_bytes)));
       }
       body_.emplace(std::move(*header_));
       body_->body_limit(shared_.options.max_message_bytes);

@@ -92,7 +92,8 @@ absl::StatusOr<uint64_t> LedgerStore::Version(const std::string& tenant,
 }
 
 absl::StatusOr<std::vector<v1::MetaEntry>> LedgerStore::ReadEntries(
-    const std::string& tenant, const std::string& ledger, const std::vector<std::string>& cids) {
+    const std::string& tenant, const std::string& ledger, const std::vector<std::string>& cids,
+    std::vector<uint64_t>* seqs) {
   std::string prefix = LedgerPrefix(kEntry, tenant, ledger);
   std::vector<std::string> keys;
   keys.reserve(cids.size());
@@ -106,6 +107,7 @@ absl::StatusOr<std::vector<v1::MetaEntry>> LedgerStore::ReadEntries(
           absl::StrCat("entry ", cids[i], " is named by the ledger but missing from storage"));
     }
     KILN_ASSIGN_OR_RETURN(auto stored, ParseRecord<v1::StoredEntry>(*values[i], "entry"));
+    if (seqs != nullptr) seqs->push_back(stored.seq());
     out.push_back(std::move(*stored.mutable_entry()));
   }
   return out;
@@ -261,8 +263,15 @@ absl::StatusOr<v1::GetLedgerResponse> LedgerStore::GetLedger(const v1::GetLedger
     for (auto it = header.writer_heads().rbegin(); it != header.writer_heads().rend(); ++it) {
       if (seen.insert(it->cid()).second) heads.push_back(it->cid());
     }
-    KILN_ASSIGN_OR_RETURN(auto entries, ReadEntries(tenant, ledger, heads));
-    for (auto& e : entries) *state->add_head_entries() = std::move(e);
+    std::vector<uint64_t> seqs;
+    KILN_ASSIGN_OR_RETURN(auto entries, ReadEntries(tenant, ledger, heads, &seqs));
+    // Serve them in acceptance order: a new Fireproof client loading many heads in CID order
+    // failed with "missing block", in acceptance order it converged (observed in e2e).
+    std::vector<size_t> order(entries.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return seqs[a] < seqs[b]; });
+    for (size_t i : order) *state->add_head_entries() = std::move(entries[i]);
     KILN_ASSIGN_OR_RETURN(auto keys, ReadKeys(tenant, ledger, nullptr));
     for (auto& k : keys) state->add_keys(std::move(k));
   }

@@ -64,7 +64,8 @@ class LedgerStore {
   absl::StatusOr<v1::LedgerHeader> ReadHeader(const std::string& tenant, const std::string& ledger);
   absl::StatusOr<std::vector<v1::MetaEntry>> ReadEntries(const std::string& tenant,
                                                          const std::string& ledger,
-                                                         const std::vector<std::string>& cids);
+                                                         const std::vector<std::string>& cids,
+                                                         std::vector<uint64_t>* seqs = nullptr);
   absl::StatusOr<std::vector<std::string>> ReadKeys(const std::string& tenant,
                                                     const std::string& ledger,
                                                     const std::vector<std::string>* fingerprints);
