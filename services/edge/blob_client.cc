@@ -200,15 +200,15 @@ class GrpcDownload : public BlobDownload, public grpc::ClientReadReactor<bv1::Ge
 
 class GrpcBlobClient : public BlobClient {
  public:
-  GrpcBlobClient(std::shared_ptr<grpc::Channel> channel, absl::Duration deadline)
-      : stub_(bv1::BlockStoreService::NewStub(channel)), deadline_(deadline) {}
+  GrpcBlobClient(const ShardedChannels& shards, absl::Duration deadline)
+      : stubs_(shards), deadline_(deadline) {}
 
   std::shared_ptr<BlobUpload> Upload(const BlobAddress& blob, uint64_t size) override {
-    return GrpcUpload::Start(stub_.get(), blob, size, absl::Minutes(10));
+    return GrpcUpload::Start(Stub(blob), blob, size, absl::Minutes(10));
   }
 
   std::shared_ptr<BlobDownload> Download(const BlobAddress& blob) override {
-    return GrpcDownload::Start(stub_.get(), blob, absl::Minutes(10));
+    return GrpcDownload::Start(Stub(blob), blob, absl::Minutes(10));
   }
 
   void Stat(const BlobAddress& blob, Callback<std::optional<uint64_t>> done) override {
@@ -217,8 +217,8 @@ class GrpcBlobClient : public BlobClient {
     request.set_ledger(blob.ledger);
     request.set_store(StoreOf(blob.store));
     request.add_keys(blob.key);
-    CallUnary(stub_->async(), &bv1::BlockStoreService::Stub::async::BatchStat, std::move(request),
-              deadline_, "block-store",
+    CallUnary(Stub(blob)->async(), &bv1::BlockStoreService::Stub::async::BatchStat,
+              std::move(request), deadline_, "block-store",
               Callback<bv1::BatchStatResponse>(
                   [done = std::move(done)](absl::StatusOr<bv1::BatchStatResponse> r) mutable {
                     if (!r.ok()) return done(r.status());
@@ -232,7 +232,7 @@ class GrpcBlobClient : public BlobClient {
   void Delete(const BlobAddress& blob, Callback<bool> done) override {
     bv1::DeleteRequest request;
     *request.mutable_ref() = RefOf(blob);
-    CallUnary(stub_->async(), &bv1::BlockStoreService::Stub::async::Delete, std::move(request),
+    CallUnary(Stub(blob)->async(), &bv1::BlockStoreService::Stub::async::Delete, std::move(request),
               deadline_, "block-store",
               Callback<bv1::DeleteResponse>(
                   [done = std::move(done)](absl::StatusOr<bv1::DeleteResponse> r) mutable {
@@ -242,15 +242,19 @@ class GrpcBlobClient : public BlobClient {
   }
 
  private:
-  std::unique_ptr<bv1::BlockStoreService::Stub> stub_;
+  bv1::BlockStoreService::Stub* Stub(const BlobAddress& blob) const {
+    return stubs_.For(blob.tenant, blob.ledger);
+  }
+
+  ShardedStubs<bv1::BlockStoreService> stubs_;
   absl::Duration deadline_;
 };
 
 }  // namespace
 
-std::unique_ptr<BlobClient> NewGrpcBlobClient(std::shared_ptr<grpc::Channel> blockstore,
+std::unique_ptr<BlobClient> NewGrpcBlobClient(const ShardedChannels& blockstore,
                                               absl::Duration deadline) {
-  return std::make_unique<GrpcBlobClient>(std::move(blockstore), deadline);
+  return std::make_unique<GrpcBlobClient>(blockstore, deadline);
 }
 
 }  // namespace kiln::edge

@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/async_call.h"
-#include "grpcpp/channel.h"
+#include "common/shards.h"
 #include "services/edge/signed_url.h"
 
 namespace kiln::edge {
@@ -53,7 +53,8 @@ class BlobClient {
   virtual void Delete(const BlobAddress& blob, Callback<bool> done) = 0;
 };
 
-std::unique_ptr<BlobClient> NewGrpcBlobClient(std::shared_ptr<grpc::Channel> blockstore,
+// Each blob goes to the block-store shard of its (tenant, ledger).
+std::unique_ptr<BlobClient> NewGrpcBlobClient(const ShardedChannels& blockstore,
                                               absl::Duration deadline);
 
 }  // namespace kiln::edge

@@ -10,11 +10,9 @@ namespace {
 
 class GrpcEdgeBackend : public EdgeBackend {
  public:
-  GrpcEdgeBackend(std::shared_ptr<grpc::Channel> merge, std::shared_ptr<grpc::Channel> metadata,
+  GrpcEdgeBackend(std::shared_ptr<grpc::Channel> merge, const ShardedChannels& metadata,
                   absl::Duration deadline)
-      : merge_(merge::v1::MergeService::NewStub(merge)),
-        metadata_(metadata::v1::MetadataService::NewStub(metadata)),
-        deadline_(deadline) {}
+      : merge_(merge::v1::MergeService::NewStub(merge)), metadata_(metadata), deadline_(deadline) {}
 
   void PutMeta(merge::v1::PutMetaRequest request,
                Callback<merge::v1::PutMetaResponse> done) override {
@@ -24,22 +22,23 @@ class GrpcEdgeBackend : public EdgeBackend {
 
   void GetLedger(metadata::v1::GetLedgerRequest request,
                  Callback<metadata::v1::GetLedgerResponse> done) override {
-    CallUnary(metadata_->async(), &metadata::v1::MetadataService::Stub::async::GetLedger,
+    auto* stub = metadata_.For(request.tenant(), request.ledger());
+    CallUnary(stub->async(), &metadata::v1::MetadataService::Stub::async::GetLedger,
               std::move(request), deadline_, "metadata", std::move(done));
   }
 
  private:
   std::unique_ptr<merge::v1::MergeService::Stub> merge_;
-  std::unique_ptr<metadata::v1::MetadataService::Stub> metadata_;
+  ShardedStubs<metadata::v1::MetadataService> metadata_;
   absl::Duration deadline_;
 };
 
 }  // namespace
 
 std::unique_ptr<EdgeBackend> NewGrpcEdgeBackend(std::shared_ptr<grpc::Channel> merge,
-                                                std::shared_ptr<grpc::Channel> metadata,
+                                                const ShardedChannels& metadata,
                                                 absl::Duration deadline) {
-  return std::make_unique<GrpcEdgeBackend>(std::move(merge), std::move(metadata), deadline);
+  return std::make_unique<GrpcEdgeBackend>(std::move(merge), metadata, deadline);
 }
 
 }  // namespace kiln::edge

@@ -6,6 +6,7 @@
 
 #include "absl/time/time.h"
 #include "common/async_call.h"
+#include "common/shards.h"
 #include "grpcpp/channel.h"
 #include "kiln/merge/v1/merge.pb.h"
 #include "kiln/metadata/v1/metadata.pb.h"
@@ -21,8 +22,10 @@ class EdgeBackend {
                          Callback<metadata::v1::GetLedgerResponse> done) = 0;
 };
 
+// Puts go to any merge replica (`merge` balances over them); ledger reads go to the ledger's
+// metadata shard.
 std::unique_ptr<EdgeBackend> NewGrpcEdgeBackend(std::shared_ptr<grpc::Channel> merge,
-                                                std::shared_ptr<grpc::Channel> metadata,
+                                                const ShardedChannels& metadata,
                                                 absl::Duration deadline);
 
 }  // namespace kiln::edge

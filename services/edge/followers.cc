@@ -71,7 +71,9 @@ class LedgerFollowers::WatchStream : public grpc::ClientReadReactor<mv1::WatchEv
       absl::MutexLock lock(&ledger_->mu);
       ledger_->stream_context = &context_;
     }
-    mv1::MetadataService::NewStub(owner_->metadata_)->async()->Watch(&context_, &request_, this);
+    owner_->metadata_.For(ledger_->tenant, ledger_->ledger)
+        ->async()
+        ->Watch(&context_, &request_, this);
     StartRead(&event_);
     StartCall();
   }
@@ -144,9 +146,8 @@ class LedgerFollowers::WatchStream : public grpc::ClientReadReactor<mv1::WatchEv
   mv1::WatchEvent event_;
 };
 
-LedgerFollowers::LedgerFollowers(std::shared_ptr<grpc::Channel> metadata,
-                                 prometheus::Registry& registry)
-    : metadata_(std::move(metadata)) {
+LedgerFollowers::LedgerFollowers(const ShardedChannels& metadata, prometheus::Registry& registry)
+    : metadata_(metadata) {
   pushes_ = &prometheus::BuildCounter()
                  .Name("kiln_edge_pushes_total")
                  .Help("eventGetMeta pushes queued to WebSocket connections.")

@@ -14,7 +14,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "boost/json/object.hpp"
-#include "grpcpp/channel.h"
+#include "common/shards.h"
+#include "kiln/metadata/v1/metadata.grpc.pb.h"
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
@@ -24,7 +25,8 @@ namespace kiln::edge {
 
 class LedgerFollowers {
  public:
-  LedgerFollowers(std::shared_ptr<grpc::Channel> metadata, prometheus::Registry& registry);
+  // Each ledger is watched on its metadata shard.
+  LedgerFollowers(const ShardedChannels& metadata, prometheus::Registry& registry);
   ~LedgerFollowers();
 
   // Pushes later changes of (tenant, ledger) to `session`, shaped like `bind` (the client's
@@ -42,7 +44,7 @@ class LedgerFollowers {
   class Ledger;
   class WatchStream;
 
-  std::shared_ptr<grpc::Channel> metadata_;
+  ShardedStubs<metadata::v1::MetadataService> metadata_;
   prometheus::Counter* pushes_;
   mutable absl::Mutex mu_;
   int live_streams_ ABSL_GUARDED_BY(mu_) = 0;  // the destructor waits for them to end

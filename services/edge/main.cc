@@ -17,9 +17,8 @@
 #include "common/jwt.h"
 #include "common/metrics.h"
 #include "common/server.h"
+#include "common/shards.h"
 #include "glog/logging.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "services/edge/auth.h"
 #include "services/edge/blob_client.h"
 #include "services/edge/dispatcher.h"
@@ -35,9 +34,15 @@ ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9104",
 ABSL_FLAG(std::string, public_url, "",
           "Absolute URL clients reach this edge at, used in signed blob URLs (e.g. "
           "https://kiln.example.com behind a proxy). Default: http(s)://<http_address>.");
-ABSL_FLAG(std::string, blockstore_target, "127.0.0.1:7101", "gRPC target of the block-store.");
-ABSL_FLAG(std::string, metadata_target, "127.0.0.1:7102", "gRPC target of metadata.");
-ABSL_FLAG(std::string, merge_target, "127.0.0.1:7103", "gRPC target of merge.");
+ABSL_FLAG(std::string, blockstore_target, "127.0.0.1:7101",
+          "gRPC targets of the block-store shards, comma-separated in shard order (the position "
+          "is the shard's identity: append new shards at the end). Must equal kiln-merge's.");
+ABSL_FLAG(std::string, metadata_target, "127.0.0.1:7102",
+          "gRPC targets of the metadata shards, comma-separated in shard order, as for "
+          "--blockstore_target. Must equal kiln-merge's.");
+ABSL_FLAG(std::string, merge_target, "127.0.0.1:7103",
+          "gRPC target of the merge replicas; calls are balanced round-robin over every address "
+          "it resolves to (e.g. dns:///kiln-merge:7103, ipv4:10.0.0.1:7103,10.0.0.2:7103).");
 ABSL_FLAG(std::string, auth, "none",
           "none (development: any non-empty token, any tenant/ledger) or es256 (verify JWTs "
           "against --token_public_key).");
@@ -76,12 +81,6 @@ std::string ReadFileOrDie(const std::string& path, const char* what) {
   std::ifstream in(path);
   if (!in) Die(std::string("cannot read ") + what + " file " + path);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-std::shared_ptr<grpc::Channel> Channel(const std::string& target) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
 }
 
 }  // namespace
@@ -144,13 +143,18 @@ int main(int argc, char** argv) {
   }
 
   absl::Duration deadline = absl::GetFlag(FLAGS_peer_deadline);
-  auto backend =
-      kiln::edge::NewGrpcEdgeBackend(Channel(absl::GetFlag(FLAGS_merge_target)),
-                                     Channel(absl::GetFlag(FLAGS_metadata_target)), deadline);
-  auto blobs =
-      kiln::edge::NewGrpcBlobClient(Channel(absl::GetFlag(FLAGS_blockstore_target)), deadline);
-  kiln::edge::LedgerFollowers followers(Channel(absl::GetFlag(FLAGS_metadata_target)),
-                                        metrics.registry());
+  auto metadata_shards =
+      kiln::ShardedChannels::Create(absl::GetFlag(FLAGS_metadata_target), "metadata_target");
+  if (!metadata_shards.ok()) Die(std::string(metadata_shards.status().message()));
+  auto blockstore_shards =
+      kiln::ShardedChannels::Create(absl::GetFlag(FLAGS_blockstore_target), "blockstore_target");
+  if (!blockstore_shards.ok()) Die(std::string(blockstore_shards.status().message()));
+  if (absl::GetFlag(FLAGS_merge_target).empty()) Die("--merge_target is required");
+  auto backend = kiln::edge::NewGrpcEdgeBackend(
+      kiln::NewPeerChannel(absl::GetFlag(FLAGS_merge_target), /*round_robin=*/true),
+      *metadata_shards, deadline);
+  auto blobs = kiln::edge::NewGrpcBlobClient(*blockstore_shards, deadline);
+  kiln::edge::LedgerFollowers followers(*metadata_shards, metrics.registry());
 
   // Signed URLs name the port, which may be chosen at bind time: bind, then set the public URL,
   // then serve.
@@ -174,7 +178,9 @@ int main(int argc, char** argv) {
 
   LOG(INFO) << "kiln-edge serving HTTP/WebSocket on port " << (*server)->port()
             << (http.tls_cert_file.empty() ? "" : " (TLS)") << ", metrics on port "
-            << metrics.port() << ", public URL " << public_url << ", auth " << auth_mode;
+            << metrics.port() << ", public URL " << public_url << ", auth " << auth_mode << ", "
+            << metadata_shards->size() << " metadata and " << blockstore_shards->size()
+            << " block-store shard(s)";
   const std::string ready_file = absl::GetFlag(FLAGS_ready_file);
   if (!ready_file.empty()) {
     absl::Status s = kiln::WriteReadyFile(

@@ -11,8 +11,8 @@ namespace {
 
 class GrpcBlockStoreClient : public BlockStoreClient {
  public:
-  GrpcBlockStoreClient(std::shared_ptr<grpc::Channel> channel, absl::Duration deadline)
-      : stub_(blockstore::v1::BlockStoreService::NewStub(channel)), deadline_(deadline) {}
+  GrpcBlockStoreClient(const ShardedChannels& shards, absl::Duration deadline)
+      : stubs_(shards), deadline_(deadline) {}
 
   void HasCars(const std::string& tenant, const std::string& ledger, std::vector<std::string> keys,
                Callback<std::vector<bool>> done) override {
@@ -22,8 +22,9 @@ class GrpcBlockStoreClient : public BlockStoreClient {
     request.set_store(blockstore::v1::STORE_CAR);
     for (auto& k : keys) request.add_keys(std::move(k));
     CallUnary(
-        stub_->async(), &blockstore::v1::BlockStoreService::Stub::async::BatchStat,
-        std::move(request), deadline_, "block-store",
+        stubs_.For(tenant, ledger)->async(),
+        &blockstore::v1::BlockStoreService::Stub::async::BatchStat, std::move(request), deadline_,
+        "block-store",
         Callback<blockstore::v1::BatchStatResponse>(
             [done = std::move(done)](absl::StatusOr<blockstore::v1::BatchStatResponse> r) mutable {
               if (!r.ok()) {
@@ -37,42 +38,44 @@ class GrpcBlockStoreClient : public BlockStoreClient {
   }
 
  private:
-  std::unique_ptr<blockstore::v1::BlockStoreService::Stub> stub_;
+  ShardedStubs<blockstore::v1::BlockStoreService> stubs_;
   absl::Duration deadline_;
 };
 
 class GrpcMetadataClient : public MetadataClient {
  public:
-  GrpcMetadataClient(std::shared_ptr<grpc::Channel> channel, absl::Duration deadline)
-      : stub_(metadata::v1::MetadataService::NewStub(channel)), deadline_(deadline) {}
+  GrpcMetadataClient(const ShardedChannels& shards, absl::Duration deadline)
+      : stubs_(shards), deadline_(deadline) {}
 
   void GetLedger(metadata::v1::GetLedgerRequest request,
                  Callback<metadata::v1::GetLedgerResponse> done) override {
-    CallUnary(stub_->async(), &metadata::v1::MetadataService::Stub::async::GetLedger,
+    auto* stub = stubs_.For(request.tenant(), request.ledger());
+    CallUnary(stub->async(), &metadata::v1::MetadataService::Stub::async::GetLedger,
               std::move(request), deadline_, "metadata", std::move(done));
   }
 
   void Commit(metadata::v1::CommitRequest request,
               Callback<metadata::v1::CommitResponse> done) override {
-    CallUnary(stub_->async(), &metadata::v1::MetadataService::Stub::async::Commit,
+    auto* stub = stubs_.For(request.tenant(), request.ledger());
+    CallUnary(stub->async(), &metadata::v1::MetadataService::Stub::async::Commit,
               std::move(request), deadline_, "metadata", std::move(done));
   }
 
  private:
-  std::unique_ptr<metadata::v1::MetadataService::Stub> stub_;
+  ShardedStubs<metadata::v1::MetadataService> stubs_;
   absl::Duration deadline_;
 };
 
 }  // namespace
 
-std::unique_ptr<BlockStoreClient> NewGrpcBlockStoreClient(std::shared_ptr<grpc::Channel> channel,
+std::unique_ptr<BlockStoreClient> NewGrpcBlockStoreClient(const ShardedChannels& shards,
                                                           absl::Duration deadline) {
-  return std::make_unique<GrpcBlockStoreClient>(std::move(channel), deadline);
+  return std::make_unique<GrpcBlockStoreClient>(shards, deadline);
 }
 
-std::unique_ptr<MetadataClient> NewGrpcMetadataClient(std::shared_ptr<grpc::Channel> channel,
+std::unique_ptr<MetadataClient> NewGrpcMetadataClient(const ShardedChannels& shards,
                                                       absl::Duration deadline) {
-  return std::make_unique<GrpcMetadataClient>(std::move(channel), deadline);
+  return std::make_unique<GrpcMetadataClient>(shards, deadline);
 }
 
 }  // namespace kiln::merge

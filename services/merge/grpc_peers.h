@@ -1,18 +1,19 @@
-// gRPC implementations of the merge service's peers. Stubs are made once per channel; every call
+// gRPC implementations of the merge service's peers. Stubs are made once per shard; every call
 // carries a deadline. Thread-safe.
 #pragma once
 
 #include <memory>
 
 #include "absl/time/time.h"
-#include "grpcpp/channel.h"
+#include "common/shards.h"
 #include "services/merge/peers.h"
 
 namespace kiln::merge {
 
-std::unique_ptr<BlockStoreClient> NewGrpcBlockStoreClient(std::shared_ptr<grpc::Channel> channel,
+// Each call goes to the shard that holds its (tenant, ledger).
+std::unique_ptr<BlockStoreClient> NewGrpcBlockStoreClient(const ShardedChannels& shards,
                                                           absl::Duration deadline);
-std::unique_ptr<MetadataClient> NewGrpcMetadataClient(std::shared_ptr<grpc::Channel> channel,
+std::unique_ptr<MetadataClient> NewGrpcMetadataClient(const ShardedChannels& shards,
                                                       absl::Duration deadline);
 
 }  // namespace kiln::merge

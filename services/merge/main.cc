@@ -11,16 +11,18 @@
 #include "common/metrics.h"
 #include "common/server.h"
 #include "glog/logging.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "services/merge/grpc_peers.h"
 #include "services/merge/merge_service.h"
 
 ABSL_FLAG(std::string, grpc_address, "127.0.0.1:7103", "Address the gRPC server listens on.");
 ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9103",
           "Address of the Prometheus /metrics endpoint; empty disables it.");
-ABSL_FLAG(std::string, blockstore_target, "127.0.0.1:7101", "gRPC target of the block-store.");
-ABSL_FLAG(std::string, metadata_target, "127.0.0.1:7102", "gRPC target of the metadata service.");
+ABSL_FLAG(std::string, blockstore_target, "127.0.0.1:7101",
+          "gRPC targets of the block-store shards, comma-separated in shard order (the position "
+          "is the shard's identity: append new shards at the end). Must equal kiln-edge's.");
+ABSL_FLAG(std::string, metadata_target, "127.0.0.1:7102",
+          "gRPC targets of the metadata shards, comma-separated in shard order, as for "
+          "--blockstore_target. Must equal kiln-edge's.");
 ABSL_FLAG(absl::Duration, peer_deadline, absl::Seconds(5), "Deadline of each call to a peer.");
 ABSL_FLAG(int, max_commit_attempts, 32,
           "Compare-and-set attempts per meta put before it fails with ABORTED.");
@@ -36,12 +38,6 @@ namespace {
   std::exit(2);
 }
 
-std::shared_ptr<grpc::Channel> Channel(const std::string& target) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -52,8 +48,12 @@ int main(int argc, char** argv) {
       "  kiln-merge --blockstore_target=127.0.0.1:7101 --metadata_target=127.0.0.1:7102");
   absl::ParseCommandLine(argc, argv);
   kiln::InitLogging(argv[0]);
-  if (absl::GetFlag(FLAGS_blockstore_target).empty()) Die("--blockstore_target is required");
-  if (absl::GetFlag(FLAGS_metadata_target).empty()) Die("--metadata_target is required");
+  auto blockstore_shards =
+      kiln::ShardedChannels::Create(absl::GetFlag(FLAGS_blockstore_target), "blockstore_target");
+  if (!blockstore_shards.ok()) Die(std::string(blockstore_shards.status().message()));
+  auto metadata_shards =
+      kiln::ShardedChannels::Create(absl::GetFlag(FLAGS_metadata_target), "metadata_target");
+  if (!metadata_shards.ok()) Die(std::string(metadata_shards.status().message()));
   if (absl::GetFlag(FLAGS_max_commit_attempts) < 1) Die("--max_commit_attempts must be >= 1");
 
   kiln::Metrics metrics;
@@ -63,10 +63,8 @@ int main(int argc, char** argv) {
     if (!s.ok()) Die(std::string(s.message()));
   }
   absl::Duration deadline = absl::GetFlag(FLAGS_peer_deadline);
-  auto blockstore = kiln::merge::NewGrpcBlockStoreClient(
-      Channel(absl::GetFlag(FLAGS_blockstore_target)), deadline);
-  auto metadata =
-      kiln::merge::NewGrpcMetadataClient(Channel(absl::GetFlag(FLAGS_metadata_target)), deadline);
+  auto blockstore = kiln::merge::NewGrpcBlockStoreClient(*blockstore_shards, deadline);
+  auto metadata = kiln::merge::NewGrpcMetadataClient(*metadata_shards, deadline);
   kiln::merge::MergeServiceOptions options;
   options.max_commit_attempts = absl::GetFlag(FLAGS_max_commit_attempts);
   kiln::merge::MergeServiceImpl service(options, *blockstore, *metadata, metrics.registry());
@@ -78,7 +76,8 @@ int main(int argc, char** argv) {
   auto server = kiln::GrpcServer::Start(server_options, {&service}, metrics);
   if (!server.ok()) Die(std::string(server.status().message()));
   LOG(INFO) << "kiln-merge serving gRPC on port " << (*server)->port() << ", metrics on port "
-            << metrics.port();
+            << metrics.port() << ", " << metadata_shards->size() << " metadata and "
+            << blockstore_shards->size() << " block-store shard(s)";
   const std::string ready_file = absl::GetFlag(FLAGS_ready_file);
   if (!ready_file.empty()) {
     absl::Status s = kiln::WriteReadyFile(

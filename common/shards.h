@@ -1,0 +1,85 @@
+// Placement of ledgers on shards, and gRPC channels to a service's replicas.
+//
+// A sharded service (metadata, block-store) is configured by a shard list: comma-separated gRPC
+// targets in shard order, e.g.
+//   kiln-metadata-0.kiln-metadata:7102,kiln-metadata-1.kiln-metadata:7102
+// A ledger (tenant, ledger) lives on exactly one shard, chosen by rendezvous (highest random
+// weight) hashing: every shard scores the ledger with SHA-256 over (shard position, tenant,
+// ledger) and the highest score wins. The position in the list is the shard's identity, not its
+// address, so two processes that spell the same shard differently still agree. Appending an
+// (n+1)-th shard moves only the ~1/(n+1) of ledgers that now score highest there; removing or
+// reordering shards moves ledgers and needs a migration. Edge and merge both route with
+// ShardFor, so one ledger's state and blobs each stay on one shard.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "grpcpp/channel.h"
+
+namespace kiln {
+
+// The shard, in [0, shard_count), that holds (tenant, ledger). shard_count must be positive.
+size_t ShardFor(size_t shard_count, absl::string_view tenant, absl::string_view ledger);
+
+// Parses a shard list ("a:1,b:2"). INVALID_ARGUMENT, naming `flag`, for an empty list, an empty
+// entry or a duplicate target.
+absl::StatusOr<std::vector<std::string>> ParseShardList(absl::string_view spec,
+                                                        absl::string_view flag);
+
+// An insecure channel to `target` that accepts messages up to 64 MiB. With `round_robin`, calls
+// are spread over every address the target resolves to (e.g. dns:///kiln-merge:7103 on a
+// headless Service, or ipv4:127.0.0.1:7103,127.0.0.1:7203) instead of sticking to the first.
+std::shared_ptr<grpc::Channel> NewPeerChannel(const std::string& target, bool round_robin = false);
+
+// One channel per shard of a shard list, and the routing of ledgers to them. Immutable and
+// thread-safe.
+class ShardedChannels {
+ public:
+  // INVALID_ARGUMENT as ParseShardList.
+  static absl::StatusOr<ShardedChannels> Create(absl::string_view spec, absl::string_view flag);
+  // Wraps existing channels, in shard order (tests, single-shard callers).
+  explicit ShardedChannels(std::vector<std::shared_ptr<grpc::Channel>> channels,
+                           std::vector<std::string> targets = {});
+  ShardedChannels(std::shared_ptr<grpc::Channel> single)  // NOLINT: one shard converts implicitly
+      : ShardedChannels(std::vector<std::shared_ptr<grpc::Channel>>{std::move(single)}) {}
+
+  size_t size() const { return channels_.size(); }
+  size_t ShardOf(absl::string_view tenant, absl::string_view ledger) const {
+    return ShardFor(channels_.size(), tenant, ledger);
+  }
+  const std::shared_ptr<grpc::Channel>& For(absl::string_view tenant,
+                                            absl::string_view ledger) const {
+    return channels_[ShardOf(tenant, ledger)];
+  }
+  const std::vector<std::shared_ptr<grpc::Channel>>& channels() const { return channels_; }
+  // The targets as configured (empty strings for wrapped channels).
+  const std::vector<std::string>& targets() const { return targets_; }
+
+ private:
+  std::vector<std::shared_ptr<grpc::Channel>> channels_;
+  std::vector<std::string> targets_;
+};
+
+// One stub per shard, made once, with the same routing.
+template <typename Service>
+class ShardedStubs {
+ public:
+  explicit ShardedStubs(const ShardedChannels& channels) {
+    for (const auto& c : channels.channels()) stubs_.push_back(Service::NewStub(c));
+  }
+  typename Service::Stub* For(absl::string_view tenant, absl::string_view ledger) const {
+    return stubs_[ShardFor(stubs_.size(), tenant, ledger)].get();
+  }
+  size_t size() const { return stubs_.size(); }
+
+ private:
+  std::vector<std::unique_ptr<typename Service::Stub>> stubs_;
+};
+
+}  // namespace kiln

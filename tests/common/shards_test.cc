@@ -1,0 +1,102 @@
+#include "common/shards.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kiln {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+TEST(ShardFor, OneShardTakesEverything) {
+  EXPECT_EQ(ShardFor(1, "t", "l"), 0u);
+  EXPECT_EQ(ShardFor(1, "", ""), 0u);
+}
+
+// Placement is part of the on-disk layout of a deployment: these values must never change. They
+// were cross-checked with Python: max over i of sha256(b"kiln-shard\0" + i.to_bytes(4, "big") +
+// tenant + b"\0" + ledger)[:8] read big-endian.
+TEST(ShardFor, PlacementIsPinned) {
+  std::vector<size_t> got;
+  for (const char* ledger : {"a", "b", "c", "d", "e", "f", "g", "h"}) {
+    got.push_back(ShardFor(3, "tenant", ledger));
+  }
+  EXPECT_THAT(got, ElementsAre(1, 0, 0, 1, 1, 0, 2, 0));
+}
+
+TEST(ShardFor, TenantAndLedgerAreNotConcatenated) {
+  // ("ab", "c") and ("a", "bc") are different ledgers and must hash independently: over many
+  // pairs, some land on different shards.
+  int differ = 0;
+  for (int i = 0; i < 64; ++i) {
+    std::string x = absl::StrCat("t", i);
+    if (ShardFor(4, x + "a", "b") != ShardFor(4, x, "ab")) ++differ;
+  }
+  EXPECT_GT(differ, 0);
+}
+
+TEST(ShardFor, SpreadsLedgersEvenly) {
+  constexpr int kLedgers = 12000;
+  std::vector<int> count(3);
+  for (int i = 0; i < kLedgers; ++i) ++count[ShardFor(3, "tenant", absl::StrCat("ledger-", i))];
+  for (int c : count) {
+    EXPECT_GT(c, kLedgers / 3 * 0.9)
+        << "shard counts " << count[0] << " " << count[1] << " " << count[2];
+    EXPECT_LT(c, kLedgers / 3 * 1.1);
+  }
+}
+
+TEST(ShardFor, AddingAShardOnlyMovesLedgersToIt) {
+  constexpr int kLedgers = 8000;
+  int moved = 0;
+  for (int i = 0; i < kLedgers; ++i) {
+    std::string ledger = absl::StrCat("ledger-", i);
+    size_t before = ShardFor(3, "t", ledger);
+    size_t after = ShardFor(4, "t", ledger);
+    if (before != after) {
+      EXPECT_EQ(after, 3u) << ledger << " moved from " << before << " to " << after;
+      ++moved;
+    }
+  }
+  // About a quarter moves to the new shard.
+  EXPECT_GT(moved, kLedgers / 4 * 0.9);
+  EXPECT_LT(moved, kLedgers / 4 * 1.1);
+}
+
+TEST(ParseShardList, SplitsAndTrims) {
+  auto targets = ParseShardList("a:1, b:2 ,dns:///c:3", "metadata_target");
+  ASSERT_TRUE(targets.ok()) << targets.status();
+  EXPECT_THAT(*targets, ElementsAre("a:1", "b:2", "dns:///c:3"));
+}
+
+TEST(ParseShardList, RejectsEmptyEntriesAndDuplicates) {
+  for (const char* bad : {"", "  ", "a:1,", ",a:1", "a:1,,b:2"}) {
+    auto r = ParseShardList(bad, "metadata_target");
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << "\"" << bad << "\"";
+    EXPECT_THAT(r.status().message(), HasSubstr("--metadata_target")) << bad;
+  }
+  auto dup = ParseShardList("a:1,b:2,a:1", "blockstore_target");
+  EXPECT_EQ(dup.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(dup.status().message(), HasSubstr("a:1 twice"));
+}
+
+TEST(ShardedChannels, RoutesWithShardFor) {
+  auto shards = ShardedChannels::Create("127.0.0.1:1,127.0.0.1:2,127.0.0.1:3", "t");
+  ASSERT_TRUE(shards.ok()) << shards.status();
+  ASSERT_EQ(shards->size(), 3u);
+  EXPECT_THAT(shards->targets(), ElementsAre("127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"));
+  for (int i = 0; i < 20; ++i) {
+    std::string ledger = absl::StrCat("l", i);
+    size_t want = ShardFor(3, "t", ledger);
+    EXPECT_EQ(shards->ShardOf("t", ledger), want);
+    EXPECT_EQ(shards->For("t", ledger), shards->channels()[want]);
+  }
+}
+
+}  // namespace
+}  // namespace kiln
