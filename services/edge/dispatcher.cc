@@ -2,11 +2,14 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <chrono>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "boost/json/serialize.hpp"
 #include "common/sha256.h"
 
 namespace kiln::edge {
@@ -62,7 +65,7 @@ boost::json::array StringArray(const google::protobuf::RepeatedPtrField<std::str
   return out;
 }
 
-boost::json::object Gestalt() {
+boost::json::object Gestalt(bool offer_stream) {
   boost::json::array req_types, res_types;
   for (const char* t : {"reqOpen", "reqGestalt", "reqClose", "reqChat", "bindGetMeta", "reqGetMeta",
                         "reqPutMeta", "reqDelMeta", "reqPutData", "reqGetData", "reqDelData",
@@ -75,11 +78,16 @@ boost::json::object Gestalt() {
     res_types.emplace_back(t);
   }
   boost::json::object band{{"inband", true}, {"outband", true}};
+  boost::json::array capabilities{"reqRes"}, ws_endpoints;
+  if (offer_stream) {
+    capabilities.emplace_back("stream");
+    ws_endpoints.emplace_back("/ws");
+  }
   return boost::json::object{{"storeTypes", boost::json::array{"meta", "file", "car", "wal"}},
                              {"id", "FP-Storage-Backend"},
-                             {"protocolCapabilities", boost::json::array{"reqRes", "stream"}},
+                             {"protocolCapabilities", std::move(capabilities)},
                              {"httpEndpoints", boost::json::array{"/fp"}},
-                             {"wsEndpoints", boost::json::array{"/ws"}},
+                             {"wsEndpoints", std::move(ws_endpoints)},
                              {"encodings", boost::json::array{"JSON"}},
                              {"auth", boost::json::array{}},
                              {"requiresAuth", true},
@@ -151,6 +159,43 @@ Reply Dispatcher::BadJson(const std::string& why) {
   return Reply{std::move(body), 400};
 }
 
+boost::json::object Dispatcher::Chat(const boost::json::object& msg,
+                                     const std::shared_ptr<ClientSession>& sender) {
+  std::vector<std::shared_ptr<ClientSession>> members;
+  {
+    absl::MutexLock lock(&room_mu_);
+    for (auto it = room_.begin(); it != room_.end();) {
+      if (auto member = it->second.lock()) {
+        members.push_back(std::move(member));
+        ++it;
+      } else {
+        room_.erase(it++);
+      }
+    }
+  }
+  boost::json::array targets;
+  for (const auto& m : members) {
+    targets.emplace_back(boost::json::object{{"reqId", m->req_id()}, {"resId", m->res_id()}});
+  }
+  const boost::json::object* conn = Obj(msg, "conn");
+  std::string from = Str(conn, "reqId");
+  std::string text(msg.at("message").as_string());
+  auto now = std::chrono::steady_clock::now();
+  for (const auto& m : members) {
+    if (m == sender) continue;
+    boost::json::object out = msg;
+    out["type"] = "resChat";
+    out["conn"] = boost::json::object{{"reqId", m->req_id()}, {"resId", m->res_id()}};
+    out["message"] = absl::StrCat("[", from, "]: ", text);
+    out["targets"] = targets;
+    m->Push(boost::json::serialize(out), now);
+  }
+  boost::json::object reply = msg;
+  reply["message"] = absl::StrCat("ack: ", text);
+  reply["targets"] = std::move(targets);
+  return reply;
+}
+
 void Dispatcher::Handle(boost::json::object msg, const std::shared_ptr<ClientSession>& session,
                         Done done) {
   std::string type = Str(&msg, "type");
@@ -172,7 +217,7 @@ void Dispatcher::Handle(boost::json::object msg, const std::shared_ptr<ClientSes
     boost::json::object reply{{"tid", msg["tid"]},
                               {"type", "resGestalt"},
                               {"version", kMsgVersion},
-                              {"gestalt", Gestalt()}};
+                              {"gestalt", Gestalt(options_.offer_stream)}};
     if (msg.contains("auth")) reply["auth"] = msg["auth"];
     Count(type, true);
     return done(Reply{std::move(reply)});
@@ -185,8 +230,24 @@ void Dispatcher::Handle(boost::json::object msg, const std::shared_ptr<ClientSes
       if (req_id.empty())
         return fail("reqOpen needs conn.reqId", absl::StatusCode::kInvalidArgument);
       if (res_id.empty()) res_id = RandomId();  // keep a client-supplied resId (reconnects)
-      if (session != nullptr) session->SetConn(req_id, res_id);
+      if (session != nullptr) {
+        session->SetConn(req_id, res_id);
+        absl::MutexLock lock(&room_mu_);
+        room_[session.get()] = session;
+        if (room_.size() >= room_sweep_at_) {
+          absl::erase_if(room_, [](const auto& entry) { return entry.second.expired(); });
+          room_sweep_at_ = std::max<size_t>(64, 2 * room_.size());
+        }
+      }
       reply["conn"] = boost::json::object{{"reqId", req_id}, {"resId", res_id}};
+    } else if (type == "reqClose" && session != nullptr) {
+      absl::MutexLock lock(&room_mu_);
+      room_.erase(session.get());
+    } else if (type == "reqChat") {
+      if (!msg.contains("message") || !msg["message"].is_string()) {
+        return fail("reqChat needs a string \"message\"", absl::StatusCode::kInvalidArgument);
+      }
+      reply = Chat(msg, session);
     }
     reply["type"] = type == "reqOpen" ? "resOpen" : type == "reqClose" ? "resClose" : "resChat";
     Count(type, true);

@@ -10,6 +10,8 @@
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "boost/json/object.hpp"
 #include "common/clock.h"
@@ -27,6 +29,9 @@ namespace kiln::edge {
 struct DispatcherOptions {
   // How long signed blob URLs stay valid unless the request asks for less.
   absl::Duration url_lifetime = absl::Hours(1);
+  // Offer "stream" (WebSocket) in the gestalt. Without it the client uses HTTP request/response
+  // only and polls bindGetMeta through PUT /fp every second.
+  bool offer_stream = true;
 };
 
 class Dispatcher : public MessageHandler {
@@ -43,6 +48,10 @@ class Dispatcher : public MessageHandler {
  private:
   Reply Error(const boost::json::object& src, const std::string& message, absl::StatusCode code);
   void Count(const std::string& type, bool ok);
+  // reqChat: sends `resChat` to every other open WebSocket connection of this edge (each with its
+  // own conn) and returns the sender's "ack" reply; `targets` lists every open connection.
+  boost::json::object Chat(const boost::json::object& msg,
+                           const std::shared_ptr<ClientSession>& sender);
 
   const DispatcherOptions options_;
   const Authenticator& auth_;
@@ -52,6 +61,12 @@ class Dispatcher : public MessageHandler {
   const Clock& clock_;
   prometheus::Family<prometheus::Counter>* messages_;
   prometheus::Family<prometheus::Counter>* auth_refusals_;
+
+  // WebSocket connections that sent reqOpen (the chat room). Entries of closed connections
+  // expire and are swept as the room grows.
+  absl::Mutex room_mu_;
+  absl::flat_hash_map<ClientSession*, std::weak_ptr<ClientSession>> room_ ABSL_GUARDED_BY(room_mu_);
+  size_t room_sweep_at_ ABSL_GUARDED_BY(room_mu_) = 64;
 };
 
 }  // namespace kiln::edge

@@ -55,6 +55,10 @@ ABSL_FLAG(std::string, url_signing_key_file, "",
           "(single edge only).");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain; with --tls_key serves TLS.");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert.");
+ABSL_FLAG(bool, websocket, true,
+          "Offer WebSocket (\"stream\") in the gestalt. false: clients use HTTP request/response "
+          "only and poll for changes every second (for proxies that cannot carry WebSocket); /ws "
+          "still accepts clients that connect anyway.");
 ABSL_FLAG(int, io_threads, 2, "Threads serving HTTP and WebSocket connections.");
 ABSL_FLAG(uint64_t, max_message_bytes, 4 << 20, "Largest protocol message (HTTP body or frame).");
 ABSL_FLAG(uint64_t, max_blob_bytes, 64ull << 20, "Largest blob accepted through signed URLs.");
@@ -161,6 +165,7 @@ int main(int argc, char** argv) {
   kiln::edge::UrlSigner signer(signing_key, "");
   kiln::edge::DispatcherOptions dispatcher_options;
   dispatcher_options.url_lifetime = absl::GetFlag(FLAGS_url_lifetime);
+  dispatcher_options.offer_stream = absl::GetFlag(FLAGS_websocket);
   kiln::edge::Dispatcher dispatcher(dispatcher_options, *auth, signer, *backend, followers,
                                     kiln::RealClock::Get(), metrics.registry());
   auto server = kiln::edge::HttpServer::Bind(http, dispatcher, *blobs, signer, followers,

@@ -23,11 +23,11 @@ after(async () => {
   await kiln?.stop();
 });
 
-async function convergeBothWays(protocol) {
+async function convergeBothWays(protocol, k = kiln) {
   const token = await devToken("e2e", uniqueName(`converge-${protocol}`));
   const [a, b] = await Promise.all([
-    attachedClient({ fpUrl: kiln.fpUrl(protocol), token, label: `${protocol}-A` }).then(track),
-    attachedClient({ fpUrl: kiln.fpUrl(protocol), token, label: `${protocol}-B` }).then(track),
+    attachedClient({ fpUrl: k.fpUrl(protocol), token, label: `${protocol}-A` }).then(track),
+    attachedClient({ fpUrl: k.fpUrl(protocol), token, label: `${protocol}-B` }).then(track),
   ]);
   const fromA = ["a1", "a2", "a3"];
   const fromB = ["b1", "b2", "b3"];
@@ -54,7 +54,7 @@ async function convergeBothWays(protocol) {
   assert.deepEqual((await a.ids()).sort(), (await b.ids()).sort());
   await assertNoClientErrors(a, b);
   // What the server kept is enough for a client that starts from nothing.
-  const c = track(await attachedClient({ fpUrl: kiln.fpUrl(protocol), token, label: `${protocol}-C` }));
+  const c = track(await attachedClient({ fpUrl: k.fpUrl(protocol), token, label: `${protocol}-C` }));
   await c.waitFor(["b1", ...fromA, ...fromB.slice(1)], { where: { b1: { from: "A", n: 100 } } });
   assert.equal(await c.count(), fromA.length + fromB.length);
   await assertNoClientErrors(c);
@@ -65,14 +65,25 @@ test("two clients converge both ways over WebSocket (protocol=ws)", async () => 
   await convergeBothWays("ws");
 });
 
-test("two clients converge both ways with protocol=http", async (t) => {
-  // The client only switches to HTTP request/response (bindGetMeta polled every second) when the
-  // gestalt offers "reqRes" without "stream"; otherwise protocol=http means WebSocket over ws://.
-  const g = await fpRequest(kiln.httpBase, gestaltMsg("dev-token"));
-  assert.equal(g.status, 200);
-  const caps = g.body?.gestalt?.protocolCapabilities ?? [];
-  t.diagnostic(`edge protocolCapabilities ${JSON.stringify(caps)}: client transport is ${caps.includes("stream") ? "WebSocket" : "HTTP polling"}`);
-  await convergeBothWays("http");
+test("two clients converge both ways with protocol=http over HTTP polling (edge --websocket=false)", async () => {
+  // The client switches to HTTP request/response (bindGetMeta polled every second through PUT /fp)
+  // only when the gestalt offers "reqRes" without "stream"; kiln-edge --websocket=false does that.
+  const httpKiln = await startKiln({ auth: "none", edgeArgs: ["--websocket=false"] });
+  try {
+    const g = await fpRequest(httpKiln.httpBase, gestaltMsg("dev-token"));
+    assert.equal(g.status, 200);
+    assert.deepEqual(g.body?.gestalt?.protocolCapabilities, ["reqRes"]);
+    await convergeBothWays("http", httpKiln);
+    // Every message went over PUT /fp: no WebSocket was ever upgraded, and the clients polled.
+    const text = await (await fetch(`http://127.0.0.1:${httpKiln.edgeMetricsPort}/metrics`)).text();
+    const value = (re) => Number(re.exec(text)?.[1] ?? 0);
+    assert.equal(value(/^kiln_edge_http_requests_total\{[^}]*route="ws"[^}]*\} (\S+)$/m), 0, "a WebSocket was opened");
+    assert.ok(value(/^kiln_edge_messages_total\{(?=[^}]*type="bindGetMeta")(?=[^}]*outcome="ok")[^}]*\} (\S+)$/m) >= 3,
+      "bindGetMeta was not polled");
+  } finally {
+    await closeAll(clients.splice(0));
+    await httpKiln.stop();
+  }
 });
 
 test("a client that joins after 200 documents were written sees all of them", async () => {

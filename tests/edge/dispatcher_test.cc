@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "boost/json/parse.hpp"
 #include "boost/json/serialize.hpp"
@@ -62,8 +63,9 @@ class DispatcherTest : public ::testing::Test {
   std::unique_ptr<Authenticator> auth_ = NewNoAuth();
   UrlSigner signer_{std::string(32, 's'), "http://127.0.0.1:8787"};
   // Followers are only used for WebSocket binds; no metadata is reachable on this channel.
-  LedgerFollowers followers_{grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()),
-                             registry_};
+  LedgerFollowers followers_{
+      ShardedChannels(grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials())),
+      registry_};
   Dispatcher dispatcher_{DispatcherOptions{}, *auth_, signer_,  backend_,
                          followers_,          clock_, registry_};
 };
@@ -76,6 +78,20 @@ TEST_F(DispatcherTest, GestaltAdvertisesStreamAndEndpointsAndEchoesTid) {
   auto& g = r.body["gestalt"].as_object();
   EXPECT_EQ(boost::json::serialize(g["protocolCapabilities"]), "[\"reqRes\",\"stream\"]");
   EXPECT_EQ(boost::json::serialize(g["wsEndpoints"]), "[\"/ws\"]");
+  EXPECT_EQ(boost::json::serialize(g["httpEndpoints"]), "[\"/fp\"]");
+}
+
+TEST_F(DispatcherTest, WithoutStreamTheGestaltOffersRequestResponseOnly) {
+  DispatcherOptions options;
+  options.offer_stream = false;
+  Dispatcher http_only(options, *auth_, signer_, backend_, followers_, clock_, registry_);
+  std::optional<Reply> r;
+  http_only.Handle(boost::json::parse(Msg("reqGestalt")).as_object(), nullptr,
+                   [&](Reply reply) { r = std::move(reply); });
+  ASSERT_TRUE(r.has_value());
+  auto& g = r->body["gestalt"].as_object();
+  EXPECT_EQ(boost::json::serialize(g["protocolCapabilities"]), "[\"reqRes\"]");
+  EXPECT_EQ(boost::json::serialize(g["wsEndpoints"]), "[]");
   EXPECT_EQ(boost::json::serialize(g["httpEndpoints"]), "[\"/fp\"]");
 }
 
@@ -171,6 +187,42 @@ TEST_F(DispatcherTest, DataMessagesRejectTheWrongStore) {
                                        "\"key\":\"k\"}"));
   EXPECT_EQ(r.body["type"], "error");
   EXPECT_THAT(std::string(r.body["message"].as_string()), HasSubstr("store"));
+}
+
+class RecordingSession : public ClientSession {
+ public:
+  void Push(std::string json, std::chrono::steady_clock::time_point) override {
+    pushed.push_back(boost::json::parse(json).as_object());
+  }
+  std::vector<boost::json::object> pushed;
+};
+
+TEST_F(DispatcherTest, ChatIsBroadcastToTheOtherOpenConnections) {
+  auto a = std::make_shared<RecordingSession>();
+  auto b = std::make_shared<RecordingSession>();
+  auto c = std::make_shared<RecordingSession>();
+  Send(Msg("reqOpen", ",\"conn\":{\"reqId\":\"ra\",\"resId\":\"a\"}"), a);
+  Send(Msg("reqOpen", ",\"conn\":{\"reqId\":\"rb\",\"resId\":\"b\"}"), b);
+  Send(Msg("reqOpen", ",\"conn\":{\"reqId\":\"rc\",\"resId\":\"c\"}"), c);
+  c.reset();  // a closed connection leaves the room
+  Reply r =
+      Send(Msg("reqChat", ",\"conn\":{\"reqId\":\"ra\",\"resId\":\"a\"},\"message\":\"hi\""), a);
+  EXPECT_EQ(r.body["type"], "resChat");
+  EXPECT_EQ(r.body["message"], "ack: hi");
+  EXPECT_EQ(r.body["targets"].as_array().size(), 2u);
+  EXPECT_TRUE(a->pushed.empty()) << "the sender gets the reply, not a push";
+  ASSERT_EQ(b->pushed.size(), 1u);
+  EXPECT_EQ(b->pushed[0]["type"], "resChat");
+  EXPECT_EQ(b->pushed[0]["message"], "[ra]: hi");
+  EXPECT_EQ(boost::json::serialize(b->pushed[0]["conn"]), "{\"reqId\":\"rb\",\"resId\":\"b\"}");
+
+  Send(Msg("reqClose", ",\"conn\":{\"reqId\":\"rb\",\"resId\":\"b\"}"), b);
+  Send(Msg("reqChat", ",\"conn\":{\"reqId\":\"ra\",\"resId\":\"a\"},\"message\":\"2\""), a);
+  EXPECT_EQ(b->pushed.size(), 1u) << "closed with reqClose: no more chat";
+
+  Reply bad = Send(Msg("reqChat", ",\"conn\":{\"reqId\":\"ra\"}"), a);
+  EXPECT_EQ(bad.body["type"], "error");
+  EXPECT_THAT(std::string(bad.body["message"].as_string()), HasSubstr("message"));
 }
 
 TEST_F(DispatcherTest, BadJsonIsHttp400) {

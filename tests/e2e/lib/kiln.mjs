@@ -143,7 +143,9 @@ class Service {
 //   auth            "none" (default) or "es256"
 //   tokenPublicKey  for es256: the public key string (kp.strings.publicKey)
 //   edgeArgs        extra flags for kiln-edge
-export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [] } = {}) {
+//   replicas        how many of each service (default 1): metadata and block-store shards, merge
+//                   and edge replicas, wired as tools/dev up --replicas and the k8s manifests do
+export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], replicas = 1 } = {}) {
   const bin = buildDir();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kiln-e2e-"));
   const logDir = path.join(dataDir, "logs");
@@ -166,55 +168,77 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [] }
   fs.writeFileSync(signingKeyFile, crypto.randomBytes(32).toString("hex") + "\n", { mode: 0o600 });
 
   const common = ["--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0"];
-  let edge;
-  let edgePort;
-  let edgeMetricsPort;
-  let edgeArgv;
+  // edges[i]: { svc, argv, port, metricsPort }
+  const edges = [];
+  // Every service's metrics endpoint, for scraping: { job, instance, port }.
+  const metrics = [];
+  const shards = { metadata: [], blockstore: [] };
+  const suffix = (i) => (replicas > 1 ? `-${i}` : "");
 
-  const startEdgeOn = async (port) => {
-    const r = await start("edge", [...edgeArgv, `--http_address=127.0.0.1:${port}`]);
-    edge = r.svc;
-    edgePort = Number(r.ports.http_port);
-    edgeMetricsPort = Number(r.ports.metrics_port);
-    if (!edgePort) throw new Error(`edge ready file has no http_port: ${JSON.stringify(r.ports)}`);
+  const startEdge = async (i, port) => {
+    const e = edges[i];
+    const r = await start(`edge${suffix(i)}`, [...e.argv, `--http_address=127.0.0.1:${port}`]);
+    e.svc = r.svc;
+    e.port = Number(r.ports.http_port);
+    e.metricsPort = Number(r.ports.metrics_port);
+    if (!e.port) throw new Error(`edge ready file has no http_port: ${JSON.stringify(r.ports)}`);
+    const m = metrics.find((x) => x.instance === `edge${suffix(i)}`);
+    if (m) m.port = e.metricsPort;
+    else metrics.push({ job: "kiln-edge", instance: `edge${suffix(i)}`, port: e.metricsPort });
   };
 
   try {
-    const bs = await start("blockstore", [
-      path.join(bin, "services/blockstore/kiln-blockstore"),
-      `--backend=rocksdb://${path.join(dataDir, "blockstore")}`,
-      ...common,
-    ]);
-    const md = await start("metadata", [
-      path.join(bin, "services/metadata/kiln-metadata"),
-      `--backend=rocksdb://${path.join(dataDir, "metadata")}`,
-      `--kek_file=${kekFile}`,
-      ...common,
-    ]);
-    const blockstoreTarget = `127.0.0.1:${bs.ports.grpc_port}`;
-    const metadataTarget = `127.0.0.1:${md.ports.grpc_port}`;
-    const mg = await start("merge", [
-      path.join(bin, "services/merge/kiln-merge"),
-      `--blockstore_target=${blockstoreTarget}`,
-      `--metadata_target=${metadataTarget}`,
-      ...common,
-    ]);
+    for (let i = 0; i < replicas; i++) {
+      const bs = await start(`blockstore${suffix(i)}`, [
+        path.join(bin, "services/blockstore/kiln-blockstore"),
+        `--backend=rocksdb://${path.join(dataDir, `blockstore${suffix(i)}`)}`,
+        ...common,
+      ]);
+      shards.blockstore.push(`127.0.0.1:${bs.ports.grpc_port}`);
+      metrics.push({ job: "kiln-blockstore", instance: `blockstore${suffix(i)}`, port: Number(bs.ports.metrics_port) });
+      const md = await start(`metadata${suffix(i)}`, [
+        path.join(bin, "services/metadata/kiln-metadata"),
+        `--backend=rocksdb://${path.join(dataDir, `metadata${suffix(i)}`)}`,
+        `--kek_file=${kekFile}`,
+        ...common,
+      ]);
+      shards.metadata.push(`127.0.0.1:${md.ports.grpc_port}`);
+      metrics.push({ job: "kiln-metadata", instance: `metadata${suffix(i)}`, port: Number(md.ports.metrics_port) });
+    }
+    const blockstoreTarget = shards.blockstore.join(",");
+    const metadataTarget = shards.metadata.join(",");
+    const merges = [];
+    for (let i = 0; i < replicas; i++) {
+      const mg = await start(`merge${suffix(i)}`, [
+        path.join(bin, "services/merge/kiln-merge"),
+        `--blockstore_target=${blockstoreTarget}`,
+        `--metadata_target=${metadataTarget}`,
+        ...common,
+      ]);
+      merges.push(`127.0.0.1:${mg.ports.grpc_port}`);
+      metrics.push({ job: "kiln-merge", instance: `merge${suffix(i)}`, port: Number(mg.ports.metrics_port) });
+    }
     const edgeCmd = process.env.KILN_E2E_EDGE_CMD
       ? process.env.KILN_E2E_EDGE_CMD.split(/\s+/).filter(Boolean)
       : [path.join(bin, "services/edge/kiln-edge")];
     const authArgs = auth === "es256" ? ["--auth=es256", `--token_public_key=${tokenPublicKey}`] : ["--auth=none"];
     if (auth === "es256" && !tokenPublicKey) throw new Error("auth es256 needs tokenPublicKey");
-    edgeArgv = [
-      ...edgeCmd,
-      "--metrics_address=127.0.0.1:0",
-      `--blockstore_target=${blockstoreTarget}`,
-      `--metadata_target=${metadataTarget}`,
-      `--merge_target=127.0.0.1:${mg.ports.grpc_port}`,
-      `--url_signing_key_file=${signingKeyFile}`,
-      ...authArgs,
-      ...edgeArgs,
-    ];
-    await startEdgeOn(0);
+    for (let i = 0; i < replicas; i++) {
+      edges.push({
+        argv: [
+          ...edgeCmd,
+          "--metrics_address=127.0.0.1:0",
+          `--blockstore_target=${blockstoreTarget}`,
+          `--metadata_target=${metadataTarget}`,
+          // Every edge balances over every merge replica, as with the headless Service in k8s.
+          replicas > 1 ? `--merge_target=ipv4:${merges.join(",")}` : `--merge_target=${merges[0]}`,
+          `--url_signing_key_file=${signingKeyFile}`,
+          ...authArgs,
+          ...edgeArgs,
+        ],
+      });
+      await startEdge(i, 0);
+    }
   } catch (e) {
     failed = true;
     await Promise.allSettled(services.map((s) => s.stop("SIGKILL")));
@@ -226,28 +250,48 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [] }
   const crashed = () =>
     services.filter((s) => s.exit && !s.expectedExit).map((s) => `${s.name} exited unexpectedly (${JSON.stringify(s.exit)}); log ${s.logFile}:\n${tail(s.logFile)}`);
 
-  const kiln = {
-    dataDir,
-    get edgePort() {
-      return edgePort;
-    },
-    get edgeMetricsPort() {
-      return edgeMetricsPort;
+  const edgeView = (i) => ({
+    get port() {
+      return edges[i].port;
     },
     get httpBase() {
-      return `http://127.0.0.1:${edgePort}`;
+      return `http://127.0.0.1:${edges[i].port}`;
     },
     fpUrl(protocol = "ws") {
-      return `fpcloud://127.0.0.1:${edgePort}?protocol=${protocol}`;
+      return `fpcloud://127.0.0.1:${edges[i].port}?protocol=${protocol}`;
     },
-    // Stops the edge; SIGKILL by default (a crash), the port stays reserved for startEdge.
-    async stopEdge({ signal = "SIGKILL" } = {}) {
-      await edge.stop(signal);
+  });
+
+  const kiln = {
+    dataDir,
+    replicas,
+    // Per-edge views ({port, httpBase, fpUrl(protocol)}); the getters below are edge 0's.
+    edges: edges.map((_, i) => edgeView(i)),
+    // Every service's metrics endpoint: [{job, instance, port}].
+    metrics,
+    // The shard lists given to edge and merge (gRPC targets in shard order).
+    shards,
+    get edgePort() {
+      return edges[0].port;
     },
-    // Starts the edge again on the port it had.
-    async startEdge() {
-      if (edge && !edge.exit) throw new Error("edge is still running");
-      await startEdgeOn(edgePort);
+    get edgeMetricsPort() {
+      return edges[0].metricsPort;
+    },
+    get httpBase() {
+      return `http://127.0.0.1:${edges[0].port}`;
+    },
+    fpUrl(protocol = "ws") {
+      return `fpcloud://127.0.0.1:${edges[0].port}?protocol=${protocol}`;
+    },
+    // Stops edge `i` (default 0); SIGKILL by default (a crash), the port stays reserved for startEdge.
+    async stopEdge({ signal = "SIGKILL", edge = 0 } = {}) {
+      await edges[edge].svc.stop(signal);
+    },
+    // Starts edge `i` (default 0) again on the port it had.
+    async startEdge({ edge = 0 } = {}) {
+      const e = edges[edge];
+      if (e.svc && !e.svc.exit) throw new Error("edge is still running");
+      await startEdge(edge, e.port);
     },
     // Throws if a service died unexpectedly so far.
     assertHealthy() {
