@@ -90,6 +90,13 @@ class BlockBackend {
 
   // Engine statistics computed at scrape time, or nullptr when the backend has none.
   virtual std::shared_ptr<prometheus::Collectable> StatsCollector() { return nullptr; }
+
+  // Writes a consistent, openable copy of everything stored into `dir` (which must not exist).
+  // Blocks. FAILED_PRECONDITION for backends with nothing on disk.
+  virtual absl::Status Checkpoint(const std::string& dir) {
+    (void)dir;
+    return absl::FailedPreconditionError("this backend keeps nothing on disk to checkpoint");
+  }
 };
 
 }  // namespace kiln::blockstore

@@ -9,6 +9,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/time/time.h"
+#include "common/admin_service.h"
 #include "common/executor.h"
 #include "common/metrics.h"
 #include "common/server.h"
@@ -29,6 +30,10 @@ ABSL_FLAG(int, io_threads, 64,
           "different threads, so keep this at least the expected number of concurrent writers.");
 ABSL_FLAG(uint64_t, max_queued_requests, 4096,
           "Requests waiting for an I/O thread before new ones get RESOURCE_EXHAUSTED.");
+ABSL_FLAG(std::string, checkpoint_dir, "",
+          "Directory for RocksDB checkpoints made through kiln.admin.v1.AdminService "
+          "(kiln-admin checkpoint); on the database's filesystem they are hard links. Empty "
+          "disables checkpoints.");
 ABSL_FLAG(std::string, ready_file, "",
           "When set, the chosen ports are written here once the server is serving.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
@@ -88,7 +93,10 @@ int main(int argc, char** argv) {
        .max_queued = static_cast<size_t>(absl::GetFlag(FLAGS_max_queued_requests))});
   kiln::blockstore::BlockStoreServiceImpl service(service_options, **backend, executor,
                                                   metrics.registry());
-  auto server = kiln::GrpcServer::Start(server_options, {&service}, metrics);
+  kiln::AdminServiceImpl admin(
+      absl::GetFlag(FLAGS_checkpoint_dir),
+      [store = &**backend](const std::string& dir) { return store->Checkpoint(dir); }, executor);
+  auto server = kiln::GrpcServer::Start(server_options, {&service, &admin}, metrics);
   if (!server.ok()) Die(std::string(server.status().message()));
 
   LOG(INFO) << "kiln-blockstore serving gRPC on port " << (*server)->port() << ", metrics on port "

@@ -5,6 +5,7 @@
 
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
+#include "common/rocksdb_checkpoint.h"
 #include "common/rocksdb_status.h"
 #include "glog/logging.h"
 #include "prometheus/metric_family.h"
@@ -353,6 +354,10 @@ absl::StatusOr<ListPage> RocksDbBlockBackend::List(absl::string_view tenant,
   }
   if (!it->status().ok()) return FromRocksDbStatus(it->status(), "listing blobs");
   return page;
+}
+
+absl::Status RocksDbBlockBackend::Checkpoint(const std::string& dir) {
+  return CreateRocksDbCheckpoint(db_, dir);
 }
 
 std::shared_ptr<prometheus::Collectable> RocksDbBlockBackend::StatsCollector() {

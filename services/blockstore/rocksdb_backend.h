@@ -52,6 +52,7 @@ class RocksDbBlockBackend : public BlockBackend {
   absl::StatusOr<ListPage> List(absl::string_view tenant, absl::string_view ledger, Store store,
                                 absl::string_view start_after, size_t limit) override;
   std::shared_ptr<prometheus::Collectable> StatsCollector() override;
+  absl::Status Checkpoint(const std::string& dir) override;
 
   // Name of the column family holding blob bytes (for tests that inspect the files).
   static constexpr char kBlobsFamily[] = "blobs";

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "absl/synchronization/mutex.h"
+#include "common/rocksdb_checkpoint.h"
 #include "common/rocksdb_status.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
@@ -141,6 +142,10 @@ class RocksDbKv : public KvBackend {
     rocksdb::WriteOptions wo;
     wo.sync = sync_;
     return FromRocksDbStatus(db_->Write(wo, &batch), "writing metadata");
+  }
+
+  absl::Status Checkpoint(const std::string& dir) override {
+    return CreateRocksDbCheckpoint(db_, dir);
   }
 
  private:

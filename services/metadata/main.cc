@@ -10,6 +10,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/time/time.h"
+#include "common/admin_service.h"
 #include "common/aead.h"
 #include "common/clock.h"
 #include "common/executor.h"
@@ -41,6 +42,10 @@ ABSL_FLAG(uint64_t, max_queued_requests, 4096,
           "Requests waiting for an I/O thread before new ones get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(uint64_t, max_watch_queue, 1024,
           "Events queued for one watcher before it is cut off with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(std::string, checkpoint_dir, "",
+          "Directory for RocksDB checkpoints made through kiln.admin.v1.AdminService "
+          "(kiln-admin checkpoint); on the database's filesystem they are hard links. Empty "
+          "disables checkpoints.");
 ABSL_FLAG(std::string, ready_file, "",
           "When set, the chosen ports are written here once the server is serving.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
@@ -125,7 +130,10 @@ int main(int argc, char** argv) {
   server_options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
   server_options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   server_options.max_receive_message_bytes = 64 << 20;
-  auto server = kiln::GrpcServer::Start(server_options, {&service}, metrics);
+  kiln::AdminServiceImpl admin(
+      absl::GetFlag(FLAGS_checkpoint_dir),
+      [backend = &**kv](const std::string& dir) { return backend->Checkpoint(dir); }, executor);
+  auto server = kiln::GrpcServer::Start(server_options, {&service, &admin}, metrics);
   if (!server.ok()) Die(std::string(server.status().message()));
 
   LOG(INFO) << "kiln-metadata serving gRPC on port " << (*server)->port() << ", metrics on port "
