@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/sha256.h"
@@ -44,6 +45,37 @@ size_t ShardFor(size_t shard_count, absl::string_view tenant, absl::string_view 
     }
   }
   return best;
+}
+
+absl::StatusOr<ShardOwnership> ShardOwnership::Parse(absl::string_view index, int64_t count) {
+  if (count < 0) return absl::InvalidArgumentError("--shard_count must not be negative");
+  if (count == 0) return ShardOwnership();
+  absl::string_view digits = index;
+  if (size_t dash = index.rfind('-'); dash != absl::string_view::npos) {
+    digits = index.substr(dash + 1);
+  }
+  uint64_t i = 0;
+  if (digits.empty() || !absl::SimpleAtoi(digits, &i)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--shard_index \"", index,
+                     "\" is neither a number nor a name ending in -<number> (a StatefulSet pod)"));
+  }
+  if (i >= static_cast<uint64_t>(count)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--shard_index ", i, " is not below --shard_count ", count));
+  }
+  return ShardOwnership(static_cast<size_t>(i), static_cast<size_t>(count));
+}
+
+absl::Status ShardOwnership::Check(absl::string_view tenant, absl::string_view ledger) const {
+  if (count_ == 0) return absl::OkStatus();
+  size_t owner = ShardFor(count_, tenant, ledger);
+  if (owner == index_) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("ledger ", tenant, "/", ledger, " belongs to shard ", owner, " of ", count_,
+                   ", this is shard ", index_,
+                   ": the caller's shard list (--metadata_target or "
+                   "--blockstore_target) does not match this deployment's shards"));
 }
 
 absl::StatusOr<std::vector<std::string>> ParseShardList(absl::string_view spec,

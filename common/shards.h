@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -26,6 +27,31 @@ namespace kiln {
 
 // The shard, in [0, shard_count), that holds (tenant, ledger). shard_count must be positive.
 size_t ShardFor(size_t shard_count, absl::string_view tenant, absl::string_view ledger);
+
+// What a shard process (kiln-metadata, kiln-blockstore) owns: its position among `count` shards.
+// Requests for a ledger placed on another shard are refused, so a deployment whose edge and merge
+// disagree about the shard list fails loudly instead of splitting a ledger's state.
+class ShardOwnership {
+ public:
+  ShardOwnership() = default;  // owns everything (a single, unsharded process)
+  ShardOwnership(size_t index, size_t count) : index_(index), count_(count) {}
+
+  // Parses --shard_index / --shard_count. `index` is a number or a name ending in "-<number>"
+  // (a StatefulSet pod name such as kiln-metadata-2). count 0 means unsharded (index ignored).
+  // INVALID_ARGUMENT when index is not below count.
+  static absl::StatusOr<ShardOwnership> Parse(absl::string_view index, int64_t count);
+
+  // FAILED_PRECONDITION naming both shards when (tenant, ledger) belongs to another shard.
+  absl::Status Check(absl::string_view tenant, absl::string_view ledger) const;
+
+  bool sharded() const { return count_ > 0; }
+  size_t index() const { return index_; }
+  size_t count() const { return count_; }
+
+ private:
+  size_t index_ = 0;
+  size_t count_ = 0;
+};
 
 // Parses a shard list ("a:1,b:2"). INVALID_ARGUMENT, naming `flag`, for an empty list, an empty
 // entry or a duplicate target.

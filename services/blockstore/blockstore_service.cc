@@ -52,10 +52,11 @@ absl::Status ValidateKey(Store store, absl::string_view key, absl::string_view f
   return absl::OkStatus();
 }
 
-absl::StatusOr<BlobKey> ToBlobKey(const v1::BlobRef& ref) {
+absl::StatusOr<BlobKey> ToBlobKey(const v1::BlobRef& ref, const ShardOwnership& shard) {
   BlobKey key;
   KILN_RETURN_IF_ERROR(ValidateId(ref.tenant(), "ref.tenant"));
   KILN_RETURN_IF_ERROR(ValidateId(ref.ledger(), "ref.ledger"));
+  KILN_RETURN_IF_ERROR(shard.Check(ref.tenant(), ref.ledger()));
   KILN_ASSIGN_OR_RETURN(key.store, ToStore(ref.store(), "ref.store"));
   KILN_RETURN_IF_ERROR(ValidateKey(key.store, ref.key(), "ref.key"));
   key.tenant = ref.tenant();
@@ -122,7 +123,7 @@ class BlockStoreServiceImpl::PutReactor : public grpc::ServerReadReactor<v1::Put
  private:
   absl::Status TakeHeader() {
     have_header_ = true;
-    KILN_ASSIGN_OR_RETURN(key_, ToBlobKey(request_.ref()));
+    KILN_ASSIGN_OR_RETURN(key_, ToBlobKey(request_.ref(), service_->options_.shard));
     size_ = request_.size();
     if (size_ > service_->options_.max_blob_bytes) {
       return absl::InvalidArgumentError(absl::StrCat("size is ", size_, " bytes; the limit is ",
@@ -208,7 +209,7 @@ class BlockStoreServiceImpl::PutReactor : public grpc::ServerReadReactor<v1::Put
 class BlockStoreServiceImpl::GetReactor : public grpc::ServerWriteReactor<v1::GetResponse> {
  public:
   GetReactor(BlockStoreServiceImpl* service, const v1::GetRequest* request) : service_(service) {
-    absl::StatusOr<BlobKey> key = ToBlobKey(request->ref());
+    absl::StatusOr<BlobKey> key = ToBlobKey(request->ref(), service_->options_.shard);
     if (!key.ok()) {
       Finish(ToGrpcStatus(key.status()));
       return;
@@ -336,6 +337,7 @@ grpc::ServerUnaryReactor* BlockStoreServiceImpl::BatchStat(grpc::CallbackServerC
   absl::Status valid = [&]() -> absl::Status {
     KILN_RETURN_IF_ERROR(ValidateId(request->tenant(), "tenant"));
     KILN_RETURN_IF_ERROR(ValidateId(request->ledger(), "ledger"));
+    KILN_RETURN_IF_ERROR(options_.shard.Check(request->tenant(), request->ledger()));
     KILN_ASSIGN_OR_RETURN(Store store, ToStore(request->store(), "store"));
     if (static_cast<size_t>(request->keys_size()) > options_.max_batch_keys) {
       return absl::InvalidArgumentError(absl::StrCat("keys has ", request->keys_size(),
@@ -379,7 +381,7 @@ grpc::ServerUnaryReactor* BlockStoreServiceImpl::Delete(grpc::CallbackServerCont
                                                         const v1::DeleteRequest* request,
                                                         v1::DeleteResponse* /*response*/) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<BlobKey> key = ToBlobKey(request->ref());
+  absl::StatusOr<BlobKey> key = ToBlobKey(request->ref(), options_.shard);
   if (!key.ok()) {
     reactor->Finish(ToGrpcStatus(key.status()));
     return reactor;
@@ -398,6 +400,7 @@ grpc::ServerUnaryReactor* BlockStoreServiceImpl::List(grpc::CallbackServerContex
   absl::Status valid = [&]() -> absl::Status {
     KILN_RETURN_IF_ERROR(ValidateId(request->tenant(), "tenant"));
     KILN_RETURN_IF_ERROR(ValidateId(request->ledger(), "ledger"));
+    KILN_RETURN_IF_ERROR(options_.shard.Check(request->tenant(), request->ledger()));
     return ToStore(request->store(), "store").status();
   }();
   if (!valid.ok()) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "common/executor.h"
+#include "common/shards.h"
 #include "kiln/blockstore/v1/blockstore.grpc.pb.h"
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
@@ -22,6 +23,8 @@ struct BlockStoreServiceOptions {
   uint64_t max_inflight_put_bytes = 1ull << 30;
   // Most keys one BatchStat may ask about.
   size_t max_batch_keys = 1000;
+  // The ledgers this process serves (all when unsharded); others get FAILED_PRECONDITION.
+  ShardOwnership shard;
   // Size of the data chunks Get streams (64 KiB measured best: fewer large copies and page faults).
   size_t get_chunk_bytes = 64 << 10;
 };

@@ -13,6 +13,7 @@
 #include "common/executor.h"
 #include "common/metrics.h"
 #include "common/server.h"
+#include "common/shards.h"
 #include "glog/logging.h"
 #include "services/blockstore/backends.h"
 #include "services/blockstore/blockstore_service.h"
@@ -30,6 +31,12 @@ ABSL_FLAG(int, io_threads, 64,
           "different threads, so keep this at least the expected number of concurrent writers.");
 ABSL_FLAG(uint64_t, max_queued_requests, 4096,
           "Requests waiting for an I/O thread before new ones get RESOURCE_EXHAUSTED.");
+ABSL_FLAG(std::string, shard_index, "0",
+          "This process's shard: a number, or a name ending in -<number> such as the StatefulSet "
+          "pod name kiln-metadata-2. Requests for ledgers placed on another shard are refused.");
+ABSL_FLAG(int64_t, shard_count, 0,
+          "Number of shards in the deployment (the length of edge's and merge's shard list); 0: "
+          "unsharded, serve every ledger.");
 ABSL_FLAG(std::string, checkpoint_dir, "",
           "Directory for RocksDB checkpoints made through kiln.admin.v1.AdminService "
           "(kiln-admin checkpoint); on the database's filesystem they are hard links. Empty "
@@ -66,6 +73,10 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_max_blob_bytes) == 0) Die("--max_blob_bytes must be positive");
 
   kiln::blockstore::BlockStoreServiceOptions service_options;
+  auto shard = kiln::ShardOwnership::Parse(absl::GetFlag(FLAGS_shard_index),
+                                           absl::GetFlag(FLAGS_shard_count));
+  if (!shard.ok()) Die(std::string(shard.status().message()));
+  service_options.shard = *shard;
   service_options.max_blob_bytes = absl::GetFlag(FLAGS_max_blob_bytes);
   service_options.max_inflight_put_bytes = absl::GetFlag(FLAGS_max_inflight_put_bytes);
 

@@ -17,6 +17,7 @@
 #include "common/metrics.h"
 #include "common/server.h"
 #include "common/sha256.h"
+#include "common/shards.h"
 #include "glog/logging.h"
 #include "services/metadata/kv_backends.h"
 #include "services/metadata/ledger_store.h"
@@ -42,6 +43,12 @@ ABSL_FLAG(uint64_t, max_queued_requests, 4096,
           "Requests waiting for an I/O thread before new ones get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(uint64_t, max_watch_queue, 1024,
           "Events queued for one watcher before it is cut off with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(std::string, shard_index, "0",
+          "This process's shard: a number, or a name ending in -<number> such as the StatefulSet "
+          "pod name kiln-metadata-2. Requests for ledgers placed on another shard are refused.");
+ABSL_FLAG(int64_t, shard_count, 0,
+          "Number of shards in the deployment (the length of edge's and merge's shard list); 0: "
+          "unsharded, serve every ledger.");
 ABSL_FLAG(std::string, checkpoint_dir, "",
           "Directory for RocksDB checkpoints made through kiln.admin.v1.AdminService "
           "(kiln-admin checkpoint); on the database's filesystem they are hard links. Empty "
@@ -123,6 +130,10 @@ int main(int argc, char** argv) {
       {.threads = absl::GetFlag(FLAGS_io_threads),
        .max_queued = static_cast<size_t>(absl::GetFlag(FLAGS_max_queued_requests))});
   kiln::metadata::MetadataServiceOptions options;
+  auto shard = kiln::ShardOwnership::Parse(absl::GetFlag(FLAGS_shard_index),
+                                           absl::GetFlag(FLAGS_shard_count));
+  if (!shard.ok()) Die(std::string(shard.status().message()));
+  options.shard = *shard;
   options.max_watch_queue = absl::GetFlag(FLAGS_max_watch_queue);
   kiln::metadata::MetadataServiceImpl service(options, store, hub, executor, metrics.registry());
 

@@ -18,9 +18,11 @@ constexpr size_t kMaxCidBytes = 256;
 constexpr size_t kMaxKeyBytes = 1024;
 constexpr size_t kMaxEntryDataBytes = 1 << 20;
 
-absl::Status ValidateLedger(const std::string& tenant, const std::string& ledger) {
+absl::Status ValidateLedger(const std::string& tenant, const std::string& ledger,
+                            const ShardOwnership& shard) {
   KILN_RETURN_IF_ERROR(ValidateId(tenant, "tenant"));
-  return ValidateId(ledger, "ledger");
+  KILN_RETURN_IF_ERROR(ValidateId(ledger, "ledger"));
+  return shard.Check(tenant, ledger);
 }
 
 absl::Status ValidateCid(const std::string& cid, absl::string_view field) {
@@ -31,8 +33,9 @@ absl::Status ValidateCid(const std::string& cid, absl::string_view field) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateCommit(const v1::CommitRequest& r, int max_items) {
-  KILN_RETURN_IF_ERROR(ValidateLedger(r.tenant(), r.ledger()));
+absl::Status ValidateCommit(const v1::CommitRequest& r, int max_items,
+                            const ShardOwnership& shard) {
+  KILN_RETURN_IF_ERROR(ValidateLedger(r.tenant(), r.ledger(), shard));
   if (r.entries_size() > max_items || r.heads_size() > max_items || r.keys_size() > max_items) {
     return absl::InvalidArgumentError(
         absl::StrCat("a commit carries at most ", max_items, " entries, heads and keys each"));
@@ -72,7 +75,7 @@ class MetadataServiceImpl::WatchReactor : public grpc::ServerWriteReactor<v1::Wa
  public:
   WatchReactor(MetadataServiceImpl* service, const v1::WatchRequest* request)
       : service_(service), tenant_(request->tenant()), ledger_(request->ledger()) {
-    absl::Status valid = ValidateLedger(tenant_, ledger_);
+    absl::Status valid = ValidateLedger(tenant_, ledger_, service_->options_.shard);
     if (!valid.ok()) {
       NoLoad();
       FinishOnce(ToGrpcStatus(valid));
@@ -307,7 +310,7 @@ grpc::ServerUnaryReactor* MetadataServiceImpl::Commit(grpc::CallbackServerContex
                                                       const v1::CommitRequest* request,
                                                       v1::CommitResponse* response) {
   auto* reactor = context->DefaultReactor();
-  RunUnary(reactor, ValidateCommit(*request, options_.max_commit_items),
+  RunUnary(reactor, ValidateCommit(*request, options_.max_commit_items, options_.shard),
            [this, request, response]() -> absl::Status {
              auto start = std::chrono::steady_clock::now();
              absl::StatusOr<v1::CommitResponse> result = store_.Commit(*request);
@@ -327,7 +330,7 @@ grpc::ServerUnaryReactor* MetadataServiceImpl::GetLedger(grpc::CallbackServerCon
                                                          const v1::GetLedgerRequest* request,
                                                          v1::GetLedgerResponse* response) {
   auto* reactor = context->DefaultReactor();
-  absl::Status valid = ValidateLedger(request->tenant(), request->ledger());
+  absl::Status valid = ValidateLedger(request->tenant(), request->ledger(), options_.shard);
   if (valid.ok() && request->probe_cids_size() > 1024) {
     valid = absl::InvalidArgumentError("probe_cids has more than 1024 entries");
   }
@@ -356,7 +359,7 @@ grpc::ServerUnaryReactor* MetadataServiceImpl::ReadLog(grpc::CallbackServerConte
                                                        const v1::ReadLogRequest* request,
                                                        v1::ReadLogResponse* response) {
   auto* reactor = context->DefaultReactor();
-  absl::Status valid = ValidateLedger(request->tenant(), request->ledger());
+  absl::Status valid = ValidateLedger(request->tenant(), request->ledger(), options_.shard);
   if (valid.ok() && request->from_seq() == 0) {
     valid = absl::OutOfRangeError("from_seq starts at 1");
   }

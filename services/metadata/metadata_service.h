@@ -5,6 +5,7 @@
 #include <cstddef>
 
 #include "common/executor.h"
+#include "common/shards.h"
 #include "kiln/metadata/v1/metadata.grpc.pb.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
@@ -22,6 +23,8 @@ struct MetadataServiceOptions {
   size_t max_watch_replay = 100000;
   // Most entries, heads or keys in one commit.
   int max_commit_items = 4096;
+  // The ledgers this process serves (all when unsharded); others get FAILED_PRECONDITION.
+  ShardOwnership shard;
 };
 
 class MetadataServiceImpl final : public v1::MetadataService::CallbackService {

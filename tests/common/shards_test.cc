@@ -68,6 +68,45 @@ TEST(ShardFor, AddingAShardOnlyMovesLedgersToIt) {
   EXPECT_LT(moved, kLedgers / 4 * 1.1);
 }
 
+TEST(ShardOwnership, ParsesNumbersAndPodNames) {
+  auto plain = ShardOwnership::Parse("2", 3);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->index(), 2u);
+  EXPECT_EQ(plain->count(), 3u);
+  auto pod = ShardOwnership::Parse("kiln-metadata-1", 3);
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  EXPECT_EQ(pod->index(), 1u);
+  auto unsharded = ShardOwnership::Parse("whatever", 0);
+  ASSERT_TRUE(unsharded.ok());
+  EXPECT_FALSE(unsharded->sharded());
+
+  EXPECT_THAT(ShardOwnership::Parse("3", 3).status().message(), HasSubstr("not below"));
+  EXPECT_THAT(ShardOwnership::Parse("kiln-metadata", 3).status().message(),
+              HasSubstr("neither a number"));
+  EXPECT_EQ(ShardOwnership::Parse("0", -1).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ShardOwnership, AcceptsItsOwnLedgersAndNamesTheOwnerOfOthers) {
+  ShardOwnership zero(0, 3), one(1, 3), two(2, 3), all;
+  for (int i = 0; i < 50; ++i) {
+    std::string ledger = absl::StrCat("l", i);
+    size_t owner = ShardFor(3, "t", ledger);
+    int accepted = 0;
+    for (const ShardOwnership* s : {&zero, &one, &two}) {
+      absl::Status st = s->Check("t", ledger);
+      if (st.ok()) {
+        ++accepted;
+        EXPECT_EQ(s->index(), owner);
+      } else {
+        EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
+        EXPECT_THAT(st.message(), HasSubstr(absl::StrCat("belongs to shard ", owner, " of 3")));
+      }
+    }
+    EXPECT_EQ(accepted, 1) << ledger;
+    EXPECT_TRUE(all.Check("t", ledger).ok());
+  }
+}
+
 TEST(ParseShardList, SplitsAndTrims) {
   auto targets = ParseShardList("a:1, b:2 ,dns:///c:3", "metadata_target");
   ASSERT_TRUE(targets.ok()) << targets.status();

@@ -192,6 +192,8 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
       const bs = await start(`blockstore${suffix(i)}`, [
         path.join(bin, "services/blockstore/kiln-blockstore"),
         `--backend=rocksdb://${path.join(dataDir, `blockstore${suffix(i)}`)}`,
+        `--shard_index=${i}`,
+        `--shard_count=${replicas > 1 ? replicas : 0}`,
         ...common,
       ]);
       shards.blockstore.push(`127.0.0.1:${bs.ports.grpc_port}`);
@@ -200,6 +202,8 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
         path.join(bin, "services/metadata/kiln-metadata"),
         `--backend=rocksdb://${path.join(dataDir, `metadata${suffix(i)}`)}`,
         `--kek_file=${kekFile}`,
+        `--shard_index=${i}`,
+        `--shard_count=${replicas > 1 ? replicas : 0}`,
         ...common,
       ]);
       shards.metadata.push(`127.0.0.1:${md.ports.grpc_port}`);
