@@ -7,6 +7,7 @@ import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { startKiln } from "./lib/kiln.mjs";
 import { attachedClient, closeAll } from "./lib/clients.mjs";
 import { devToken } from "./lib/tokens.mjs";
@@ -139,4 +140,41 @@ test("Prometheus scrapes all 8 targets and sees counters move after a sync", asy
     assert.ok((await total('sum(kiln_metadata_commits_total{result="ok"})')) > before.commits, "metadata commits did not move");
     assert.ok((await total('sum(grpc_server_handled_total{job="kiln-merge",grpc_method="PutMeta",grpc_code="OK"})')) > 0, "merge PutMeta did not move");
   });
+});
+
+// The Grafana dashboard (k8s/dashboards/kiln-overview.json): every panel query is valid PromQL that
+// this Prometheus evaluates, and every metric it names is exported by some service.
+test("every Grafana dashboard query evaluates and names only exported metrics", async () => {
+  const file = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../k8s/dashboards/kiln-overview.json");
+  const dashboard = JSON.parse(fs.readFileSync(file, "utf8"));
+  const exprs = [];
+  const walk = (panels) => {
+    for (const p of panels ?? []) {
+      for (const t of p.targets ?? []) if (t.expr) exprs.push({ panel: p.title, expr: t.expr });
+      walk(p.panels);
+    }
+  };
+  walk(dashboard.panels);
+  assert.ok(exprs.length >= 20, `only ${exprs.length} queries in the dashboard`);
+  const exported = new Set();
+  for (const m of kiln.metrics) {
+    const text = await (await fetch(`http://127.0.0.1:${m.port}/metrics`)).text();
+    for (const line of text.split("\n")) {
+      const name = /^([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(line)?.[1];
+      if (name) exported.add(name);
+    }
+  }
+  const promqlWords = new Set(["by", "without", "on", "ignoring", "group_left", "group_right", "or", "and", "unless", "bool", "offset"]);
+  for (const { panel, expr } of exprs) {
+    const concrete = expr.replace(/\$__rate_interval|\$\{__rate_interval\}/g, "1m").replace(/\$\{?\w+\}?/g, ".*");
+    const res = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(concrete)}`);
+    const body = await res.json();
+    assert.equal(body.status, "success", `panel "${panel}": ${concrete}: ${body.error}`);
+    // Metric names: identifiers followed by { or a selector boundary, outside label matchers.
+    const withoutLabels = concrete.replace(/\{[^}]*\}/g, "{}").replace(/"[^"]*"/g, '""');
+    for (const [, name] of withoutLabels.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?=\{|\[|\)|$|\s|,)/g)) {
+      if (!/^(kiln_|grpc_server_)/.test(name) || promqlWords.has(name)) continue;
+      assert.ok(exported.has(name), `panel "${panel}" uses ${name}, which no service exports`);
+    }
+  }
 });
