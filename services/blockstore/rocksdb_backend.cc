@@ -6,6 +6,7 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "common/rocksdb_checkpoint.h"
+#include "common/rocksdb_stats.h"
 #include "common/rocksdb_status.h"
 #include "glog/logging.h"
 #include "prometheus/metric_family.h"
@@ -62,99 +63,14 @@ class PinnedBlob : public Blob {
   std::unique_ptr<rocksdb::PinnableSlice> value_;
 };
 
-prometheus::MetricFamily Family(const std::string& name, const std::string& help,
-                                prometheus::MetricType type, double value) {
-  prometheus::MetricFamily f;
-  f.name = name;
-  f.help = help;
-  f.type = type;
-  prometheus::ClientMetric m;
-  if (type == prometheus::MetricType::Counter) {
-    m.counter.value = value;
-  } else {
-    m.gauge.value = value;
-  }
-  f.metric.push_back(std::move(m));
-  return f;
-}
-
 }  // namespace
-
-// Exposes RocksDB tickers and properties as kiln_blockstore_rocksdb_* at scrape time. Detach()
-// is called before the database closes; a scrape racing with it sees no families.
-class RocksDbStatsCollector : public prometheus::Collectable {
- public:
-  RocksDbStatsCollector(rocksdb::DB* db, std::shared_ptr<rocksdb::Statistics> statistics)
-      : db_(db), statistics_(std::move(statistics)) {}
-
-  void Detach() {
-    absl::MutexLock lock(&mu_);
-    db_ = nullptr;
-  }
-
-  std::vector<prometheus::MetricFamily> Collect() const override {
-    absl::MutexLock lock(&mu_);
-    std::vector<prometheus::MetricFamily> out;
-    if (db_ == nullptr) return out;
-    using prometheus::MetricType;
-    auto ticker = [&](const char* name, const char* help, rocksdb::Tickers t, double scale = 1) {
-      out.push_back(Family(absl::StrCat("kiln_blockstore_rocksdb_", name), help,
-                           MetricType::Counter,
-                           static_cast<double>(statistics_->getTickerCount(t)) * scale));
-    };
-    ticker("wal_syncs_total", "WAL fsyncs performed.", rocksdb::WAL_FILE_SYNCED);
-    ticker("wal_bytes_total", "Bytes written to the WAL.", rocksdb::WAL_FILE_BYTES);
-    ticker("writes_by_leader_total", "Writes performed by the writing thread itself.",
-           rocksdb::WRITE_DONE_BY_SELF);
-    ticker("writes_grouped_total",
-           "Writes committed by another thread's write group (group commit).",
-           rocksdb::WRITE_DONE_BY_OTHER);
-    ticker("flush_bytes_total", "Bytes written by memtable flushes.", rocksdb::FLUSH_WRITE_BYTES);
-    ticker("compaction_write_bytes_total", "Bytes written by compactions.",
-           rocksdb::COMPACT_WRITE_BYTES);
-    ticker("blob_file_bytes_written_total", "Bytes written to blob files.",
-           rocksdb::BLOB_DB_BLOB_FILE_BYTES_WRITTEN);
-    ticker("block_cache_hits_total", "Block cache hits.", rocksdb::BLOCK_CACHE_HIT);
-    ticker("block_cache_misses_total", "Block cache misses.", rocksdb::BLOCK_CACHE_MISS);
-    ticker("stall_seconds_total", "Time writers were stalled by RocksDB write throttling.",
-           rocksdb::STALL_MICROS, 1e-6);
-    auto prop = [&](const char* name, const char* help, const char* property, MetricType type) {
-      uint64_t v = 0;
-      if (db_->GetAggregatedIntProperty(property, &v)) {
-        out.push_back(Family(absl::StrCat("kiln_blockstore_rocksdb_", name), help, type,
-                             static_cast<double>(v)));
-      }
-    };
-    prop("live_data_bytes", "Estimated size of live data in SST files.",
-         "rocksdb.estimate-live-data-size", MetricType::Gauge);
-    prop("live_blob_file_bytes", "Size of live blob files.", "rocksdb.live-blob-file-size",
-         MetricType::Gauge);
-    prop("memtable_bytes", "Memory used by memtables.", "rocksdb.cur-size-all-mem-tables",
-         MetricType::Gauge);
-    prop("pending_compaction_bytes", "Estimated bytes compaction still has to rewrite.",
-         "rocksdb.estimate-pending-compaction-bytes", MetricType::Gauge);
-    prop("running_compactions", "Compactions running now.", "rocksdb.num-running-compactions",
-         MetricType::Gauge);
-    prop("background_errors_total", "Background errors (flush/compaction failures).",
-         "rocksdb.background-errors", MetricType::Counter);
-    prop("write_stopped", "1 while RocksDB has stopped writes (stall), else 0.",
-         "rocksdb.is-write-stopped", MetricType::Gauge);
-    return out;
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  rocksdb::DB* db_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<rocksdb::Statistics> statistics_;
-};
 
 absl::StatusOr<std::unique_ptr<RocksDbBlockBackend>> RocksDbBlockBackend::Open(
     const RocksDbBlockBackendOptions& options) {
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
-  db_options.statistics = rocksdb::CreateDBStatistics();
-  db_options.statistics->set_stats_level(rocksdb::StatsLevel::kExceptTimeForMutex);
+  db_options.statistics = NewRocksDbStatistics();
   db_options.max_background_jobs = 2;
   db_options.bytes_per_sync = 1 << 20;
   // RocksDB caps a write group at 1 MiB by default, so large puts would each pay their own fsync;
@@ -208,7 +124,8 @@ RocksDbBlockBackend::RocksDbBlockBackend(const RocksDbBlockBackendOptions& optio
       blobs_cf_(handles_[1]),
       stats_cf_(handles_[2]),
       statistics_(std::move(statistics)),
-      collector_(std::make_shared<RocksDbStatsCollector>(db_, statistics_)) {}
+      collector_(
+          std::make_shared<RocksDbStatsCollector>("kiln_blockstore_rocksdb_", db_, statistics_)) {}
 
 RocksDbBlockBackend::~RocksDbBlockBackend() {
   collector_->Detach();

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "common/rocksdb_stats.h"
 #include "services/blockstore/block_backend.h"
 
 namespace rocksdb {
@@ -31,8 +32,6 @@ struct RocksDbBlockBackendOptions {
   uint64_t block_cache_bytes = 64 << 20;  // cache for the stats family and small blobs
   uint64_t min_blob_file_value = 4096;    // values at least this big go to blob files
 };
-
-class RocksDbStatsCollector;
 
 class RocksDbBlockBackend : public BlockBackend {
  public:

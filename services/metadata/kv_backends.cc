@@ -5,6 +5,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "common/rocksdb_checkpoint.h"
+#include "common/rocksdb_stats.h"
 #include "common/rocksdb_status.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
@@ -69,6 +70,7 @@ class RocksDbKv : public KvBackend {
     options.create_if_missing = true;
     options.max_background_jobs = 2;
     options.keep_log_file_num = 5;
+    options.statistics = NewRocksDbStatistics();
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = rocksdb::NewLRUCache(cache_bytes);
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -80,10 +82,11 @@ class RocksDbKv : public KvBackend {
       if (st.code() == absl::StatusCode::kInternal) st = absl::UnavailableError(st.message());
       return st;
     }
-    return std::unique_ptr<KvBackend>(new RocksDbKv(db, sync));
+    return std::unique_ptr<KvBackend>(new RocksDbKv(db, sync, options.statistics));
   }
 
   ~RocksDbKv() override {
+    collector_->Detach();
     rocksdb::Status s = db_->Close();
     if (!s.ok()) LOG(ERROR) << "closing RocksDB: " << s.ToString();
     delete db_;
@@ -144,14 +147,21 @@ class RocksDbKv : public KvBackend {
     return FromRocksDbStatus(db_->Write(wo, &batch), "writing metadata");
   }
 
+  std::shared_ptr<prometheus::Collectable> StatsCollector() override { return collector_; }
+
   absl::Status Checkpoint(const std::string& dir) override {
     return CreateRocksDbCheckpoint(db_, dir);
   }
 
  private:
-  RocksDbKv(rocksdb::DB* db, bool sync) : db_(db), sync_(sync) {}
+  RocksDbKv(rocksdb::DB* db, bool sync, std::shared_ptr<rocksdb::Statistics> statistics)
+      : db_(db),
+        sync_(sync),
+        collector_(std::make_shared<RocksDbStatsCollector>("kiln_metadata_rocksdb_", db,
+                                                           std::move(statistics))) {}
   rocksdb::DB* db_;
   bool sync_;
+  std::shared_ptr<RocksDbStatsCollector> collector_;
 };
 
 absl::StatusOr<std::unique_ptr<KvBackend>> MakeMemory(const BackendUrl& url) {

@@ -119,6 +119,9 @@ int main(int argc, char** argv) {
     if (!s.ok()) Die(std::string(s.message()));
   }
 
+  std::shared_ptr<prometheus::Collectable> engine_stats = (*kv)->StatsCollector();
+  if (engine_stats != nullptr) metrics.AddCollectable(engine_stats);
+
   kiln::metadata::WatchHub hub;
   kiln::metadata::LedgerStore store(
       **kv, *sealer, kiln::RealClock::Get(),

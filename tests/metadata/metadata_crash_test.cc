@@ -203,6 +203,11 @@ TEST_F(MetadataProcessTest, CheckpointRestoresTheLedgerAsOfTheCheckpoint) {
     EXPECT_TRUE(s.ok()) << s.error_message();
   };
   for (uint64_t v = 0; v < 10; ++v) commit(v);
+  // Engine health is exported next to the service's own metrics: ten durable commits, ten syncs.
+  std::string scraped = kiln::testing::ScrapeMetrics(server.metrics_port());
+  EXPECT_GE(kiln::testing::MetricValue(scraped, "kiln_metadata_rocksdb_wal_syncs_total"), 10)
+      << scraped;
+  EXPECT_EQ(kiln::testing::MetricValue(scraped, "kiln_metadata_rocksdb_write_stopped"), 0);
   auto admin = admin::v1::AdminService::NewStub(LoopbackChannel(server.grpc_target()));
   {
     grpc::ClientContext ctx;
