@@ -25,6 +25,10 @@ struct ServerOptions {
   absl::Duration shutdown_grace = absl::Seconds(10);
   // Largest message the server accepts, in bytes.
   int max_receive_message_bytes = 8 << 20;
+  // When positive, clients are asked (GOAWAY) to reconnect after this long, with in-flight calls
+  // given shutdown_grace to finish. Clients then re-resolve DNS, so replicas added behind a
+  // headless Service start receiving calls.
+  absl::Duration max_connection_age = absl::ZeroDuration();
 };
 
 class GrpcServer {

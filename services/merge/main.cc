@@ -26,6 +26,9 @@ ABSL_FLAG(std::string, metadata_target, "127.0.0.1:7102",
 ABSL_FLAG(absl::Duration, peer_deadline, absl::Seconds(5), "Deadline of each call to a peer.");
 ABSL_FLAG(int, max_commit_attempts, 32,
           "Compare-and-set attempts per meta put before it fails with ABORTED.");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(5),
+          "Callers (edges) are asked to reconnect after this long, which makes them re-resolve "
+          "the merge Service's DNS name and spread calls over replicas added since; 0 disables.");
 ABSL_FLAG(std::string, ready_file, "",
           "When set, the chosen ports are written here once the server is serving.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
@@ -73,6 +76,7 @@ int main(int argc, char** argv) {
   server_options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
   server_options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   server_options.max_receive_message_bytes = 64 << 20;
+  server_options.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
   auto server = kiln::GrpcServer::Start(server_options, {&service}, metrics);
   if (!server.ok()) Die(std::string(server.status().message()));
   LOG(INFO) << "kiln-merge serving gRPC on port " << (*server)->port() << ", metrics on port "

@@ -10,6 +10,7 @@
 #include <iterator>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/synchronization/notification.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -112,6 +113,36 @@ TEST_F(ServerTest, PerRpcMetricsUseGoGrpcPrometheusNames) {
                                  "grpc_service=\"grpc.health.v1.Health\",grpc_type=\"unary\"}"),
       1);
   EXPECT_NE(text.find("grpc_server_handling_seconds_bucket"), std::string::npos);
+}
+
+// With max_connection_age the server closes each client connection after that age (GOAWAY), so
+// clients reconnect (and re-resolve DNS); calls keep working across the reconnection.
+TEST(ServerConnectionAgeTest, ServerEndsOldConnectionsAndClientsReconnect) {
+  Metrics metrics;
+  ServerOptions options;
+  options.max_connection_age = absl::Milliseconds(200);
+  options.shutdown_grace = absl::Milliseconds(100);
+  auto server = GrpcServer::Start(options, {}, metrics);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel = kiln::testing::LoopbackChannel("127.0.0.1:" + std::to_string((*server)->port()));
+  auto check = [&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    HealthCheckResponse response;
+    return Health::NewStub(channel)->Check(&ctx, HealthCheckRequest(), &response);
+  };
+  ASSERT_TRUE(check().ok());
+  ASSERT_EQ(channel->GetState(false), GRPC_CHANNEL_READY);
+  // The server ends the connection: the idle channel leaves READY (up to 30 s on a loaded host).
+  bool left_ready = false;
+  for (int i = 0; i < 300 && !left_ready; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    left_ready = channel->GetState(false) != GRPC_CHANNEL_READY;
+  }
+  EXPECT_TRUE(left_ready) << "the connection outlived max_connection_age";
+  grpc::Status again = check();
+  EXPECT_TRUE(again.ok()) << again.error_message();
+  (*server)->Shutdown();
 }
 
 TEST(ServerStartTest, PortHeldByAnotherSocketIsUnavailable) {

@@ -1,0 +1,64 @@
+# syntax=docker/dockerfile:1
+# One image for all four Kiln services; the container's command picks the binary:
+#   /usr/local/bin/kiln-blockstore, kiln-metadata, kiln-merge, kiln-edge
+# plus the operator CLI /usr/local/bin/kiln-admin (kubectl exec ... kiln-admin checkpoint ...).
+# Build: docker build -t kiln .
+# tests/k8s/dockerfile_libs_test.sh checks that the runtime stage installs the Debian package of
+# every shared library the binaries link; keep one package per line in its apt-get install list.
+
+FROM debian:12 AS build
+# The library headers of APT_PACKAGES in tools/dev; the developer tools (ccache, clang-format, ...)
+# are left out. GoogleTest is needed because CMakeLists.txt always configures tests/.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      g++ cmake ninja-build pkgconf \
+      libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev \
+      librocksdb-dev libssl-dev prometheus-cpp-dev libgoogle-glog-dev \
+      libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
+      libgtest-dev libgmock-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DKILN_BUILD_TOOLS=OFF \
+ && ninja -C build kiln-blockstore kiln-metadata kiln-merge kiln-edge kiln-admin \
+ && mkdir /out \
+ && for svc in blockstore metadata merge edge admin; do \
+      strip --strip-unneeded -o /out/kiln-$svc build/services/$svc/kiln-$svc; \
+    done
+
+FROM debian:12-slim AS runtime
+# Runtime shared libraries only. libc6, libgcc-s1 and libstdc++6 are part of debian:12-slim.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      ca-certificates \
+      libabsl20220623 \
+      libboost-json1.81.0 \
+      libboost-url1.81.0 \
+      libbz2-1.0 \
+      libc-ares2 \
+      libcivetweb1 \
+      libgflags2.2 \
+      libgoogle-glog0v6 \
+      libgrpc++1.51 \
+      libgrpc29 \
+      liblz4-1 \
+      liblzma5 \
+      libprometheus-cpp-core1.0 \
+      libprometheus-cpp-pull1.0 \
+      libprotobuf32 \
+      libre2-9 \
+      librocksdb7.8 \
+      libsnappy1v5 \
+      libssl3 \
+      libunwind8 \
+      libzstd1 \
+      zlib1g \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --gid 65532 kiln \
+ && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin kiln \
+ && install -d -o 65532 -g 65532 /data
+COPY --from=build /out/ /usr/local/bin/
+USER 65532:65532
+# RocksDB data belongs on a volume mounted at /data (--backend=rocksdb:///data/<service>).
+EXPOSE 7101 7102 7103 8787 9101 9102 9103 9104
