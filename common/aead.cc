@@ -26,11 +26,17 @@ const unsigned char* U(absl::string_view s) {
 
 }  // namespace
 
-absl::StatusOr<KeySealer> KeySealer::Create(absl::string_view kek) {
+absl::StatusOr<KeySealer> KeySealer::Create(absl::string_view kek,
+                                            std::vector<std::string> previous_keks) {
   if (kek.size() != 32) {
     return absl::InvalidArgumentError("key-encryption key must be 32 bytes (AES-256)");
   }
-  return KeySealer(std::string(kek));
+  for (const std::string& k : previous_keks) {
+    if (k.size() != 32) {
+      return absl::InvalidArgumentError("previous key-encryption keys must be 32 bytes (AES-256)");
+    }
+  }
+  return KeySealer(std::string(kek), std::move(previous_keks));
 }
 
 std::string KeySealer::Seal(absl::string_view plaintext, absl::string_view aad) const {
@@ -52,7 +58,24 @@ std::string KeySealer::Seal(absl::string_view plaintext, absl::string_view aad) 
   return out;
 }
 
-absl::StatusOr<std::string> KeySealer::Open(absl::string_view sealed, absl::string_view aad) const {
+absl::StatusOr<std::string> KeySealer::Open(absl::string_view sealed, absl::string_view aad,
+                                            bool* under_previous) const {
+  if (under_previous != nullptr) *under_previous = false;
+  absl::StatusOr<std::string> out = OpenWith(kek_, sealed, aad);
+  for (size_t i = 0;
+       !out.ok() && out.status().code() == absl::StatusCode::kDataLoss && i < previous_.size();
+       ++i) {
+    absl::StatusOr<std::string> old = OpenWith(previous_[i], sealed, aad);
+    if (old.ok()) {
+      if (under_previous != nullptr) *under_previous = true;
+      out = std::move(old);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> KeySealer::OpenWith(const std::string& kek, absl::string_view sealed,
+                                                absl::string_view aad) {
   if (sealed.size() < kIvBytes + kTagBytes) {
     return absl::DataLossError("sealed key is truncated");
   }
@@ -62,7 +85,7 @@ absl::StatusOr<std::string> KeySealer::Open(absl::string_view sealed, absl::stri
   CHECK(ctx != nullptr);
   int len = 0;
   bool ok =
-      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(kek_), U(sealed)) == 1 &&
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(kek), U(sealed)) == 1 &&
       EVP_DecryptUpdate(ctx.get(), nullptr, &len, U(aad), static_cast<int>(aad.size())) == 1 &&
       EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
                         U(sealed) + kIvBytes, static_cast<int>(n)) == 1 &&

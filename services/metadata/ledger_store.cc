@@ -141,6 +141,44 @@ absl::StatusOr<std::vector<std::string>> LedgerStore::ReadKeys(
   return out;
 }
 
+absl::StatusOr<uint64_t> LedgerStore::ResealKeys() {
+  if (!sealer_.has_previous()) return 0;
+  constexpr size_t kPage = 1000;
+  constexpr size_t kFingerprintBytes = 32;  // SHA-256 of the key, after the ledger's key prefix
+  const std::string end = UpperBound(std::string(1, kKey));
+  std::string start(1, kKey);
+  uint64_t resealed = 0;
+  for (;;) {
+    KILN_ASSIGN_OR_RETURN(auto page, kv_.Scan(start, end, kPage));
+    std::vector<std::pair<std::string, std::string>> puts;
+    for (const auto& [key, value] : page) {
+      if (key.size() <= kFingerprintBytes) {
+        return absl::DataLossError("a stored key record has a malformed storage key");
+      }
+      std::string aad = key.substr(0, key.size() - kFingerprintBytes);
+      KILN_ASSIGN_OR_RETURN(auto stored, ParseRecord<v1::StoredKey>(value, "key"));
+      bool under_previous = false;
+      absl::StatusOr<std::string> plain = sealer_.Open(stored.sealed(), aad, &under_previous);
+      if (!plain.ok()) {
+        return absl::DataLossError(absl::StrCat("a stored key (record ", HexEncode(key),
+                                                ") opens under no configured key-encryption "
+                                                "key: ",
+                                                plain.status().message()));
+      }
+      if (!under_previous) continue;
+      stored.set_sealed(sealer_.Seal(*plain, aad));
+      puts.emplace_back(key, stored.SerializeAsString());
+    }
+    if (!puts.empty()) {
+      KILN_RETURN_IF_ERROR(kv_.Write(puts));
+      resealed += puts.size();
+    }
+    if (page.size() < kPage) return resealed;
+    start = page.back().first;
+    start.push_back('\0');
+  }
+}
+
 absl::StatusOr<v1::CommitResponse> LedgerStore::Commit(const v1::CommitRequest& request) {
   const std::string& tenant = request.tenant();
   const std::string& ledger = request.ledger();

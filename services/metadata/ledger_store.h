@@ -33,6 +33,11 @@ class LedgerStore {
   // `kv`, `sealer` and `clock` are not owned and must outlive the store.
   LedgerStore(KvBackend& kv, const KeySealer& sealer, const Clock& clock, CommitListener on_commit);
 
+  // Re-seals under the current key-encryption key every stored key that only a previous KEK
+  // opens (KEK rotation), in batches; returns how many were re-sealed. Safe while serving: commits
+  // only add key records, never change them. DATA_LOSS names a record no KEK opens.
+  absl::StatusOr<uint64_t> ResealKeys();
+
   // Applies `request` if its expected_version is current. Returns ABORTED ("ledger t/l is at
   // version N, not M") when stale; a commit that adds no entry and no key changes nothing and
   // returns the current version with an empty record. Storage errors pass through.

@@ -5,6 +5,7 @@
 #include <iterator>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -34,6 +35,10 @@ ABSL_FLAG(std::string, kek_file, "",
           "the ledgers' gossiped keys at rest.");
 ABSL_FLAG(std::string, kek_env, "KILN_KEK",
           "Environment variable holding the key-encryption key when --kek_file is not set.");
+ABSL_FLAG(std::vector<std::string>, previous_kek_files, {},
+          "KEK rotation: comma-separated files holding previous key-encryption keys. Keys sealed "
+          "under them are still opened, and at startup every such key is re-sealed under the "
+          "current KEK (--kek_file); once the log says so, the previous KEKs can be dropped.");
 ABSL_FLAG(bool, insecure_dev_kek, false,
           "Development only: without a key-encryption key, seal keys under a fixed, publicly known "
           "key. Never use with real data.");
@@ -106,7 +111,17 @@ int main(int argc, char** argv) {
     Die("--backend is required, e.g. --backend=rocksdb:///var/lib/kiln/metadata or memory://");
   }
   if (absl::GetFlag(FLAGS_io_threads) < 1) Die("--io_threads must be at least 1");
-  absl::StatusOr<kiln::KeySealer> sealer = kiln::KeySealer::Create(LoadKek());
+  std::vector<std::string> previous_keks;
+  for (const std::string& file : absl::GetFlag(FLAGS_previous_kek_files)) {
+    std::ifstream in(file);
+    if (!in) Die("cannot read --previous_kek_files entry " + file);
+    absl::StatusOr<std::string> kek = kiln::ParseKek(
+        std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()));
+    if (!kek.ok()) Die(file + ": " + std::string(kek.status().message()));
+    previous_keks.push_back(*std::move(kek));
+  }
+  absl::StatusOr<kiln::KeySealer> sealer =
+      kiln::KeySealer::Create(LoadKek(), std::move(previous_keks));
   if (!sealer.ok()) Die(std::string(sealer.status().message()));
 
   auto kv = kiln::metadata::KvBackendRegistry().Create(backend_url);
@@ -129,6 +144,16 @@ int main(int argc, char** argv) {
              std::shared_ptr<const kiln::metadata::v1::WatchEvent> event) {
         hub.Publish(tenant, ledger, event);
       });
+  if (sealer->has_previous()) {
+    absl::StatusOr<uint64_t> resealed = store.ResealKeys();
+    if (resealed.ok()) {
+      LOG(INFO) << "KEK rotation: re-sealed " << *resealed
+                << " stored key(s) under the current key-encryption key; every key now opens "
+                   "under --kek_file alone, so --previous_kek_files can be dropped";
+    } else {
+      LOG(ERROR) << "KEK rotation incomplete, keep --previous_kek_files: " << resealed.status();
+    }
+  }
   kiln::BoundedExecutor executor(
       {.threads = absl::GetFlag(FLAGS_io_threads),
        .max_queued = static_cast<size_t>(absl::GetFlag(FLAGS_max_queued_requests))});

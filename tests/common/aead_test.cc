@@ -29,6 +29,28 @@ TEST(KeySealerTest, AlteredBytesWrongAadOrWrongKekAreDataLoss) {
   EXPECT_EQ(sealer.Open("short", "t1/l1").status().code(), absl::StatusCode::kDataLoss);
 }
 
+TEST(KeySealerTest, PreviousKeksOpenWhatTheySealedAndSaySo) {
+  KeySealer old_kek = *KeySealer::Create(std::string(32, 'o'));
+  std::string sealed_old = old_kek.Seal("zSecret", "aad");
+  KeySealer rotating = *KeySealer::Create(std::string(32, 'n'), {std::string(32, 'o')});
+  bool under_previous = false;
+  auto opened = rotating.Open(sealed_old, "aad", &under_previous);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(*opened, "zSecret");
+  EXPECT_TRUE(under_previous);
+  // New seals use the current KEK only.
+  std::string sealed_new = rotating.Seal("zSecret", "aad");
+  EXPECT_TRUE(rotating.Open(sealed_new, "aad", &under_previous).ok());
+  EXPECT_FALSE(under_previous);
+  EXPECT_EQ(old_kek.Open(sealed_new, "aad").status().code(), absl::StatusCode::kDataLoss);
+  // A key sealed under neither is still DATA_LOSS.
+  KeySealer stranger = *KeySealer::Create(std::string(32, 's'));
+  EXPECT_EQ(rotating.Open(stranger.Seal("x", "aad"), "aad").status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(KeySealer::Create(std::string(32, 'n'), {"short"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(KeySealerTest, KekMustBe32Bytes) {
   EXPECT_EQ(KeySealer::Create("short").status().code(), absl::StatusCode::kInvalidArgument);
 }

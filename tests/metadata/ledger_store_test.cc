@@ -175,6 +175,45 @@ TEST_P(LedgerStoreTest, KeysAreNeverStoredInPlaintext) {
   EXPECT_EQ(wrong.GetLedger(r).status().code(), absl::StatusCode::kDataLoss);
 }
 
+// KEK rotation: with the new KEK current and the old one previous, every key still opens and
+// ResealKeys moves them all to the new KEK, after which the new KEK alone opens them; the log
+// (which holds key fingerprints, not sealed bytes) still verifies.
+absl::StatusOr<std::vector<std::string>> KeysOf(LedgerStore& store, const std::string& ledger) {
+  v1::GetLedgerRequest r;
+  r.set_tenant("t1");
+  r.set_ledger(ledger);
+  r.set_include_entries(true);
+  auto s = store.GetLedger(r);
+  if (!s.ok()) return s.status();
+  return std::vector<std::string>(s->state().keys().begin(), s->state().keys().end());
+}
+
+TEST_P(LedgerStoreTest, ResealKeysMovesEveryKeyToTheNewKek) {
+  ASSERT_TRUE(store_->Commit(Commit(0, {Entry("a")}, {"a"}, {"zK1", "zK2"})).ok());
+  v1::CommitRequest other = Commit(0, {Entry("x")}, {"x"}, {"zK3"});
+  other.set_ledger("l2");
+  ASSERT_TRUE(store_->Commit(other).ok());
+  EXPECT_EQ(*store_->ResealKeys(), 0u) << "no previous KEK: nothing to do";
+
+  KeySealer rotating = *KeySealer::Create(std::string(32, 'n'), {std::string(32, 'k')});
+  LedgerStore during(*kv_, rotating, clock_, nullptr);
+  auto keys = KeysOf(during, "l1");
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  EXPECT_THAT(*keys, ::testing::UnorderedElementsAre("zK1", "zK2"));
+  auto resealed = during.ResealKeys();
+  ASSERT_TRUE(resealed.ok()) << resealed.status();
+  EXPECT_EQ(*resealed, 3u);
+  EXPECT_EQ(*during.ResealKeys(), 0u) << "already under the new KEK";
+
+  KeySealer new_only = *KeySealer::Create(std::string(32, 'n'));
+  LedgerStore after(*kv_, new_only, clock_, nullptr);
+  EXPECT_THAT(*KeysOf(after, "l1"), ::testing::UnorderedElementsAre("zK1", "zK2"));
+  EXPECT_THAT(*KeysOf(after, "l2"), ::testing::ElementsAre("zK3"));
+  // The old KEK alone no longer opens anything.
+  LedgerStore old_only(*kv_, sealer_, clock_, nullptr);
+  EXPECT_EQ(KeysOf(old_only, "l1").status().code(), absl::StatusCode::kDataLoss);
+}
+
 TEST_P(LedgerStoreTest, LogChainVerifiesAndNamesTheFirstAlteredRecord) {
   std::vector<std::string> heads;
   for (int i = 0; i < 5; ++i) {

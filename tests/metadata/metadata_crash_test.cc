@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <string>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "common/hash_chain.h"
+#include "common/sha256.h"
 #include "common/varint.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -238,6 +240,76 @@ TEST_F(MetadataProcessTest, CheckpointRestoresTheLedgerAsOfTheCheckpoint) {
   absl::Status verified = VerifyLedger(*stub2, "backed-up", &records);
   EXPECT_TRUE(verified.ok()) << verified;
   EXPECT_EQ(records, 10u);
+}
+
+// KEK rotation with the real binary: keys committed under KEK A are served after a restart with
+// KEK B and --previous_kek_files=A (which re-seals them), and then with KEK B alone.
+TEST_F(MetadataProcessTest, KekRotationReSealsKeysSoTheOldKekCanBeDropped) {
+  auto write_kek = [&](const std::string& name, char fill) {
+    std::string path = dir_.path() + "/" + name;
+    std::ofstream(path) << kiln::HexEncode(std::string(32, fill)) << "\n";
+    return path;
+  };
+  std::string kek_a = write_kek("kek-a", 'a'), kek_b = write_kek("kek-b", 'b');
+  auto start = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{"--backend=rocksdb://" + db_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto p = std::make_unique<ServiceProcess>(
+        kiln::testing::BinaryPath("services/metadata/kiln-metadata"), args);
+    absl::Status s = p->Start();
+    EXPECT_TRUE(s.ok()) << s;
+    return p;
+  };
+  auto keys_of = [](ServiceProcess& server) {
+    auto stub = v1::MetadataService::NewStub(LoopbackChannel(server.grpc_target()));
+    grpc::ClientContext ctx;
+    v1::GetLedgerRequest r;
+    r.set_tenant("t1");
+    r.set_ledger("rotated");
+    r.set_include_entries(true);
+    v1::GetLedgerResponse state;
+    grpc::Status s = stub->GetLedger(&ctx, r, &state);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return std::vector<std::string>(state.state().keys().begin(), state.state().keys().end());
+  };
+  {
+    auto server = start({"--kek_file=" + kek_a});
+    auto stub = v1::MetadataService::NewStub(LoopbackChannel(server->grpc_target()));
+    v1::CommitRequest r;
+    r.set_tenant("t1");
+    r.set_ledger("rotated");
+    r.set_expected_version(0);
+    auto* e = r.add_entries();
+    e->set_cid("e0");
+    e->set_data("data");
+    r.add_heads("e0");
+    r.add_keys("zKeyOne");
+    r.add_keys("zKeyTwo");
+    grpc::ClientContext ctx;
+    v1::CommitResponse resp;
+    ASSERT_TRUE(stub->Commit(&ctx, r, &resp).ok());
+    server->Stop(SIGTERM);
+  }
+  {
+    auto server = start({"--kek_file=" + kek_b, "--previous_kek_files=" + kek_a});
+    EXPECT_THAT(keys_of(*server), ::testing::UnorderedElementsAre("zKeyOne", "zKeyTwo"));
+    server->Stop(SIGTERM);
+  }
+  {
+    auto server = start({"--kek_file=" + kek_b});
+    EXPECT_THAT(keys_of(*server), ::testing::UnorderedElementsAre("zKeyOne", "zKeyTwo"));
+    server->Stop(SIGTERM);
+  }
+  // And KEK A alone no longer opens them: GetLedger fails with DATA_LOSS.
+  auto old_only = start({"--kek_file=" + kek_a});
+  auto stub = v1::MetadataService::NewStub(LoopbackChannel(old_only->grpc_target()));
+  grpc::ClientContext ctx;
+  v1::GetLedgerRequest r;
+  r.set_tenant("t1");
+  r.set_ledger("rotated");
+  r.set_include_entries(true);
+  v1::GetLedgerResponse state;
+  EXPECT_EQ(stub->GetLedger(&ctx, r, &state).error_code(), grpc::StatusCode::DATA_LOSS);
 }
 
 }  // namespace
