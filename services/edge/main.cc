@@ -6,6 +6,7 @@
 #include <iterator>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -53,6 +54,10 @@ ABSL_FLAG(std::string, url_signing_key_file, "",
           "File with the secret (at least 32 bytes, e.g. 64 hex characters) that signs blob "
           "URLs; every edge of a deployment needs the same one. Empty: a random per-process key "
           "(single edge only).");
+ABSL_FLAG(std::vector<std::string>, previous_url_signing_key_files, {},
+          "Key rotation: comma-separated files with previous URL-signing secrets. Blob URLs they "
+          "signed keep working until they expire (--url_lifetime); new URLs use "
+          "--url_signing_key_file.");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain; with --tls_key serves TLS.");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert.");
 ABSL_FLAG(bool, websocket, true,
@@ -162,7 +167,13 @@ int main(int argc, char** argv) {
 
   // Signed URLs name the port, which may be chosen at bind time: bind, then set the public URL,
   // then serve.
-  kiln::edge::UrlSigner signer(signing_key, "");
+  std::vector<std::string> previous_signing_keys;
+  for (const std::string& file : absl::GetFlag(FLAGS_previous_url_signing_key_files)) {
+    std::string key(absl::StripAsciiWhitespace(ReadFileOrDie(file, "previous signing key")));
+    if (key.size() < 32) Die("previous URL signing key " + file + " is shorter than 32 bytes");
+    previous_signing_keys.push_back(std::move(key));
+  }
+  kiln::edge::UrlSigner signer(signing_key, "", std::move(previous_signing_keys));
   kiln::edge::DispatcherOptions dispatcher_options;
   dispatcher_options.url_lifetime = absl::GetFlag(FLAGS_url_lifetime);
   dispatcher_options.offer_stream = absl::GetFlag(FLAGS_websocket);

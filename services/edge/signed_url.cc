@@ -35,8 +35,11 @@ std::string Encode(absl::string_view segment) {
 
 }  // namespace
 
-UrlSigner::UrlSigner(std::string secret, std::string public_base)
-    : secret_(std::move(secret)), public_base_(std::move(public_base)) {
+UrlSigner::UrlSigner(std::string secret, std::string public_base,
+                     std::vector<std::string> previous_secrets)
+    : secret_(std::move(secret)),
+      previous_secrets_(std::move(previous_secrets)),
+      public_base_(std::move(public_base)) {
   while (!public_base_.empty() && public_base_.back() == '/') public_base_.pop_back();
 }
 
@@ -45,12 +48,13 @@ void UrlSigner::SetPublicBase(std::string public_base) {
   while (!public_base_.empty() && public_base_.back() == '/') public_base_.pop_back();
 }
 
-std::string UrlSigner::Mac(absl::string_view method, const BlobAddress& blob, int64_t exp) const {
+std::string UrlSigner::Mac(const std::string& secret, absl::string_view method,
+                           const BlobAddress& blob, int64_t exp) {
   std::string msg = absl::StrCat(method, "\n", blob.tenant, "\n", blob.ledger, "\n", blob.store,
                                  "\n", blob.key, "\n", exp);
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out, &len);
   return HexEncode(absl::string_view(reinterpret_cast<const char*>(out), len));
 }
@@ -60,7 +64,7 @@ std::string UrlSigner::Sign(absl::string_view method, const BlobAddress& blob,
   int64_t exp = absl::ToUnixSeconds(expires);
   return absl::StrCat(public_base_, "/blob/", Encode(blob.tenant), "/", Encode(blob.ledger), "/",
                       Encode(blob.store), "/", Encode(blob.key), "?exp=", exp,
-                      "&sig=", Mac(method, blob, exp));
+                      "&sig=", Mac(secret_, method, blob, exp));
 }
 
 absl::StatusOr<BlobAddress> UrlSigner::Verify(absl::string_view method, absl::string_view target,
@@ -88,8 +92,15 @@ absl::StatusOr<BlobAddress> UrlSigner::Verify(absl::string_view method, absl::st
     return absl::PermissionDeniedError("blob URL is not signed");
   }
   std::string check_method(method == "HEAD" ? "GET" : method);
-  std::string want = Mac(check_method, blob, exp);
-  if (want.size() != sig.size() || CRYPTO_memcmp(want.data(), sig.data(), want.size()) != 0) {
+  auto matches = [&](const std::string& secret) {
+    std::string want = Mac(secret, check_method, blob, exp);
+    return want.size() == sig.size() && CRYPTO_memcmp(want.data(), sig.data(), want.size()) == 0;
+  };
+  bool valid = matches(secret_);
+  for (size_t i = 0; !valid && i < previous_secrets_.size(); ++i) {
+    valid = matches(previous_secrets_[i]);
+  }
+  if (!valid) {
     return absl::PermissionDeniedError(
         "blob URL signature does not match (tampered, or signed "
         "for another method)");

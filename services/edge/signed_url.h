@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -22,7 +23,10 @@ class UrlSigner {
  public:
   // `secret` is the HMAC key (at least 32 bytes); `public_base` the absolute URL clients reach this
   // edge at, e.g. "http://127.0.0.1:8787" or "https://kiln.example.com/sync" (no trailing slash).
-  UrlSigner(std::string secret, std::string public_base);
+  // `previous_secrets` (key rotation): URLs signed with them still verify until they expire; new
+  // URLs are signed with `secret` only.
+  UrlSigner(std::string secret, std::string public_base,
+            std::vector<std::string> previous_secrets = {});
 
   // Replaces the public base; call only before serving (e.g. once a port chosen at bind time is
   // known), never while requests are handled.
@@ -39,8 +43,10 @@ class UrlSigner {
                                      absl::Time now) const;
 
  private:
-  std::string Mac(absl::string_view method, const BlobAddress& blob, int64_t exp) const;
+  static std::string Mac(const std::string& secret, absl::string_view method,
+                         const BlobAddress& blob, int64_t exp);
   std::string secret_;
+  std::vector<std::string> previous_secrets_;
   std::string public_base_;
 };
 

@@ -28,6 +28,29 @@ TEST(UrlSignerTest, SignedUrlVerifiesForItsMethodAndAddress) {
   EXPECT_EQ(ok->key, "baembeikey");
 }
 
+// Key rotation: an edge with the new secret and the old one as previous verifies URLs signed by
+// an edge still on the old secret, and signs new URLs that only the new secret verifies.
+TEST(UrlSignerTest, PreviousSecretsStillVerifyDuringRotation) {
+  const std::string base = "http://e";
+  UrlSigner old_edge(std::string(32, 'o'), base);
+  UrlSigner rotated(std::string(32, 'n'), base, {std::string(32, 'o')});
+  UrlSigner new_only(std::string(32, 'n'), base);
+  BlobAddress blob{"t", "l", "car", "k"};
+  std::string old_url = TargetOf(old_edge.Sign("GET", blob, kNow + absl::Hours(1)), base);
+  EXPECT_TRUE(rotated.Verify("GET", old_url, kNow).ok());
+  EXPECT_EQ(new_only.Verify("GET", old_url, kNow).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  std::string new_url = TargetOf(rotated.Sign("GET", blob, kNow + absl::Hours(1)), base);
+  EXPECT_TRUE(new_only.Verify("GET", new_url, kNow).ok());
+  EXPECT_EQ(old_edge.Verify("GET", new_url, kNow).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  // A previous secret does not make a tampered URL valid.
+  std::string tampered = old_url;
+  tampered.replace(tampered.find("/car/"), 5, "/file/");
+  EXPECT_EQ(rotated.Verify("GET", tampered, kNow).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
 TEST(UrlSignerTest, GetSignatureAlsoAllowsHeadButNotPutOrDelete) {
   UrlSigner signer(std::string(32, 'k'), "http://h");
   std::string target =
