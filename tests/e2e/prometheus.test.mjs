@@ -178,3 +178,20 @@ test("every Grafana dashboard query evaluates and names only exported metrics", 
     }
   }
 });
+
+// The alert rules (k8s/components/servicemonitor/prometheusrules.yaml) name only exported metrics.
+test("every metric the alert rules use is exported by some service", async () => {
+  const file = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../k8s/components/servicemonitor/prometheusrules.yaml");
+  const rules = fs.readFileSync(file, "utf8");
+  const exported = new Set();
+  for (const m of kiln.metrics) {
+    const text = await (await fetch(`http://127.0.0.1:${m.port}/metrics`)).text();
+    for (const line of text.split("\n")) {
+      const name = /^([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(line)?.[1];
+      if (name) exported.add(name);
+    }
+  }
+  const used = new Set([...rules.matchAll(/\b(kiln_[a-z0-9_]+|grpc_server_[a-z0-9_]+)\b/g)].map((m) => m[1]));
+  assert.ok(used.size >= 8, [...used].join(" "));
+  for (const name of used) assert.ok(exported.has(name), `the alert rules use ${name}, which no service exports`);
+});
