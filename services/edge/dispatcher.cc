@@ -159,14 +159,32 @@ Reply Dispatcher::BadJson(const std::string& why) {
   return Reply{std::move(body), 400};
 }
 
+namespace {
+
+// Whether two principals may chat: anyone in development mode, else a shared tenant.
+bool ShareATenant(const Principal& a, const Principal& b) {
+  if (a.unrestricted || b.unrestricted) return a.unrestricted && b.unrestricted;
+  for (const auto& t : a.claims.tenants) {
+    if (std::find(b.claims.tenants.begin(), b.claims.tenants.end(), t) != b.claims.tenants.end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 boost::json::object Dispatcher::Chat(const boost::json::object& msg,
-                                     const std::shared_ptr<ClientSession>& sender) {
+                                     const std::shared_ptr<ClientSession>& sender,
+                                     const Principal& sender_principal) {
   std::vector<std::shared_ptr<ClientSession>> members;
   {
     absl::MutexLock lock(&room_mu_);
     for (auto it = room_.begin(); it != room_.end();) {
-      if (auto member = it->second.lock()) {
-        members.push_back(std::move(member));
+      if (auto member = it->second.session.lock()) {
+        if (member == sender || ShareATenant(sender_principal, it->second.principal)) {
+          members.push_back(std::move(member));
+        }
         ++it;
       } else {
         room_.erase(it++);
@@ -233,9 +251,9 @@ void Dispatcher::Handle(boost::json::object msg, const std::shared_ptr<ClientSes
       if (session != nullptr) {
         session->SetConn(req_id, res_id);
         absl::MutexLock lock(&room_mu_);
-        room_[session.get()] = session;
+        room_[session.get()] = RoomMember{session, *principal};
         if (room_.size() >= room_sweep_at_) {
-          absl::erase_if(room_, [](const auto& entry) { return entry.second.expired(); });
+          absl::erase_if(room_, [](const auto& entry) { return entry.second.session.expired(); });
           room_sweep_at_ = std::max<size_t>(64, 2 * room_.size());
         }
       }
@@ -247,7 +265,7 @@ void Dispatcher::Handle(boost::json::object msg, const std::shared_ptr<ClientSes
       if (!msg.contains("message") || !msg["message"].is_string()) {
         return fail("reqChat needs a string \"message\"", absl::StatusCode::kInvalidArgument);
       }
-      reply = Chat(msg, session);
+      reply = Chat(msg, session, *principal);
     }
     reply["type"] = type == "reqOpen" ? "resOpen" : type == "reqClose" ? "resClose" : "resChat";
     Count(type, true);

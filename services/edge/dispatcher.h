@@ -48,10 +48,12 @@ class Dispatcher : public MessageHandler {
  private:
   Reply Error(const boost::json::object& src, const std::string& message, absl::StatusCode code);
   void Count(const std::string& type, bool ok);
-  // reqChat: sends `resChat` to every other open WebSocket connection of this edge (each with its
-  // own conn) and returns the sender's "ack" reply; `targets` lists every open connection.
+  // reqChat: sends `resChat` to every other open WebSocket connection of this edge that may hear
+  // the sender (each with its own conn) and returns the sender's "ack" reply; `targets` lists
+  // those connections. With tokens, only connections sharing a tenant with the sender hear it.
   boost::json::object Chat(const boost::json::object& msg,
-                           const std::shared_ptr<ClientSession>& sender);
+                           const std::shared_ptr<ClientSession>& sender,
+                           const Principal& sender_principal);
 
   const DispatcherOptions options_;
   const Authenticator& auth_;
@@ -62,10 +64,14 @@ class Dispatcher : public MessageHandler {
   prometheus::Family<prometheus::Counter>* messages_;
   prometheus::Family<prometheus::Counter>* auth_refusals_;
 
-  // WebSocket connections that sent reqOpen (the chat room). Entries of closed connections
-  // expire and are swept as the room grows.
+  // WebSocket connections that sent reqOpen (the chat room), with who opened them. Entries of
+  // closed connections expire and are swept as the room grows.
+  struct RoomMember {
+    std::weak_ptr<ClientSession> session;
+    Principal principal;
+  };
   absl::Mutex room_mu_;
-  absl::flat_hash_map<ClientSession*, std::weak_ptr<ClientSession>> room_ ABSL_GUARDED_BY(room_mu_);
+  absl::flat_hash_map<ClientSession*, RoomMember> room_ ABSL_GUARDED_BY(room_mu_);
   size_t room_sweep_at_ ABSL_GUARDED_BY(room_mu_) = 64;
 };
 

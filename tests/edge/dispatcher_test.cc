@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_split.h"
 #include "boost/json/parse.hpp"
 #include "boost/json/serialize.hpp"
 #include "gmock/gmock.h"
@@ -223,6 +224,41 @@ TEST_F(DispatcherTest, ChatIsBroadcastToTheOtherOpenConnections) {
   Reply bad = Send(Msg("reqChat", ",\"conn\":{\"reqId\":\"ra\"}"), a);
   EXPECT_EQ(bad.body["type"], "error");
   EXPECT_THAT(std::string(bad.body["message"].as_string()), HasSubstr("message"));
+}
+
+// With tokens, chat stays within tenants: the token names the tenants (here the token string is
+// the comma-separated tenant list).
+class TenantAuth : public Authenticator {
+ public:
+  absl::StatusOr<Principal> Authenticate(absl::string_view token) const override {
+    Principal p;
+    p.claims.user_id = "u";
+    p.claims.tenants = absl::StrSplit(token, ',');
+    return p;
+  }
+};
+
+TEST_F(DispatcherTest, ChatWithTokensReachesOnlyConnectionsSharingATenant) {
+  TenantAuth tenant_auth;
+  Dispatcher scoped(DispatcherOptions{}, tenant_auth, signer_, backend_, followers_, clock_,
+                    registry_);
+  auto send = [&](const std::string& json, std::shared_ptr<ClientSession> session) {
+    std::optional<Reply> reply;
+    scoped.Handle(boost::json::parse(json).as_object(), session,
+                  [&](Reply r) { reply = std::move(r); });
+    return reply.value_or(Reply{});
+  };
+  auto a = std::make_shared<RecordingSession>();   // tenant t1
+  auto b = std::make_shared<RecordingSession>();   // tenant t2
+  auto ab = std::make_shared<RecordingSession>();  // tenants t1 and t2
+  send(Msg("reqOpen", ",\"conn\":{\"reqId\":\"ra\"}", "t1"), a);
+  send(Msg("reqOpen", ",\"conn\":{\"reqId\":\"rb\"}", "t2"), b);
+  send(Msg("reqOpen", ",\"conn\":{\"reqId\":\"rab\"}", "t1,t2"), ab);
+  Reply r = send(Msg("reqChat", ",\"conn\":{\"reqId\":\"ra\"},\"message\":\"hi\"", "t1"), a);
+  EXPECT_EQ(r.body["type"], "resChat");
+  EXPECT_EQ(r.body["targets"].as_array().size(), 2u);
+  EXPECT_EQ(ab->pushed.size(), 1u);
+  EXPECT_TRUE(b->pushed.empty()) << "a tenant-t2 connection heard tenant t1";
 }
 
 TEST_F(DispatcherTest, BadJsonIsHttp400) {
