@@ -14,6 +14,20 @@
 namespace kiln::edge {
 namespace {
 
+// The serialized eventGetMeta push for a connection bound with `bind`, up to and including
+// `"meta":`; appending a serialized meta object and `}` completes it.
+std::shared_ptr<const std::string> PushHead(boost::json::object bind, const std::string& req_id,
+                                            const std::string& res_id) {
+  bind.erase("meta");
+  bind["type"] = "eventGetMeta";
+  bind["conn"] = boost::json::object{{"reqId", req_id}, {"resId", res_id}};
+  if (!bind.contains("signedUrl")) bind["signedUrl"] = "";
+  std::string head = boost::json::serialize(bind);
+  head.pop_back();  // the closing brace; bind is never empty here (it has "type")
+  head += ",\"meta\":";
+  return std::make_shared<const std::string>(std::move(head));
+}
+
 namespace mv1 = ::kiln::metadata::v1;
 
 boost::json::object MetaJson(const mv1::WatchEvent& event) {
@@ -40,9 +54,14 @@ class LedgerFollowers::Ledger {
   const std::string tenant;
   const std::string ledger;
 
+  // A bound connection. Pushes are built once per event, not per follower: `head` is this
+  // follower's eventGetMeta serialized up to `"meta":` (made at bind time for the connection ids
+  // then in force, remade if they change), and each event's `meta` is serialized once and shared.
   struct Follower {
     std::weak_ptr<ClientSession> session;
     boost::json::object bind;
+    uint64_t conn_generation = 0;  // the session's conn_generation() when head was made
+    std::shared_ptr<const std::string> head;
   };
 
   absl::Mutex mu;
@@ -107,7 +126,8 @@ class LedgerFollowers::WatchStream : public grpc::ClientReadReactor<mv1::WatchEv
  private:
   void Deliver() {
     auto arrived = std::chrono::steady_clock::now();
-    std::vector<std::pair<std::shared_ptr<ClientSession>, boost::json::object>> targets;
+    std::vector<std::pair<std::shared_ptr<ClientSession>, std::shared_ptr<const std::string>>>
+        targets;
     {
       absl::MutexLock lock(&ledger_->mu);
       if (event_.snapshot()) {
@@ -124,17 +144,19 @@ class LedgerFollowers::WatchStream : public grpc::ClientReadReactor<mv1::WatchEv
       for (auto& [raw, f] : ledger_->followers) {
         std::shared_ptr<ClientSession> s = f.session.lock();
         if (s == nullptr) continue;
-        targets.emplace_back(std::move(s), f.bind);
+        if (uint64_t g = s->conn_generation(); g != f.conn_generation) {  // re-opened: new ids
+          f.head = PushHead(f.bind, s->req_id(), s->res_id());
+          f.conn_generation = g;
+        }
+        targets.emplace_back(std::move(s), f.head);
       }
     }
     if (targets.empty() || (event_.entries_size() == 0 && event_.keys_size() == 0)) return;
-    boost::json::object meta = MetaJson(event_);
-    for (auto& [session, msg] : targets) {
-      msg["type"] = "eventGetMeta";
-      msg["conn"] = boost::json::object{{"reqId", session->req_id()}, {"resId", session->res_id()}};
-      msg["meta"] = meta;
-      if (!msg.contains("signedUrl")) msg["signedUrl"] = "";
-      session->Push(boost::json::serialize(msg), arrived);
+    auto tail = std::make_shared<std::string>(boost::json::serialize(MetaJson(event_)));
+    tail->push_back('}');
+    std::shared_ptr<const std::string> shared_tail = std::move(tail);
+    for (auto& [session, head] : targets) {
+      session->PushJoined(head, shared_tail, arrived);
       owner_->pushes_->Increment();
     }
   }
@@ -183,7 +205,10 @@ void LedgerFollowers::Follow(const std::string& tenant, const std::string& ledge
     auto& mine = by_session_[session.get()];
     if (std::find(mine.begin(), mine.end(), key) == mine.end()) mine.push_back(key);
     absl::MutexLock ll(&l->mu);
-    l->followers[session.get()] = Ledger::Follower{session, std::move(bind)};
+    uint64_t generation = session->conn_generation();
+    auto head = PushHead(bind, session->req_id(), session->res_id());
+    l->followers[session.get()] =
+        Ledger::Follower{session, std::move(bind), generation, std::move(head)};
   }
   if (start) new WatchStream(this, l, 0);
 }

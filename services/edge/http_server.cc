@@ -119,6 +119,18 @@ class WsSession : public ClientSession, public std::enable_shared_from_this<WsSe
                      beast::bind_front_handler(&WsSession::OnAccept, this->shared_from_this()));
   }
 
+  void PushJoined(std::shared_ptr<const std::string> head, std::shared_ptr<const std::string> tail,
+                  SteadyTime since) override {
+    net::post(ws_.get_executor(), [self = this->shared_from_this(), head = std::move(head),
+                                   tail = std::move(tail), since]() {
+      std::string json;
+      json.reserve(head->size() + tail->size());
+      json += *head;
+      json += *tail;
+      self->Enqueue(std::move(json), since);
+    });
+  }
+
   void Push(std::string json, SteadyTime since) override {
     net::post(ws_.get_executor(), [self = this->shared_from_this(), json = std::move(json),
                                    since]() mutable { self->Enqueue(std::move(json), since); });
