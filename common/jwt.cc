@@ -487,6 +487,12 @@ absl::StatusOr<TokenVerifier> TokenVerifier::Create(absl::string_view public_key
   return TokenVerifier(Key(key.release()), options);
 }
 
+absl::Status TokenVerifier::AddPreviousKey(absl::string_view public_key) {
+  KILN_ASSIGN_OR_RETURN(Pkey key, ParsePublicKey(absl::StripAsciiWhitespace(public_key)));
+  previous_keys_.push_back(Key(key.release()));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view jwt, absl::Time now) const {
   if (jwt.empty()) return TokenError("token is empty; send a Fireproof cloud JWT");
   if (jwt.size() > kMaxTokenSize) {
@@ -512,7 +518,14 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view jwt, absl::T
   }
   // The signing input is the text of the first two parts, dot included.
   const absl::string_view signing_input = jwt.substr(0, parts[0].size() + 1 + parts[1].size());
-  KILN_RETURN_IF_ERROR(VerifyEs256(key_.get(), signing_input, *signature));
+  absl::Status verified = VerifyEs256(key_.get(), signing_input, *signature);
+  for (size_t i = 0;
+       verified.code() == absl::StatusCode::kUnauthenticated && i < previous_keys_.size(); ++i) {
+    if (VerifyEs256(previous_keys_[i].get(), signing_input, *signature).ok()) {
+      verified = absl::OkStatus();
+    }
+  }
+  KILN_RETURN_IF_ERROR(verified);
 
   // Only signed payloads get parsed.
   absl::StatusOr<std::string> payload_json = Base64UrlDecode(parts[1]);

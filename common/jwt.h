@@ -113,6 +113,10 @@ class TokenVerifier {
   TokenVerifier& operator=(TokenVerifier&&) noexcept;
   ~TokenVerifier();
 
+  // Key rotation: tokens signed with `public_key` (any form Create accepts) also verify, after
+  // the current key. INVALID_ARGUMENT as Create.
+  absl::Status AddPreviousKey(absl::string_view public_key);
+
   // Verifies `jwt` at time `now` (take it from the injected kiln::Clock) and returns its claims.
   // Returns UNAUTHENTICATED, with a message a person can act on, when:
   //   - the token is empty, longer than kMaxTokenSize, or not three dot-separated base64url parts;
@@ -137,6 +141,7 @@ class TokenVerifier {
   TokenVerifier(Key key, TokenVerifierOptions options);
 
   Key key_;
+  std::vector<Key> previous_keys_;
   TokenVerifierOptions options_;
 };
 

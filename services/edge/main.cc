@@ -50,6 +50,9 @@ ABSL_FLAG(std::string, auth, "none",
 ABSL_FLAG(std::string, token_public_key, "",
           "For --auth=es256: the token signing public key, as the z-base58btc JWK string the "
           "Fireproof runtime prints, a JWK JSON, or a PEM; or @FILE to read it from FILE.");
+ABSL_FLAG(std::vector<std::string>, previous_token_public_keys, {},
+          "Token key rotation: previous public keys (each as for --token_public_key, @FILE to read "
+          "it from a file), comma-separated; tokens they signed are still accepted.");
 ABSL_FLAG(std::string, url_signing_key_file, "",
           "File with the secret (at least 32 bytes, e.g. 64 hex characters) that signs blob "
           "URLs; every edge of a deployment needs the same one. Empty: a random per-process key "
@@ -114,6 +117,13 @@ int main(int argc, char** argv) {
     if (key.empty()) Die("--auth=es256 needs --token_public_key");
     auto verifier = kiln::TokenVerifier::Create(key);
     if (!verifier.ok()) Die("--token_public_key: " + std::string(verifier.status().message()));
+    for (std::string previous : absl::GetFlag(FLAGS_previous_token_public_keys)) {
+      if (!previous.empty() && previous[0] == '@') {
+        previous = ReadFileOrDie(previous.substr(1), "--previous_token_public_keys");
+      }
+      absl::Status added = verifier->AddPreviousKey(previous);
+      if (!added.ok()) Die("--previous_token_public_keys: " + std::string(added.message()));
+    }
     auth = kiln::edge::NewEs256Auth(*std::move(verifier), kiln::RealClock::Get());
   } else {
     Die("--auth must be none or es256, got " + auth_mode);

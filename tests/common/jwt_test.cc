@@ -523,6 +523,23 @@ TEST(TokenVerifierTest, TokenSignedByAnotherKeyIsUnauthenticated) {
   EXPECT_TRUE(other->Verify(kOtherKeyToken, WriteTokenIssued()).ok());
 }
 
+// Key rotation: with the new key current and the old one previous, tokens of both verify; a
+// previous key does not weaken the other checks (expiry still applies).
+TEST(TokenVerifierTest, PreviousKeysVerifyTokensTheySignedDuringRotation) {
+  absl::StatusOr<TokenVerifier> rotating = TokenVerifier::Create(kOtherPublicKey);
+  ASSERT_TRUE(rotating.ok()) << rotating.status();
+  EXPECT_EQ(rotating->Verify(kWriteToken, WriteTokenIssued()).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  ASSERT_TRUE(rotating->AddPreviousKey(kRuntimePublicKey).ok());
+  EXPECT_TRUE(rotating->Verify(kWriteToken, WriteTokenIssued()).ok());
+  EXPECT_TRUE(rotating->Verify(kOtherKeyToken, WriteTokenIssued()).ok());
+  absl::StatusOr<TokenClaims> late =
+      rotating->Verify(kWriteToken, WriteTokenIssued() + absl::Hours(3));
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(late.status().message(), HasSubstr("expired"));
+  EXPECT_EQ(rotating->AddPreviousKey("not a key").code(), absl::StatusCode::kInvalidArgument);
+}
+
 // ---- Malformed tokens ----
 
 TEST(TokenVerifierTest, MalformedTokensAreUnauthenticatedWithActionableMessages) {
