@@ -31,6 +31,19 @@ async function freePort() {
   });
 }
 
+// Every metric name some service's /metrics exposes.
+async function exportedMetricNames() {
+  const exported = new Set();
+  for (const m of kiln.metrics) {
+    const text = await (await fetch(`http://127.0.0.1:${m.port}/metrics`)).text();
+    for (const line of text.split("\n")) {
+      const name = /^([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(line)?.[1];
+      if (name) exported.add(name);
+    }
+  }
+  return exported;
+}
+
 async function query(expr) {
   const res = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(expr)}`);
   const body = await res.json();
@@ -156,14 +169,7 @@ test("every Grafana dashboard query evaluates and names only exported metrics", 
   };
   walk(dashboard.panels);
   assert.ok(exprs.length >= 20, `only ${exprs.length} queries in the dashboard`);
-  const exported = new Set();
-  for (const m of kiln.metrics) {
-    const text = await (await fetch(`http://127.0.0.1:${m.port}/metrics`)).text();
-    for (const line of text.split("\n")) {
-      const name = /^([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(line)?.[1];
-      if (name) exported.add(name);
-    }
-  }
+  const exported = await exportedMetricNames();
   const promqlWords = new Set(["by", "without", "on", "ignoring", "group_left", "group_right", "or", "and", "unless", "bool", "offset"]);
   for (const { panel, expr } of exprs) {
     const concrete = expr.replace(/\$__rate_interval|\$\{__rate_interval\}/g, "1m").replace(/\$\{?\w+\}?/g, ".*");
@@ -183,14 +189,7 @@ test("every Grafana dashboard query evaluates and names only exported metrics", 
 test("every metric the alert rules use is exported by some service", async () => {
   const file = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../k8s/components/servicemonitor/prometheusrules.yaml");
   const rules = fs.readFileSync(file, "utf8");
-  const exported = new Set();
-  for (const m of kiln.metrics) {
-    const text = await (await fetch(`http://127.0.0.1:${m.port}/metrics`)).text();
-    for (const line of text.split("\n")) {
-      const name = /^([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(line)?.[1];
-      if (name) exported.add(name);
-    }
-  }
+  const exported = await exportedMetricNames();
   const used = new Set([...rules.matchAll(/\b(kiln_[a-z0-9_]+|grpc_server_[a-z0-9_]+)\b/g)].map((m) => m[1]));
   assert.ok(used.size >= 8, [...used].join(" "));
   for (const name of used) assert.ok(exported.has(name), `the alert rules use ${name}, which no service exports`);

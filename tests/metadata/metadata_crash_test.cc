@@ -58,6 +58,35 @@ class MetadataProcessTest : public ::testing::Test {
     return VerifyHashChain(links, "", log.head_sha256());
   }
 
+  // Commit number `v` of a one-writer chain on `ledger`: entry e<v> with parent e<v-1>, the new
+  // head, and `keys`.
+  static v1::CommitRequest ChainCommit(const std::string& ledger, uint64_t v,
+                                       const std::vector<std::string>& keys = {}) {
+    v1::CommitRequest r;
+    r.set_tenant("t1");
+    r.set_ledger(ledger);
+    r.add_writers("w");
+    r.set_expected_version(v);
+    auto* e = r.add_entries();
+    e->set_cid("e" + std::to_string(v));
+    e->set_data("data");
+    if (v > 0) e->add_parents("e" + std::to_string(v - 1));
+    r.add_heads(e->cid());
+    for (const auto& k : keys) r.add_keys(k);
+    return r;
+  }
+
+  // GetLedger of (t1, ledger) with entries and keys.
+  static grpc::Status ReadLedger(v1::MetadataService::Stub& stub, const std::string& ledger,
+                                 v1::GetLedgerResponse* state) {
+    grpc::ClientContext ctx;
+    v1::GetLedgerRequest r;
+    r.set_tenant("t1");
+    r.set_ledger(ledger);
+    r.set_include_entries(true);
+    return stub.GetLedger(&ctx, r, state);
+  }
+
   kiln::testing::TempDir dir_;
   std::string db_ = dir_.path() + "/db";
 };
@@ -74,16 +103,7 @@ TEST_F(MetadataProcessTest, SigkillDuringCommitsKeepsEveryAcknowledgedCommitAndA
     writers.emplace_back([&, w] {
       std::string ledger = "l" + std::to_string(w);
       for (uint64_t v = 0;; ++v) {
-        v1::CommitRequest r;
-        r.set_tenant("t1");
-        r.set_ledger(ledger);
-        r.add_writers("w");
-        r.set_expected_version(v);
-        auto* e = r.add_entries();
-        e->set_cid("e" + std::to_string(v));
-        e->set_data("data");
-        if (v > 0) e->add_parents("e" + std::to_string(v - 1));
-        r.add_heads(e->cid());
+        v1::CommitRequest r = ChainCommit(ledger, v);
         grpc::ClientContext ctx;
         ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
         v1::CommitResponse resp;
@@ -188,20 +208,10 @@ TEST_F(MetadataProcessTest, CheckpointRestoresTheLedgerAsOfTheCheckpoint) {
   ASSERT_TRUE(server.Start().ok());
   auto stub = v1::MetadataService::NewStub(LoopbackChannel(server.grpc_target()));
   auto commit = [&](uint64_t v) {
-    v1::CommitRequest r;
-    r.set_tenant("t1");
-    r.set_ledger("backed-up");
-    r.add_writers("w");
-    r.set_expected_version(v);
-    auto* e = r.add_entries();
-    e->set_cid("e" + std::to_string(v));
-    e->set_data("data");
-    if (v > 0) e->add_parents("e" + std::to_string(v - 1));
-    r.add_heads(e->cid());
-    r.add_keys("zKey" + std::to_string(v));
     grpc::ClientContext ctx;
     v1::CommitResponse resp;
-    grpc::Status s = stub->Commit(&ctx, r, &resp);
+    grpc::Status s =
+        stub->Commit(&ctx, ChainCommit("backed-up", v, {"zKey" + std::to_string(v)}), &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
   };
   for (uint64_t v = 0; v < 10; ++v) commit(v);
@@ -226,13 +236,8 @@ TEST_F(MetadataProcessTest, CheckpointRestoresTheLedgerAsOfTheCheckpoint) {
                           {"--backend=rocksdb://" + checkpoints + "/cp", "--insecure_dev_kek"});
   ASSERT_TRUE(restored.Start().ok());
   auto stub2 = v1::MetadataService::NewStub(LoopbackChannel(restored.grpc_target()));
-  grpc::ClientContext ctx;
-  v1::GetLedgerRequest r;
-  r.set_tenant("t1");
-  r.set_ledger("backed-up");
-  r.set_include_entries(true);
   v1::GetLedgerResponse state;
-  ASSERT_TRUE(stub2->GetLedger(&ctx, r, &state).ok());
+  ASSERT_TRUE(ReadLedger(*stub2, "backed-up", &state).ok());
   EXPECT_EQ(state.state().version(), 10u);
   EXPECT_THAT(state.state().heads(), ::testing::ElementsAre("e9"));
   EXPECT_EQ(state.state().keys_size(), 10);
@@ -262,32 +267,17 @@ TEST_F(MetadataProcessTest, KekRotationReSealsKeysSoTheOldKekCanBeDropped) {
   };
   auto keys_of = [](ServiceProcess& server) {
     auto stub = v1::MetadataService::NewStub(LoopbackChannel(server.grpc_target()));
-    grpc::ClientContext ctx;
-    v1::GetLedgerRequest r;
-    r.set_tenant("t1");
-    r.set_ledger("rotated");
-    r.set_include_entries(true);
     v1::GetLedgerResponse state;
-    grpc::Status s = stub->GetLedger(&ctx, r, &state);
+    grpc::Status s = ReadLedger(*stub, "rotated", &state);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return std::vector<std::string>(state.state().keys().begin(), state.state().keys().end());
   };
   {
     auto server = start({"--kek_file=" + kek_a});
     auto stub = v1::MetadataService::NewStub(LoopbackChannel(server->grpc_target()));
-    v1::CommitRequest r;
-    r.set_tenant("t1");
-    r.set_ledger("rotated");
-    r.set_expected_version(0);
-    auto* e = r.add_entries();
-    e->set_cid("e0");
-    e->set_data("data");
-    r.add_heads("e0");
-    r.add_keys("zKeyOne");
-    r.add_keys("zKeyTwo");
     grpc::ClientContext ctx;
     v1::CommitResponse resp;
-    ASSERT_TRUE(stub->Commit(&ctx, r, &resp).ok());
+    ASSERT_TRUE(stub->Commit(&ctx, ChainCommit("rotated", 0, {"zKeyOne", "zKeyTwo"}), &resp).ok());
     server->Stop(SIGTERM);
   }
   {
@@ -303,13 +293,8 @@ TEST_F(MetadataProcessTest, KekRotationReSealsKeysSoTheOldKekCanBeDropped) {
   // And KEK A alone no longer opens them: GetLedger fails with DATA_LOSS.
   auto old_only = start({"--kek_file=" + kek_a});
   auto stub = v1::MetadataService::NewStub(LoopbackChannel(old_only->grpc_target()));
-  grpc::ClientContext ctx;
-  v1::GetLedgerRequest r;
-  r.set_tenant("t1");
-  r.set_ledger("rotated");
-  r.set_include_entries(true);
   v1::GetLedgerResponse state;
-  EXPECT_EQ(stub->GetLedger(&ctx, r, &state).error_code(), grpc::StatusCode::DATA_LOSS);
+  EXPECT_EQ(ReadLedger(*stub, "rotated", &state).error_code(), grpc::StatusCode::DATA_LOSS);
 }
 
 }  // namespace
