@@ -71,8 +71,12 @@ absl::StatusOr<Proto> ParseRecord(const std::string& bytes, absl::string_view wh
 }  // namespace
 
 LedgerStore::LedgerStore(KvBackend& kv, const KeySealer& sealer, const Clock& clock,
-                         CommitListener on_commit)
-    : kv_(kv), sealer_(sealer), clock_(clock), on_commit_(std::move(on_commit)) {}
+                         CommitListener on_commit, size_t recent_entries)
+    : kv_(kv),
+      sealer_(sealer),
+      clock_(clock),
+      on_commit_(std::move(on_commit)),
+      recent_entries_(recent_entries) {}
 
 absl::Mutex& LedgerStore::LockFor(const std::string& tenant, const std::string& ledger) {
   return locks_[absl::HashOf(tenant, ledger) % locks_.size()];
@@ -296,20 +300,7 @@ absl::StatusOr<v1::GetLedgerResponse> LedgerStore::GetLedger(const v1::GetLedger
   state->set_version(header.version());
   *state->mutable_heads() = header.heads();
   if (request.include_entries()) {
-    std::vector<std::string> heads(header.heads().begin(), header.heads().end());
-    std::set<std::string> seen(heads.begin(), heads.end());
-    for (auto it = header.writer_heads().rbegin(); it != header.writer_heads().rend(); ++it) {
-      if (seen.insert(it->cid()).second) heads.push_back(it->cid());
-    }
-    std::vector<uint64_t> seqs;
-    KILN_ASSIGN_OR_RETURN(auto entries, ReadEntries(tenant, ledger, heads, &seqs));
-    // Serve them in acceptance order: a new Fireproof client loading many heads in CID order
-    // failed with "missing block", in acceptance order it converged (observed in e2e).
-    std::vector<size_t> order(entries.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return seqs[a] < seqs[b]; });
-    for (size_t i : order) *state->add_head_entries() = std::move(entries[i]);
+    KILN_RETURN_IF_ERROR(AddReaderEntries(header, state));
     KILN_ASSIGN_OR_RETURN(auto keys, ReadKeys(tenant, ledger, nullptr));
     for (auto& k : keys) state->add_keys(std::move(k));
   }
@@ -329,6 +320,54 @@ absl::StatusOr<v1::GetLedgerResponse> LedgerStore::GetLedger(const v1::GetLedger
     }
   }
   return response;
+}
+
+absl::StatusOr<std::vector<std::string>> LedgerStore::RecentEntryCids(const std::string& tenant,
+                                                                      const std::string& ledger,
+                                                                      uint64_t version) {
+  std::vector<std::string> cids;
+  if (recent_entries_ == 0 || version == 0) return cids;
+  // Every commit accepts at least one entry or key, so the last recent_entries_ records hold at
+  // least as many entries as are wanted, unless commits carried keys only.
+  uint64_t from = version > recent_entries_ ? version - recent_entries_ + 1 : 1;
+  std::string prefix = LedgerPrefix(kLog, tenant, ledger);
+  KILN_ASSIGN_OR_RETURN(auto rows,
+                        kv_.Scan(SeqKey(prefix, from), UpperBound(prefix), recent_entries_));
+  for (auto it = rows.rbegin(); it != rows.rend() && cids.size() < recent_entries_; ++it) {
+    KILN_ASSIGN_OR_RETURN(auto record, ParseRecord<v1::LogRecord>(it->second, "log"));
+    for (int i = record.entry_cids_size() - 1; i >= 0 && cids.size() < recent_entries_; --i) {
+      cids.push_back(record.entry_cids(i));
+    }
+  }
+  return cids;
+}
+
+absl::Status LedgerStore::AddReaderEntries(const v1::LedgerHeader& header,
+                                           v1::LedgerState* state) {
+  // The heads, each recent writer's latest entry, and the newest accepted entries. A Fireproof
+  // client that commits while it compacts can leave those commits' CARs out of the CAR log its
+  // later commits name (see docs/protocol-rules.md, rule 2): a reader given only the heads then
+  // misses their blocks. The entries of the last two compaction windows carry those CARs.
+  KILN_ASSIGN_OR_RETURN(std::vector<std::string> cids,
+                        RecentEntryCids(state->tenant(), state->ledger(), header.version()));
+  cids.insert(cids.end(), header.heads().begin(), header.heads().end());
+  for (auto it = header.writer_heads().rbegin(); it != header.writer_heads().rend(); ++it) {
+    cids.push_back(it->cid());
+  }
+  std::set<std::string> seen;
+  cids.erase(std::remove_if(cids.begin(), cids.end(),
+                            [&](const std::string& c) { return !seen.insert(c).second; }),
+             cids.end());
+  std::vector<uint64_t> seqs;
+  KILN_ASSIGN_OR_RETURN(auto entries, ReadEntries(state->tenant(), state->ledger(), cids, &seqs));
+  // Newest first: the newest entry's CAR names most of the CAR log, so the client finds the older
+  // entries' CARs already loaded and skips them instead of fetching each one.
+  std::vector<size_t> order(entries.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return seqs[a] > seqs[b]; });
+  for (size_t i : order) *state->add_head_entries() = std::move(entries[i]);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::ListLedgersResponse> LedgerStore::ListLedgers(const std::string& tenant,

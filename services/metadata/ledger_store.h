@@ -30,8 +30,14 @@ using CommitListener = std::function<void(const std::string& tenant, const std::
 
 class LedgerStore {
  public:
-  // `kv`, `sealer` and `clock` are not owned and must outlive the store.
-  LedgerStore(KvBackend& kv, const KeySealer& sealer, const Clock& clock, CommitListener on_commit);
+  // `kv`, `sealer` and `clock` are not owned and must outlive the store. `recent_entries`: how
+  // many of the newest accepted entries a new reader is served beside the heads (see
+  // LedgerState.head_entries and docs/protocol-rules.md).
+  LedgerStore(KvBackend& kv, const KeySealer& sealer, const Clock& clock, CommitListener on_commit,
+              size_t recent_entries = kDefaultRecentEntries);
+
+  // Two of the Fireproof client's compaction windows (it compacts at 100 CARs by default).
+  static constexpr size_t kDefaultRecentEntries = 200;
 
   // Re-seals under the current key-encryption key every stored key that only a previous KEK
   // opens (KEK rotation), in batches; returns how many were re-sealed. Safe while serving: commits
@@ -75,11 +81,18 @@ class LedgerStore {
                                                     const std::string& ledger,
                                                     const std::vector<std::string>* fingerprints);
   absl::Mutex& LockFor(const std::string& tenant, const std::string& ledger);
+  // CIDs of up to recent_entries_ newest accepted entries, newest first.
+  absl::StatusOr<std::vector<std::string>> RecentEntryCids(const std::string& tenant,
+                                                           const std::string& ledger,
+                                                           uint64_t version);
+  // What a new reader starts from, newest first (LedgerState.head_entries).
+  absl::Status AddReaderEntries(const v1::LedgerHeader& header, v1::LedgerState* state);
 
   KvBackend& kv_;
   const KeySealer& sealer_;
   const Clock& clock_;
   CommitListener on_commit_;
+  const size_t recent_entries_;
   std::array<absl::Mutex, 512> locks_;
 };
 

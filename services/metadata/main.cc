@@ -48,6 +48,9 @@ ABSL_FLAG(uint64_t, max_queued_requests, 4096,
           "Requests waiting for an I/O thread before new ones get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(uint64_t, max_watch_queue, 1024,
           "Events queued for one watcher before it is cut off with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(uint64_t, serve_recent_entries, kiln::metadata::LedgerStore::kDefaultRecentEntries,
+          "How many of a ledger's newest meta entries a new reader gets beside the heads (at "
+          "least two of the Fireproof client's compaction windows; see docs/protocol-rules.md).");
 ABSL_FLAG(std::string, shard_index, "0",
           "This process's shard: a number, or a name ending in -<number> such as the StatefulSet "
           "pod name kiln-metadata-2. Requests for ledgers placed on another shard are refused.");
@@ -143,7 +146,8 @@ int main(int argc, char** argv) {
       [&hub](const std::string& tenant, const std::string& ledger,
              std::shared_ptr<const kiln::metadata::v1::WatchEvent> event) {
         hub.Publish(tenant, ledger, event);
-      });
+      },
+      absl::GetFlag(FLAGS_serve_recent_entries));
   if (sealer->has_previous()) {
     absl::StatusOr<uint64_t> resealed = store.ResealKeys();
     if (resealed.ok()) {

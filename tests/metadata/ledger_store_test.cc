@@ -47,11 +47,23 @@ class LedgerStoreTest : public ::testing::TestWithParam<std::string> {
     auto kv = KvBackendRegistry().Create(url);
     ASSERT_TRUE(kv.ok()) << kv.status();
     kv_ = *std::move(kv);
+    OpenStore(LedgerStore::kDefaultRecentEntries);
+  }
+
+  void OpenStore(size_t recent_entries) {
     store_ = std::make_unique<LedgerStore>(
         *kv_, sealer_, clock_,
         [this](const std::string&, const std::string&, std::shared_ptr<const v1::WatchEvent> e) {
           published_.push_back(*e);
-        });
+        },
+        recent_entries);
+  }
+
+  std::vector<std::string> Served() {
+    std::vector<std::string> served;
+    v1::GetLedgerResponse state = State();
+    for (const auto& e : state.state().head_entries()) served.push_back(e.cid());
+    return served;
   }
 
   v1::GetLedgerResponse State(bool entries = true) {
@@ -114,27 +126,47 @@ TEST_P(LedgerStoreTest, CommitWithNothingNewIsANoop) {
 }
 
 TEST_P(LedgerStoreTest, NewReadersGetEachRecentWritersLatestEntryBesideTheHeads) {
-  // w1 writes "a"; w2 has received "a" and lists it as a parent of "b" (perhaps before merging
-  // it). Heads are {"b"}, but a new reader is also given "a", w1's latest entry.
+  // No recent-entry window: only the heads and each writer's latest entry. w1 writes "a"; w2 has
+  // received "a" and lists it as a parent of "b" (perhaps before merging it). Heads are {"b"},
+  // but a new reader is also given "a", w1's latest entry; newest first.
+  OpenStore(0);
   v1::CommitRequest first = Commit(0, {Entry("a")}, {"a"});
   first.set_writers(0, "w1");
   ASSERT_TRUE(store_->Commit(first).ok());
   v1::CommitRequest second = Commit(1, {Entry("b", {"a"})}, {"b"});
   second.set_writers(0, "w2");
   ASSERT_TRUE(store_->Commit(second).ok());
-  auto s = State();
-  EXPECT_THAT(s.state().heads(), ElementsAre("b"));
-  std::vector<std::string> served;
-  for (const auto& e : s.state().head_entries()) served.push_back(e.cid());
-  EXPECT_THAT(served, ElementsAre("a", "b"));
+  EXPECT_THAT(State().state().heads(), ElementsAre("b"));
+  EXPECT_THAT(Served(), ElementsAre("b", "a"));
   // Once w1 writes again, its older entry is no longer served.
   v1::CommitRequest third = Commit(2, {Entry("c", {"b"})}, {"c"});
   third.set_writers(0, "w1");
   ASSERT_TRUE(store_->Commit(third).ok());
-  served.clear();
-  auto later = State();
-  for (const auto& e : later.state().head_entries()) served.push_back(e.cid());
-  EXPECT_THAT(served, ElementsAre("b", "c"));
+  EXPECT_THAT(Served(), ElementsAre("c", "b"));
+}
+
+TEST_P(LedgerStoreTest, NewReadersGetTheNewestEntriesNewestFirstBesideTheHeads) {
+  // One writer chains five commits (each names the previous): one head, but a new reader gets the
+  // newest three entries (the window), newest first, and nothing older.
+  OpenStore(3);
+  std::vector<std::string> cids = {"e1", "e2", "e3", "e4", "e5"};
+  for (size_t i = 0; i < cids.size(); ++i) {
+    std::vector<std::string> parents;
+    if (i > 0) parents.push_back(cids[i - 1]);
+    ASSERT_TRUE(store_->Commit(Commit(i, {Entry(cids[i], parents)}, {cids[i]})).ok());
+  }
+  EXPECT_THAT(State().state().heads(), ElementsAre("e5"));
+  EXPECT_THAT(Served(), ElementsAre("e5", "e4", "e3"));
+  // A commit of two entries counts two; keys-only commits add none.
+  ASSERT_TRUE(store_->Commit(Commit(5, {Entry("f1", {"e5"}), Entry("f2", {"e5"})}, {"f1", "f2"}))
+                  .ok());
+  ASSERT_TRUE(store_->Commit(Commit(6, {}, {"f1", "f2"}, {"zOnlyAKey"})).ok());
+  EXPECT_THAT(Served(), ElementsAre("f2", "f1", "e5"));
+  // The watch snapshot starts from the same entries.
+  auto snapshot = store_->Snapshot("t1", "l1");
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  ASSERT_EQ(snapshot->entries_size(), 3);
+  EXPECT_EQ(snapshot->entries(0).cid(), "f2");
 }
 
 TEST_P(LedgerStoreTest, ProbesReportAcceptedAndReferencedCids) {

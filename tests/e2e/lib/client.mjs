@@ -23,6 +23,9 @@
 //   {op:"ids"}                        -> {ok, ids} (allDocs keys)
 //   {op:"flush", timeoutMs}           waits until the commit queue is idle, i.e. every local commit has
 //                                     been handed to the remote (uploaded or failed) -> {ok}
+//   {op:"compact"}                    db.compact() -> {ok, carLog} (CAR groups in the loader's log after)
+//   {op:"stats"}                      -> {ok, carLog, cpuMs}: the loader's CAR log length (read-only
+//                                     internal) and this process's user+system CPU so far
 //   {op:"errors"}                     -> {ok, errors}: unhandled rejections seen so far. The client
 //                                     uploads in the background and does not catch upload failures;
 //                                     they surface here instead of killing the process.
@@ -165,6 +168,14 @@ const ops = {
     const loader = db.ledger.crdt.blockstore.loader;
     await withTimeout(timeoutMs, loader.commitQueue.waitIdle(), "flush");
     return { ok: true };
+  },
+  async compact() {
+    await db.compact();
+    return { ok: true, carLog: db.ledger.crdt.blockstore.loader.carLog.length };
+  },
+  async stats() {
+    const u = process.cpuUsage();
+    return { ok: true, carLog: db.ledger.crdt.blockstore.loader.carLog.length, cpuMs: (u.user + u.system) / 1000 };
   },
   async errors() {
     return { ok: true, errors };

@@ -148,6 +148,15 @@ class ClientProcess {
   async errors() {
     return (await this.call({ op: "errors" })).errors;
   }
+  // Runs db.compact(); returns the loader's CAR log length after it.
+  async compact() {
+    return (await this.call({ op: "compact" })).carLog;
+  }
+  // {carLog, cpuMs}: the loader's CAR log length and the process's CPU time so far.
+  async stats() {
+    const { carLog, cpuMs } = await this.call({ op: "stats" });
+    return { carLog, cpuMs };
+  }
   // Closes the database and waits for the process to exit. Returns the close reply.
   async close({ timeoutMs = 30_000 } = {}) {
     if (this.exited) return { ok: true };

@@ -1,0 +1,216 @@
+// The differential oracle: a minimal in-memory Fireproof cloud protocol server (no validation, no
+// durability, no auth beyond a non-empty token), written from docs/protocol-rules.md and the protocol
+// doc, never from Kiln's code. The e2e scenarios run against it and against Kiln; whatever passes
+// here must pass on Kiln too, and tests/e2e/oracle.test.mjs compares the heads both serve.
+//
+//   node tests/support/oracle.mjs [--port=0] [--ready_file=F]    standalone (prints http_port=...)
+//   import { startOracle } from "../support/oracle.mjs"          in-process: {port, fpUrl(), stop()}
+//
+// What it serves (docs/protocol-rules.md):
+//   - heads = every accepted entry that no accepted entry names as a parent;
+//   - bindGetMeta: eventGetMeta with the current heads and every key;
+//   - reqPutMeta: resPutMeta whose meta is the current heads; eventGetMeta with the new entries'
+//     heads to every other bound connection, never to the writer itself;
+//   - blobs at /blob/<tenant>/<ledger>/<store>/<key> (PUT, GET, HEAD, DELETE), unsigned.
+// GET /debug/ledger?tenant=&ledger= returns {heads, entries, keys} for tests.
+import http from "node:http";
+import fs from "node:fs";
+import { createRequire } from "node:module";
+
+// `ws` comes with the Fireproof client, installed in tests/e2e.
+const require = createRequire(new URL("../e2e/package.json", import.meta.url));
+const { WebSocketServer } = require("ws");
+
+class Ledger {
+  constructor() {
+    this.entries = new Map(); // cid -> entry
+    this.referenced = new Set(); // cids some accepted entry names as a parent
+    this.heads = new Set();
+    this.keys = new Set();
+  }
+  put(metas, keys) {
+    for (const k of keys) this.keys.add(k);
+    for (const m of metas) {
+      if (this.entries.has(m.cid)) continue;
+      this.entries.set(m.cid, m);
+      for (const p of m.parents ?? []) {
+        this.referenced.add(p);
+        this.heads.delete(p);
+      }
+      if (!this.referenced.has(m.cid)) this.heads.add(m.cid);
+    }
+  }
+  headEntries() {
+    return [...this.heads].map((c) => this.entries.get(c));
+  }
+}
+
+export function createOracle() {
+  const ledgers = new Map(); // "tenant\0ledger" -> Ledger
+  const blobs = new Map(); // path -> Buffer
+  const conns = new Map(); // resId -> {socket, binds: Map<ledgerKey, bindMsg>}
+  let nextId = 1;
+  let port = 0;
+
+  const ledgerOf = (t, l) => {
+    const k = `${t}\0${l}`;
+    if (!ledgers.has(k)) ledgers.set(k, new Ledger());
+    return [k, ledgers.get(k)];
+  };
+  const tl = (msg) => [msg.tenant?.tenant ?? msg.urlParam?.tenant, msg.tenant?.ledger ?? msg.urlParam?.ledger];
+  const metaOf = (entries, keys) => ({ metas: entries, keys: [...keys] });
+
+  function handle(msg, socket) {
+    const err = (message) => ({ type: "error", tid: msg.tid, version: "FP-MSG-1.0", src: msg, message });
+    if (!msg.auth?.params?.jwk) return err("auth is required");
+    switch (msg.type) {
+      case "reqGestalt":
+        return {
+          tid: msg.tid,
+          type: "resGestalt",
+          version: "FP-MSG-1.0",
+          auth: msg.auth,
+          gestalt: {
+            id: "FP-Oracle",
+            storeTypes: ["meta", "file", "car", "wal"],
+            protocolCapabilities: ["reqRes", "stream"],
+            httpEndpoints: ["/fp"],
+            wsEndpoints: ["/ws"],
+            encodings: ["JSON"],
+            auth: [],
+            requiresAuth: true,
+          },
+        };
+      case "reqOpen": {
+        const resId = msg.conn?.resId ?? `oracle-${nextId++}`;
+        const old = conns.get(resId);
+        conns.set(resId, { socket, binds: old?.binds ?? new Map() });
+        return { ...msg, type: "resOpen", conn: { reqId: msg.conn?.reqId, resId } };
+      }
+      case "reqClose":
+        conns.delete(msg.conn?.resId);
+        return { ...msg, type: "resClose" };
+      case "bindGetMeta": {
+        const [t, l] = tl(msg);
+        const [k, ledger] = ledgerOf(t, l);
+        const c = conns.get(msg.conn?.resId);
+        if (c && socket) c.binds.set(k, msg);
+        return { ...msg, type: "eventGetMeta", signedUrl: "", meta: metaOf(ledger.headEntries(), ledger.keys) };
+      }
+      case "reqPutMeta": {
+        const [t, l] = tl(msg);
+        const [k, ledger] = ledgerOf(t, l);
+        ledger.put(msg.meta?.metas ?? [], msg.meta?.keys ?? []);
+        const push = metaOf(ledger.headEntries(), ledger.keys);
+        for (const [resId, c] of conns) {
+          if (resId === msg.conn?.resId || !c.socket || c.socket.readyState !== 1) continue;
+          const bind = c.binds.get(k);
+          if (bind) c.socket.send(JSON.stringify({ ...bind, type: "eventGetMeta", signedUrl: "", meta: push }));
+        }
+        return { ...msg, type: "resPutMeta", signedUrl: "", meta: push };
+      }
+      case "reqDelMeta":
+        return { ...msg, type: "resDelMeta" };
+      case "reqPutData":
+      case "reqGetData":
+      case "reqDelData": {
+        const [t, l] = tl(msg);
+        const store = msg.methodParam?.store ?? "car";
+        const url = `http://127.0.0.1:${port}/blob/${t}/${l}/${store}/${msg.urlParam?.key}`;
+        return { ...msg, type: `res${msg.type.slice(3)}`, signedUrl: url };
+      }
+      default:
+        return err("unexpected message");
+    }
+  }
+
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const url = new URL(req.url, "http://x");
+      if (url.pathname === "/fp" && req.method === "PUT") {
+        let reply;
+        try {
+          reply = handle(JSON.parse(body.toString("utf8")), null);
+        } catch (e) {
+          res.writeHead(400).end(JSON.stringify({ type: "error", message: e.message }));
+          return;
+        }
+        res.writeHead(reply.type === "error" ? 500 : 200, { "Content-Type": "application/json" });
+        res.end(JSON.stringify(reply));
+      } else if (url.pathname.startsWith("/blob/")) {
+        const key = url.pathname;
+        if (req.method === "PUT") blobs.set(key, body);
+        if (req.method === "DELETE") blobs.delete(key);
+        if ((req.method === "GET" || req.method === "HEAD") && !blobs.has(key)) return res.writeHead(404).end();
+        res.writeHead(200).end(req.method === "GET" ? blobs.get(key) : undefined);
+      } else if (url.pathname === "/debug/ledger") {
+        const [, ledger] = ledgerOf(url.searchParams.get("tenant"), url.searchParams.get("ledger"));
+        res.writeHead(200, { "Content-Type": "application/json" });
+        res.end(JSON.stringify({ heads: [...ledger.heads].sort(), entries: ledger.entries.size, keys: [...ledger.keys] }));
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+  });
+  const wss = new WebSocketServer({ server, path: "/ws" });
+  wss.on("connection", (socket) => {
+    socket.on("message", (data) => {
+      let msg;
+      try {
+        msg = JSON.parse(data.toString("utf8"));
+      } catch {
+        return;
+      }
+      socket.send(JSON.stringify(handle(msg, socket)));
+    });
+    socket.on("close", () => {
+      for (const [resId, c] of conns) if (c.socket === socket) conns.delete(resId);
+    });
+  });
+
+  return {
+    listen(p = 0) {
+      return new Promise((resolve) =>
+        server.listen(p, "127.0.0.1", () => {
+          port = server.address().port;
+          resolve(port);
+        }),
+      );
+    },
+    get port() {
+      return port;
+    },
+    get httpBase() {
+      return `http://127.0.0.1:${port}`;
+    },
+    fpUrl(protocol = "ws") {
+      return `fpcloud://127.0.0.1:${port}?protocol=${protocol}`;
+    },
+    ledger(tenant, ledger) {
+      return ledgerOf(tenant, ledger)[1];
+    },
+    stop() {
+      for (const s of wss.clients) s.terminate();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export async function startOracle() {
+  const o = createOracle();
+  await o.listen(0);
+  return o;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const arg = (name, dflt) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt;
+  const o = createOracle();
+  const p = await o.listen(Number(arg("port", "0")));
+  const ready = arg("ready_file");
+  if (ready) fs.writeFileSync(ready, `http_port=${p}\nready\n`);
+  console.error(`oracle listening on 127.0.0.1:${p}`);
+  process.on("SIGTERM", () => o.stop().then(() => process.exit(0)));
+}
