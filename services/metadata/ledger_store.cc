@@ -342,8 +342,7 @@ absl::StatusOr<std::vector<std::string>> LedgerStore::RecentEntryCids(const std:
   return cids;
 }
 
-absl::Status LedgerStore::AddReaderEntries(const v1::LedgerHeader& header,
-                                           v1::LedgerState* state) {
+absl::Status LedgerStore::AddReaderEntries(const v1::LedgerHeader& header, v1::LedgerState* state) {
   // The heads, each recent writer's latest entry, and the newest accepted entries. A Fireproof
   // client that commits while it compacts can leave those commits' CARs out of the CAR log its
   // later commits name (see docs/protocol-rules.md, rule 2): a reader given only the heads then

@@ -158,8 +158,8 @@ TEST_P(LedgerStoreTest, NewReadersGetTheNewestEntriesNewestFirstBesideTheHeads) 
   EXPECT_THAT(State().state().heads(), ElementsAre("e5"));
   EXPECT_THAT(Served(), ElementsAre("e5", "e4", "e3"));
   // A commit of two entries counts two; keys-only commits add none.
-  ASSERT_TRUE(store_->Commit(Commit(5, {Entry("f1", {"e5"}), Entry("f2", {"e5"})}, {"f1", "f2"}))
-                  .ok());
+  ASSERT_TRUE(
+      store_->Commit(Commit(5, {Entry("f1", {"e5"}), Entry("f2", {"e5"})}, {"f1", "f2"})).ok());
   ASSERT_TRUE(store_->Commit(Commit(6, {}, {"f1", "f2"}, {"zOnlyAKey"})).ok());
   EXPECT_THAT(Served(), ElementsAre("f2", "f1", "e5"));
   // The watch snapshot starts from the same entries.
