@@ -259,6 +259,8 @@ void Dispatcher::Handle(boost::json::object msg, const std::shared_ptr<ClientSes
       }
       reply["conn"] = boost::json::object{{"reqId", req_id}, {"resId", res_id}};
     } else if (type == "reqClose" && session != nullptr) {
+      // A closed connection gets no more pushes and no chat (the socket may stay open).
+      followers_.Unfollow(session.get());
       absl::MutexLock lock(&room_mu_);
       room_.erase(session.get());
     } else if (type == "reqChat") {

@@ -226,6 +226,19 @@ TEST_F(DispatcherTest, ChatIsBroadcastToTheOtherOpenConnections) {
   EXPECT_THAT(std::string(bad.body["message"].as_string()), HasSubstr("message"));
 }
 
+TEST_F(DispatcherTest, CloseStopsPushesToTheConnection) {
+  // A bind over a connection follows the ledger; reqClose on it stops that (no more pushes) even
+  // though the socket stays open.
+  auto a = std::make_shared<RecordingSession>();
+  Send(Msg("reqOpen", ",\"conn\":{\"reqId\":\"ra\",\"resId\":\"a\"}"), a);
+  Send(Msg("bindGetMeta", std::string(kLedger) + ",\"conn\":{\"reqId\":\"ra\",\"resId\":\"a\"}"),
+       a);
+  EXPECT_EQ(followers_.followed_ledgers(), 1u);
+  Reply r = Send(Msg("reqClose", ",\"conn\":{\"reqId\":\"ra\",\"resId\":\"a\"}"), a);
+  EXPECT_EQ(r.body["type"], "resClose");
+  EXPECT_EQ(followers_.followed_ledgers(), 0u);
+}
+
 // With tokens, chat stays within tenants: the token names the tenants (here the token string is
 // the comma-separated tenant list).
 class TenantAuth : public Authenticator {

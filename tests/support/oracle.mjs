@@ -6,11 +6,12 @@
 //   node tests/support/oracle.mjs [--port=0] [--ready_file=F]    standalone (prints http_port=...)
 //   import { startOracle } from "../support/oracle.mjs"          in-process: {port, fpUrl(), stop()}
 //
-// What it serves (docs/protocol-rules.md):
-//   - heads = every accepted entry that no accepted entry names as a parent;
-//   - bindGetMeta: eventGetMeta with the current heads and every key;
-//   - reqPutMeta: resPutMeta whose meta is the current heads; eventGetMeta with the new entries'
-//     heads to every other bound connection, never to the writer itself;
+// What it serves (the rules of docs/protocol-rules.md):
+//   - heads = every accepted entry that no accepted entry names as a parent (rule 1);
+//   - bindGetMeta: eventGetMeta with the heads and the RECENT newest accepted entries, newest
+//     first, and every key (rule 2);
+//   - reqPutMeta: resPutMeta whose meta is the current heads; then eventGetMeta with the newly
+//     accepted entries to every bound connection, the writer's own included (rule 3);
 //   - blobs at /blob/<tenant>/<ledger>/<store>/<key> (PUT, GET, HEAD, DELETE), unsigned.
 // GET /debug/ledger?tenant=&ledger= returns {heads, entries, keys} for tests.
 import http from "node:http";
@@ -21,17 +22,23 @@ import { createRequire } from "node:module";
 const require = createRequire(new URL("../e2e/package.json", import.meta.url));
 const { WebSocketServer } = require("ws");
 
+// Rule 2's window: two of the client's compaction windows (it compacts at 100 CARs).
+export const RECENT = 200;
+
 class Ledger {
   constructor() {
-    this.entries = new Map(); // cid -> entry
+    this.entries = new Map(); // cid -> entry, in acceptance order
     this.referenced = new Set(); // cids some accepted entry names as a parent
     this.heads = new Set();
     this.keys = new Set();
   }
+  // Returns the entries that are new.
   put(metas, keys) {
     for (const k of keys) this.keys.add(k);
+    const added = [];
     for (const m of metas) {
       if (this.entries.has(m.cid)) continue;
+      added.push(m);
       this.entries.set(m.cid, m);
       for (const p of m.parents ?? []) {
         this.referenced.add(p);
@@ -39,9 +46,18 @@ class Ledger {
       }
       if (!this.referenced.has(m.cid)) this.heads.add(m.cid);
     }
+    return added;
   }
   headEntries() {
     return [...this.heads].map((c) => this.entries.get(c));
+  }
+  // Rule 2: the newest RECENT entries and the heads, newest first.
+  readerEntries() {
+    const all = [...this.entries.values()];
+    const out = all.slice(-RECENT).reverse();
+    const seen = new Set(out.map((e) => e.cid));
+    const older = this.headEntries().filter((e) => !seen.has(e.cid));
+    return [...out, ...older.reverse()];
   }
 }
 
@@ -95,19 +111,25 @@ export function createOracle() {
         const [k, ledger] = ledgerOf(t, l);
         const c = conns.get(msg.conn?.resId);
         if (c && socket) c.binds.set(k, msg);
-        return { ...msg, type: "eventGetMeta", signedUrl: "", meta: metaOf(ledger.headEntries(), ledger.keys) };
+        return { ...msg, type: "eventGetMeta", signedUrl: "", meta: metaOf(ledger.readerEntries(), ledger.keys) };
       }
       case "reqPutMeta": {
         const [t, l] = tl(msg);
         const [k, ledger] = ledgerOf(t, l);
-        ledger.put(msg.meta?.metas ?? [], msg.meta?.keys ?? []);
-        const push = metaOf(ledger.headEntries(), ledger.keys);
-        for (const [resId, c] of conns) {
-          if (resId === msg.conn?.resId || !c.socket || c.socket.readyState !== 1) continue;
+        const newKeys = (msg.meta?.keys ?? []).filter((key) => !ledger.keys.has(key));
+        const added = ledger.put(msg.meta?.metas ?? [], msg.meta?.keys ?? []);
+        const push = metaOf(added, newKeys);
+        // After the reply (setImmediate), to every bound connection, the writer included.
+        for (const c of conns.values()) {
           const bind = c.binds.get(k);
-          if (bind) c.socket.send(JSON.stringify({ ...bind, type: "eventGetMeta", signedUrl: "", meta: push }));
+          if (!bind || !c.socket || (added.length === 0 && newKeys.length === 0)) continue;
+          setImmediate(() => {
+            if (c.socket.readyState === 1) {
+              c.socket.send(JSON.stringify({ ...bind, type: "eventGetMeta", signedUrl: "", meta: push }));
+            }
+          });
         }
-        return { ...msg, type: "resPutMeta", signedUrl: "", meta: push };
+        return { ...msg, type: "resPutMeta", signedUrl: "", meta: metaOf(ledger.headEntries(), []) };
       }
       case "reqDelMeta":
         return { ...msg, type: "resDelMeta" };

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Real-client benchmark: the unmodified Fireproof client against Kiln and against the differential
+# oracle in the same run (see tools/bench/client.mjs). A benchmark, not a test.
+# Builds nothing: run `ninja -C build kiln-blockstore kiln-metadata kiln-merge kiln-edge` and
+# `(cd tests/e2e && npm ci)` first (tools/dev test does both).
+# Environment: BUILD_DIR (build), SIZES ("100 1000 5000"), SERVERS ("kiln oracle").
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD_DIR=$(cd "${BUILD_DIR:-$REPO/build}" && pwd)
+[ -d "$REPO/tests/e2e/node_modules" ] || { echo "run (cd tests/e2e && npm ci) first" >&2; exit 1; }
+echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+KILN_BUILD_DIR=$BUILD_DIR exec node "$REPO/tools/bench/client.mjs"
