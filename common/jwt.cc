@@ -448,8 +448,13 @@ absl::StatusOr<TokenClaims> ParseClaims(const boost::json::object& payload) {
 
 }  // namespace
 
+bool TokenClaims::SelectedOnly() const {
+  return tenants.empty() && ledgers.empty() && !selected_tenant.empty() && !selected_ledger.empty();
+}
+
 bool TokenClaims::AllowsLedger(absl::string_view tenant, absl::string_view ledger) const {
   if (tenant.empty() || ledger.empty()) return false;
+  if (SelectedOnly()) return tenant == selected_tenant && ledger == selected_ledger;
   bool tenant_found = false;
   for (const std::string& id : tenants) tenant_found = tenant_found || id == tenant;
   if (!tenant_found) return false;
@@ -467,7 +472,7 @@ bool TokenClaims::CanWrite(absl::string_view ledger) const {
     if (l.right == "read") return false;
     listed = true;
   }
-  return listed;
+  return listed || (SelectedOnly() && ledger == selected_ledger);
 }
 
 void TokenVerifier::KeyFree::operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }

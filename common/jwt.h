@@ -73,16 +73,24 @@ struct TokenClaims {
   // "iat", or absl::InfinitePast() when the token has none.
   absl::Time issued_at = absl::InfinitePast();
 
-  // Whether the token grants `tenant` and `ledger`, as the reference server checks data and meta
-  // messages (msg-dispatcher-impl.ts ensureTendantLedger): `tenant` is one of tenants[].id and
-  // `ledger` one of ledgers[].id. The two lists are independent: a token for tenants {t1, t2} and
-  // ledgers {l1} allows (t2, l1). False when either argument is empty.
+  // Whether the token grants `tenant` and `ledger`. A token with lists grants, as the reference
+  // server checks data and meta messages (msg-dispatcher-impl.ts ensureTendantLedger), `tenant`
+  // in tenants[].id and `ledger` in ledgers[].id; the two lists are independent: a token for
+  // tenants {t1, t2} and ledgers {l1} allows (t2, l1), and its `selected` grants nothing more. A
+  // token with empty lists and a `selected` pair (what Fireproof's dashboard mints,
+  // ensureCloudToken) grants exactly that pair. False when either argument is empty.
   bool AllowsLedger(absl::string_view tenant, absl::string_view ledger) const;
 
   // Whether the token grants writes to `ledger`: it lists `ledger` and no entry for it has right
-  // "read" (any other right, such as "write", allows writing). False when `ledger` is not listed
-  // or is empty. The reference server has no such check; this is Kiln's stricter reading.
+  // "read" (any other right, such as "write", allows writing); or it does not list `ledger` at all
+  // and the token is a selected-only one for `ledger` (a dashboard token: the user's own ledger,
+  // read and write). False when
+  // `ledger` is empty or neither. Call it after AllowsLedger (which checks the tenant). The
+  // reference server has no such check; this is Kiln's stricter reading.
   bool CanWrite(absl::string_view ledger) const;
+
+  // True for a token with empty tenants and ledgers and a complete `selected` pair.
+  bool SelectedOnly() const;
 };
 
 struct TokenVerifierOptions {

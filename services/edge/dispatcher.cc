@@ -10,7 +10,9 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "boost/json/serialize.hpp"
+#include "common/log_limiter.h"
 #include "common/sha256.h"
+#include "glog/logging.h"
 
 namespace kiln::edge {
 namespace {
@@ -132,6 +134,17 @@ void Dispatcher::Count(const std::string& type, bool ok) {
 
 Reply Dispatcher::Error(const boost::json::object& src, const std::string& message,
                         absl::StatusCode code) {
+  // Every refused request is logged with its reason (never the token), at most 20 lines per 10 s.
+  static LogLimiter* const limiter = new LogLimiter(20, absl::Seconds(10));
+  if (uint64_t suppressed = 0; limiter->Allow(&suppressed)) {
+    auto type = src.find("type");
+    std::string what = type != src.end() && type->value().is_string()
+                           ? std::string(type->value().get_string()).substr(0, 40)
+                           : "(no type)";
+    LOG(WARNING) << "refused " << what << ": " << absl::StatusCodeToString(code) << ": "
+                 << message.substr(0, 300)
+                 << (suppressed > 0 ? absl::StrCat(" (", suppressed, " refusals not logged)") : "");
+  }
   if (code == absl::StatusCode::kUnauthenticated) {
     auth_refusals_->Add({{"reason", "unauthenticated"}}).Increment();
   } else if (code == absl::StatusCode::kPermissionDenied) {

@@ -756,6 +756,27 @@ TEST(TokenClaimsTest, AllowsLedgerNeedsTenantAndLedgerListed) {
   EXPECT_FALSE(TokenClaims().AllowsLedger("t1", "l1"));
 }
 
+TEST(TokenClaimsTest, ASelectedLedgerIsGrantedWithEmptyLists) {
+  // The shape Fireproof's dashboard mints (ensureCloudToken): no tenants, no ledgers, selected.
+  TokenClaims claims;
+  claims.selected_tenant = "t1";
+  claims.selected_ledger = "l1";
+  EXPECT_TRUE(claims.AllowsLedger("t1", "l1"));
+  EXPECT_TRUE(claims.CanWrite("l1"));
+  EXPECT_FALSE(claims.AllowsLedger("t1", "l2"));
+  EXPECT_FALSE(claims.AllowsLedger("t2", "l1"));
+  EXPECT_FALSE(claims.CanWrite("l2"));
+  // With lists, the lists decide: a selected ledger listed read-only stays read-only, and one not
+  // listed is not granted.
+  claims.tenants = {"t1"};
+  claims.ledgers = {{"l1", "read", "member"}};
+  EXPECT_TRUE(claims.AllowsLedger("t1", "l1"));
+  EXPECT_FALSE(claims.CanWrite("l1"));
+  claims.ledgers = {{"l0", "write", "admin"}};
+  EXPECT_FALSE(claims.AllowsLedger("t1", "l1"));
+  EXPECT_FALSE(claims.CanWrite("l1"));
+}
+
 TEST(TokenClaimsTest, CanWriteNeedsTheLedgerListedWithoutReadRight) {
   TokenClaims claims;
   claims.ledgers = {{"l1", "write", "admin"},

@@ -102,6 +102,26 @@ test("with ES256 tokens, two ledgers stay isolated", async () => {
   await closeAll([a1, a2]);
 });
 
+test("a dashboard-style token (empty tenants and ledgers, only selected) reads and writes its ledger only", async () => {
+  // Fireproof's dashboard (ensureCloudToken) mints tokens with tenants: [], ledgers: [] and
+  // selected: {tenant, ledger, appId}; signed by the trusted key, such a token grants that ledger.
+  const L3 = uniqueName("l3");
+  const dash = (ledger) =>
+    signRawToken(kp, { tenant: T, ledger }, { tenants: [], ledgers: [], selected: { tenant: T, ledger, appId: "app" } });
+  const [a, b] = await Promise.all([
+    attachedClient({ fpUrl: kiln.fpUrl("ws"), token: await dash(L3), label: "dash-a" }).then(track),
+    attachedClient({ fpUrl: kiln.fpUrl("ws"), token: await dash(L3), label: "dash-b" }).then(track),
+  ]);
+  await a.put({ _id: "dash-1", by: "a" });
+  await b.waitFor(["dash-1"]);
+  await assertNoClientErrors(a, b);
+  // The same shape selecting L3 opens nothing else: L1's bind is refused at the protocol level.
+  const conn = await openHttpSession(kiln.httpBase, await dash(L3));
+  const bind = bindGetMetaMsg({ token: await dash(L3), conn, tenant: T, ledger: L1 });
+  assertRefused(await fpRequest(kiln.httpBase, bind), bind, "bindGetMeta of another ledger");
+  await closeAll([a, b]);
+});
+
 test("a token for one ledger can neither read nor write another (client)", async () => {
   const l2Docs = ["l2-cross-1"];
   const a2 = await writeAndFlush(w2, l2Docs, "writer-l2b");
