@@ -40,6 +40,7 @@ class Metrics {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   int port_ = 0;
+  std::string wake_host_;  // where the destructor connects to wake the listener
 };
 
 }  // namespace kiln

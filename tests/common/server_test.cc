@@ -164,6 +164,22 @@ TEST(ServerStartTest, PortHeldByAnotherSocketIsUnavailable) {
   close(fd);
 }
 
+// A restart right after a stop gets the same metrics port again, even after a scrape left the
+// connection in TIME_WAIT (tools/dev up started right after the previous one stopped).
+TEST(MetricsTest, TheSamePortCanBeServedAgainRightAfterAStop) {
+  int port = 0;
+  {
+    Metrics metrics;
+    ASSERT_TRUE(metrics.Serve("127.0.0.1:0").ok());
+    port = metrics.port();
+    ASSERT_NE(kiln::testing::ScrapeMetrics(port), "");
+  }
+  Metrics again;
+  absl::Status served = again.Serve("127.0.0.1:" + std::to_string(port));
+  EXPECT_TRUE(served.ok()) << served;
+  EXPECT_NE(kiln::testing::ScrapeMetrics(port), "");
+}
+
 TEST(ReadyFileTest, WritesPortsAndReadyLine) {
   kiln::testing::TempDir dir;
   std::string path = dir.path() + "/ready";
