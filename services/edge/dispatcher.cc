@@ -306,18 +306,30 @@ void Dispatcher::Handle(boost::json::object msg, const std::shared_ptr<ClientSes
     request.set_tenant(tenant);
     request.set_ledger(ledger);
     request.set_include_entries(true);
+    // A polled bind (HTTP, no session) is answered with what followed the connection's last poll.
+    std::string cursor;
+    if (type == "bindGetMeta" && session == nullptr) {
+      const boost::json::object* conn = Obj(msg, "conn");
+      std::string req_id = Str(conn, "reqId"), res_id = Str(conn, "resId");
+      if (!req_id.empty() && !res_id.empty()) {
+        cursor = PollCursors::Key(req_id, res_id, tenant, ledger);
+        request.set_entries_after_version(poll_cursors_.After(cursor));
+      }
+    }
     auto reply_conn = session != nullptr && !session->res_id().empty()
                           ? boost::json::value(boost::json::object{{"reqId", session->req_id()},
                                                                    {"resId", session->res_id()}})
                           : (msg.contains("conn") ? msg["conn"] : boost::json::value(nullptr));
     backend_.GetLedger(
-        std::move(request),
-        [this, msg = std::move(msg), reply_conn = std::move(reply_conn), type,
-         done = std::move(done)](absl::StatusOr<metadata::v1::GetLedgerResponse> r) mutable {
+        std::move(request), [this, msg = std::move(msg), reply_conn = std::move(reply_conn), type,
+                             cursor = std::move(cursor), done = std::move(done)](
+                                absl::StatusOr<metadata::v1::GetLedgerResponse> r) mutable {
           if (!r.ok()) {
             Count(type, false);
             return done(Error(msg, std::string(r.status().message()), r.status().code()));
           }
+          if (!cursor.empty())
+            poll_cursors_.Served(cursor, r->state().version(), !r->incremental());
           boost::json::array metas;
           for (const auto& e : r->state().head_entries()) {
             boost::json::array parents;

@@ -21,6 +21,7 @@
 #include "services/edge/edge_backend.h"
 #include "services/edge/followers.h"
 #include "services/edge/message_handler.h"
+#include "services/edge/poll_cursors.h"
 #include "services/edge/session.h"
 #include "services/edge/signed_url.h"
 
@@ -63,6 +64,8 @@ class Dispatcher : public MessageHandler {
   const Clock& clock_;
   prometheus::Family<prometheus::Counter>* messages_;
   prometheus::Family<prometheus::Counter>* auth_refusals_;
+  // What each HTTP-polling connection was last sent.
+  PollCursors poll_cursors_{clock_};
 
   // WebSocket connections that sent reqOpen (the chat room), with who opened them. Entries of
   // closed connections expire and are swept as the room grows.

@@ -24,6 +24,8 @@ constexpr char kLog = 'G';
 
 // Writers whose latest entry is kept for new readers (see LedgerState.head_entries).
 constexpr size_t kMaxWriterHeads = 64;
+// The furthest a polling reader's cursor may lag for an incremental answer (GetLedgerRequest).
+constexpr uint64_t kMaxCursorGap = 1000;
 
 std::string LedgerPrefix(char type, absl::string_view tenant, absl::string_view ledger) {
   std::string out(1, type);
@@ -299,7 +301,17 @@ absl::StatusOr<v1::GetLedgerResponse> LedgerStore::GetLedger(const v1::GetLedger
   state->set_ledger(ledger);
   state->set_version(header.version());
   *state->mutable_heads() = header.heads();
-  if (request.include_entries()) {
+  uint64_t after = request.entries_after_version();
+  if (request.include_entries() && after > 0 && after <= header.version() &&
+      header.version() - after <= kMaxCursorGap) {
+    // What a polling reader at version `after` has not seen yet.
+    response.set_incremental(true);
+    KILN_ASSIGN_OR_RETURN(auto events, EventsAfter(tenant, ledger, after, kMaxCursorGap));
+    for (auto& event : events) {
+      for (auto& e : *event.mutable_entries()) *state->add_head_entries() = std::move(e);
+      for (auto& k : *event.mutable_keys()) state->add_keys(std::move(k));
+    }
+  } else if (request.include_entries()) {
     KILN_RETURN_IF_ERROR(AddReaderEntries(header, state));
     KILN_ASSIGN_OR_RETURN(auto keys, ReadKeys(tenant, ledger, nullptr));
     for (auto& k : keys) state->add_keys(std::move(k));

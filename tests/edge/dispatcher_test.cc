@@ -147,6 +147,32 @@ TEST_F(DispatcherTest, BindReturnsHeadEntriesAndKeys) {
             "\"keys\":[\"zKey\"]}");
 }
 
+TEST_F(DispatcherTest, APolledBindAsksOnlyForWhatFollowedTheConnectionsLastPoll) {
+  // HTTP polling (no session): the first poll is answered in full; later polls of the same conn
+  // ask metadata only for what followed the version they were last answered at; every 30 s the
+  // answer is full again, so a lost reply delays entries but never loses them.
+  const std::string poll =
+      Msg("bindGetMeta", std::string(kLedger) + ",\"conn\":{\"reqId\":\"q\",\"resId\":\"r\"}");
+  backend_.ledger.mutable_state()->set_version(5);
+  Send(poll);
+  EXPECT_EQ(backend_.last_get->entries_after_version(), 0u);
+  backend_.ledger.set_incremental(true);
+  backend_.ledger.mutable_state()->set_version(7);
+  Send(poll);
+  EXPECT_EQ(backend_.last_get->entries_after_version(), 5u);
+  Send(poll);
+  EXPECT_EQ(backend_.last_get->entries_after_version(), 7u);
+  // Another connection, or the same one on another ledger, has its own cursor.
+  Send(Msg("bindGetMeta", std::string(kLedger) + ",\"conn\":{\"reqId\":\"q2\",\"resId\":\"r\"}"));
+  EXPECT_EQ(backend_.last_get->entries_after_version(), 0u);
+  clock_.Advance(absl::Seconds(31));
+  Send(poll);
+  EXPECT_EQ(backend_.last_get->entries_after_version(), 0u) << "a full answer every 30 s";
+  // A bind without both conn ids is always answered in full.
+  Send(Msg("bindGetMeta", kLedger));
+  EXPECT_EQ(backend_.last_get->entries_after_version(), 0u);
+}
+
 TEST_F(DispatcherTest, PutMetaGoesToMergeWithEntriesKeysAndWriter) {
   Reply r = Send(
       Msg("reqPutMeta", std::string(kLedger) +

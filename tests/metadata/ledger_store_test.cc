@@ -169,6 +169,39 @@ TEST_P(LedgerStoreTest, NewReadersGetTheNewestEntriesNewestFirstBesideTheHeads) 
   EXPECT_EQ(snapshot->entries(0).cid(), "f2");
 }
 
+TEST_P(LedgerStoreTest, APollingReaderWithACursorGetsOnlyWhatFollowedIt) {
+  ASSERT_TRUE(store_->Commit(Commit(0, {Entry("a")}, {"a"}, {"zK1"})).ok());
+  ASSERT_TRUE(store_->Commit(Commit(1, {Entry("b", {"a"})}, {"b"})).ok());
+  ASSERT_TRUE(store_->Commit(Commit(2, {Entry("c", {"b"})}, {"c"}, {"zK2"})).ok());
+  auto read = [&](uint64_t after) {
+    v1::GetLedgerRequest r;
+    r.set_tenant("t1");
+    r.set_ledger("l1");
+    r.set_include_entries(true);
+    r.set_entries_after_version(after);
+    auto s = store_->GetLedger(r);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return *s;
+  };
+  auto since1 = read(1);
+  EXPECT_TRUE(since1.incremental());
+  std::vector<std::string> cids;
+  for (const auto& e : since1.state().head_entries()) cids.push_back(e.cid());
+  EXPECT_THAT(cids, ElementsAre("b", "c"));  // oldest first
+  EXPECT_THAT(since1.state().keys(), ElementsAre("zK2"));
+  EXPECT_EQ(since1.state().version(), 3u);
+  // Up to date: nothing at all.
+  auto since3 = read(3);
+  EXPECT_TRUE(since3.incremental());
+  EXPECT_EQ(since3.state().head_entries_size(), 0);
+  EXPECT_EQ(since3.state().keys_size(), 0);
+  // A cursor from the future (another ledger with the same name, a restored backup): everything.
+  auto future = read(9);
+  EXPECT_FALSE(future.incremental());
+  EXPECT_EQ(future.state().head_entries_size(), 3);
+  EXPECT_EQ(future.state().keys_size(), 2);
+}
+
 TEST_P(LedgerStoreTest, ProbesReportAcceptedAndReferencedCids) {
   ASSERT_TRUE(store_->Commit(Commit(0, {Entry("c", {"b"})}, {"c"})).ok());
   v1::GetLedgerRequest r;
