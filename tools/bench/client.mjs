@@ -3,10 +3,12 @@
 // differential oracle, tests/support/oracle.mjs) in the same run: one real @fireproof/core 0.24.19
 // writer commits N one-document transactions, one put at a time; then a fresh client attaches and
 // waits for all N documents. Prints one line per (server, size): the writer's CPU seconds per 100
-// commits, documents/s, and the joiner's attach-to-converged time. Run by tools/bench/client.sh.
+// commits, documents/s, and the joiner's attach-to-converged time. Then writers all at once
+// (CONCURRENT: 3x30 at once with a reader, 3x200 taking turns and at once): whether every client ends with every document. Run by
+// tools/bench/client.sh.
 import { startKiln } from "../../tests/e2e/lib/kiln.mjs";
 import { startOracle } from "../../tests/support/oracle.mjs";
-import { writeSerially, join } from "../../tests/e2e/lib/scenarios.mjs";
+import { writeSerially, join, busyWritersAndReader, interleavedWriters } from "../../tests/e2e/lib/scenarios.mjs";
 import { closeAll } from "../../tests/e2e/lib/clients.mjs";
 import { devToken } from "../../tests/e2e/lib/tokens.mjs";
 
@@ -33,6 +35,27 @@ for (const n of sizes) {
     } finally {
       await closeAll(clients);
       await server.stop();
+    }
+  }
+}
+// Writers all at once: does every client end with every document, and at what writer CPU?
+const concurrent = {
+  busy_3x30_reader: (s) => busyWritersAndReader(s, { writers: 3, each: 30 }),
+  turns_3x200: (s) => interleavedWriters(s, { writers: 3, each: 200 }),
+  concurrent_3x200: (s) => interleavedWriters(s, { writers: 3, each: 200, concurrent: true }),
+};
+for (const [label, run] of Object.entries(concurrent)) {
+  if (!(process.env.CONCURRENT ?? "busy_3x30_reader turns_3x200 concurrent_3x200").split(/\s+/).includes(label)) continue;
+  for (const name of servers) {
+    const server = await start[name]();
+    try {
+      const r = await run(server);
+      const cpu = r.writerCpuSecondsPerCommit;
+      console.log(`server=${name} scenario=${label} passed${cpu ? ` writer_cpu_ms_per_commit=${(cpu * 1000).toFixed(1)}` : ""}`);
+    } catch (e) {
+      console.log(`server=${name} scenario=${label} FAILED: ${e.message.split("\n")[0].slice(0, 200)}`);
+    } finally {
+      await server.stop().catch(() => {});
     }
   }
 }

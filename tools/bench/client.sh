@@ -3,7 +3,8 @@
 # oracle in the same run (see tools/bench/client.mjs). A benchmark, not a test.
 # Builds nothing: run `ninja -C build kiln-blockstore kiln-metadata kiln-merge kiln-edge` and
 # `(cd tests/e2e && npm ci)` first (tools/dev test does both).
-# Environment: BUILD_DIR (build), SIZES ("100 1000 5000"), SERVERS ("kiln oracle").
+# Environment: BUILD_DIR (build), SIZES ("100 1000 5000"), SERVERS ("kiln oracle"),
+# CONCURRENT ("busy_3x30_reader turns_3x200 concurrent_3x200"; empty skips them).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD_DIR=$(cd "${BUILD_DIR:-$REPO/build}" && pwd)
