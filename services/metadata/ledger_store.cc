@@ -355,29 +355,32 @@ absl::StatusOr<std::vector<std::string>> LedgerStore::RecentEntryCids(const std:
 }
 
 absl::Status LedgerStore::AddReaderEntries(const v1::LedgerHeader& header, v1::LedgerState* state) {
-  // The heads, each recent writer's latest entry, and the newest accepted entries. A Fireproof
-  // client that commits while it compacts can leave those commits' CARs out of the CAR log its
-  // later commits name (see docs/protocol-rules.md, rule 2): a reader given only the heads then
-  // misses their blocks. The entries of the last two compaction windows carry those CARs.
-  KILN_ASSIGN_OR_RETURN(std::vector<std::string> cids,
-                        RecentEntryCids(state->tenant(), state->ledger(), header.version()));
-  cids.insert(cids.end(), header.heads().begin(), header.heads().end());
-  for (auto it = header.writer_heads().rbegin(); it != header.writer_heads().rend(); ++it) {
-    cids.push_back(it->cid());
-  }
+  // First the heads and each recent writer's latest entry, in acceptance order (a writer names
+  // what it has received as parents before merging it; served in acceptance order, each entry's
+  // CARs come before the entries that build on them). Then the rest of the newest accepted
+  // entries, newest first: a Fireproof client that commits while it compacts leaves those commits'
+  // CARs out of the CAR log its later commits name (docs/protocol-rules.md, rule 2), and newest
+  // first the client skips those whose CARs it already has without fetching anything.
+  std::vector<std::string> first(header.heads().begin(), header.heads().end());
+  for (const auto& wh : header.writer_heads()) first.push_back(wh.cid());
   std::set<std::string> seen;
-  cids.erase(std::remove_if(cids.begin(), cids.end(),
-                            [&](const std::string& c) { return !seen.insert(c).second; }),
-             cids.end());
+  first.erase(std::remove_if(first.begin(), first.end(),
+                             [&](const std::string& c) { return !seen.insert(c).second; }),
+              first.end());
+  KILN_ASSIGN_OR_RETURN(std::vector<std::string> recent,
+                        RecentEntryCids(state->tenant(), state->ledger(), header.version()));
+  recent.erase(std::remove_if(recent.begin(), recent.end(),
+                              [&](const std::string& c) { return !seen.insert(c).second; }),
+               recent.end());
   std::vector<uint64_t> seqs;
-  KILN_ASSIGN_OR_RETURN(auto entries, ReadEntries(state->tenant(), state->ledger(), cids, &seqs));
-  // Newest first: the newest entry's CAR names most of the CAR log, so the client finds the older
-  // entries' CARs already loaded and skips them instead of fetching each one.
+  KILN_ASSIGN_OR_RETURN(auto entries, ReadEntries(state->tenant(), state->ledger(), first, &seqs));
   std::vector<size_t> order(entries.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return seqs[a] > seqs[b]; });
+                   [&](size_t a, size_t b) { return seqs[a] < seqs[b]; });
   for (size_t i : order) *state->add_head_entries() = std::move(entries[i]);
+  KILN_ASSIGN_OR_RETURN(auto rest, ReadEntries(state->tenant(), state->ledger(), recent));
+  for (auto& e : rest) *state->add_head_entries() = std::move(e);
   return absl::OkStatus();
 }
 

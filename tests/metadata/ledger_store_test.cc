@@ -128,7 +128,7 @@ TEST_P(LedgerStoreTest, CommitWithNothingNewIsANoop) {
 TEST_P(LedgerStoreTest, NewReadersGetEachRecentWritersLatestEntryBesideTheHeads) {
   // No recent-entry window: only the heads and each writer's latest entry. w1 writes "a"; w2 has
   // received "a" and lists it as a parent of "b" (perhaps before merging it). Heads are {"b"},
-  // but a new reader is also given "a", w1's latest entry; newest first.
+  // but a new reader is also given "a", w1's latest entry; in acceptance order.
   OpenStore(0);
   v1::CommitRequest first = Commit(0, {Entry("a")}, {"a"});
   first.set_writers(0, "w1");
@@ -137,17 +137,18 @@ TEST_P(LedgerStoreTest, NewReadersGetEachRecentWritersLatestEntryBesideTheHeads)
   second.set_writers(0, "w2");
   ASSERT_TRUE(store_->Commit(second).ok());
   EXPECT_THAT(State().state().heads(), ElementsAre("b"));
-  EXPECT_THAT(Served(), ElementsAre("b", "a"));
+  EXPECT_THAT(Served(), ElementsAre("a", "b"));
   // Once w1 writes again, its older entry is no longer served.
   v1::CommitRequest third = Commit(2, {Entry("c", {"b"})}, {"c"});
   third.set_writers(0, "w1");
   ASSERT_TRUE(store_->Commit(third).ok());
-  EXPECT_THAT(Served(), ElementsAre("c", "b"));
+  EXPECT_THAT(Served(), ElementsAre("b", "c"));
 }
 
 TEST_P(LedgerStoreTest, NewReadersGetTheNewestEntriesNewestFirstBesideTheHeads) {
   // One writer chains five commits (each names the previous): one head, but a new reader gets the
-  // newest three entries (the window), newest first, and nothing older.
+  // head (and the writer's latest, the same entry) and then the rest of the newest three entries
+  // (the window), newest first, and nothing older.
   OpenStore(3);
   std::vector<std::string> cids = {"e1", "e2", "e3", "e4", "e5"};
   for (size_t i = 0; i < cids.size(); ++i) {
@@ -161,12 +162,12 @@ TEST_P(LedgerStoreTest, NewReadersGetTheNewestEntriesNewestFirstBesideTheHeads) 
   ASSERT_TRUE(
       store_->Commit(Commit(5, {Entry("f1", {"e5"}), Entry("f2", {"e5"})}, {"f1", "f2"})).ok());
   ASSERT_TRUE(store_->Commit(Commit(6, {}, {"f1", "f2"}, {"zOnlyAKey"})).ok());
-  EXPECT_THAT(Served(), ElementsAre("f2", "f1", "e5"));
+  EXPECT_THAT(Served(), ElementsAre("f1", "f2", "e5"));
   // The watch snapshot starts from the same entries.
   auto snapshot = store_->Snapshot("t1", "l1");
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
   ASSERT_EQ(snapshot->entries_size(), 3);
-  EXPECT_EQ(snapshot->entries(0).cid(), "f2");
+  EXPECT_EQ(snapshot->entries(0).cid(), "f1");
 }
 
 TEST_P(LedgerStoreTest, APollingReaderWithACursorGetsOnlyWhatFollowedIt) {

@@ -8,8 +8,9 @@
 //
 // What it serves (the rules of docs/protocol-rules.md):
 //   - heads = every accepted entry that no accepted entry names as a parent (rule 1);
-//   - bindGetMeta: eventGetMeta with the heads and the RECENT newest accepted entries, newest
-//     first, and every key (rule 2);
+//   - bindGetMeta: eventGetMeta with the heads and each of the last 64 writers' latest entry in
+//     acceptance order, then the rest of the RECENT newest accepted entries newest first, and
+//     every key (rule 2);
 //   - reqPutMeta: resPutMeta whose meta is the current heads; then eventGetMeta with the newly
 //     accepted entries to every bound connection, the writer's own included (rule 3);
 //   - blobs at /blob/<tenant>/<ledger>/<store>/<key> (PUT, GET, HEAD, DELETE), unsigned.
@@ -24,6 +25,7 @@ const { WebSocketServer } = require("ws");
 
 // Rule 2's window: two of the client's compaction windows (it compacts at 100 CARs).
 export const RECENT = 200;
+const WRITERS = 64;
 
 class Ledger {
   constructor() {
@@ -31,14 +33,20 @@ class Ledger {
     this.referenced = new Set(); // cids some accepted entry names as a parent
     this.heads = new Set();
     this.keys = new Set();
+    this.seq = new Map(); // cid -> acceptance order
+    this.latestByWriter = new Map(); // writer -> its latest entry's cid, least recent first
   }
   // Returns the entries that are new.
-  put(metas, keys) {
+  put(metas, keys, writer) {
     for (const k of keys) this.keys.add(k);
     const added = [];
     for (const m of metas) {
       if (this.entries.has(m.cid)) continue;
       added.push(m);
+      this.seq.set(m.cid, this.seq.size);
+      this.latestByWriter.delete(writer);
+      this.latestByWriter.set(writer, m.cid);
+      if (this.latestByWriter.size > WRITERS) this.latestByWriter.delete(this.latestByWriter.keys().next().value);
       this.entries.set(m.cid, m);
       for (const p of m.parents ?? []) {
         this.referenced.add(p);
@@ -51,13 +59,14 @@ class Ledger {
   headEntries() {
     return [...this.heads].map((c) => this.entries.get(c));
   }
-  // Rule 2: the newest RECENT entries and the heads, newest first.
+  // Rule 2: heads and writers' latest entries in acceptance order, then the rest of the newest
+  // RECENT entries, newest first.
   readerEntries() {
-    const all = [...this.entries.values()];
-    const out = all.slice(-RECENT).reverse();
-    const seen = new Set(out.map((e) => e.cid));
-    const older = this.headEntries().filter((e) => !seen.has(e.cid));
-    return [...out, ...older.reverse()];
+    const first = [...new Set([...this.heads, ...this.latestByWriter.values()])];
+    first.sort((a, b) => this.seq.get(a) - this.seq.get(b));
+    const seen = new Set(first);
+    const rest = [...this.entries.values()].slice(-RECENT).reverse().filter((e) => !seen.has(e.cid));
+    return [...first.map((c) => this.entries.get(c)), ...rest];
   }
 }
 
@@ -117,7 +126,7 @@ export function createOracle() {
         const [t, l] = tl(msg);
         const [k, ledger] = ledgerOf(t, l);
         const newKeys = (msg.meta?.keys ?? []).filter((key) => !ledger.keys.has(key));
-        const added = ledger.put(msg.meta?.metas ?? [], msg.meta?.keys ?? []);
+        const added = ledger.put(msg.meta?.metas ?? [], msg.meta?.keys ?? [], msg.conn?.resId ?? "http");
         const push = metaOf(added, newKeys);
         // After the reply (setImmediate), to every bound connection, the writer included.
         for (const c of conns.values()) {
