@@ -355,30 +355,38 @@ absl::StatusOr<std::vector<std::string>> LedgerStore::RecentEntryCids(const std:
 }
 
 absl::Status LedgerStore::AddReaderEntries(const v1::LedgerHeader& header, v1::LedgerState* state) {
-  // First the heads and each recent writer's latest entry, in acceptance order (a writer names
-  // what it has received as parents before merging it; served in acceptance order, each entry's
-  // CARs come before the entries that build on them). Then the rest of the newest accepted
-  // entries, newest first: a Fireproof client that commits while it compacts leaves those commits'
-  // CARs out of the CAR log its later commits name (docs/protocol-rules.md, rule 2), and newest
-  // first the client skips those whose CARs it already has without fetching anything.
-  std::vector<std::string> first(header.heads().begin(), header.heads().end());
-  for (const auto& wh : header.writer_heads()) first.push_back(wh.cid());
+  // In this order (docs/protocol-rules.md, rule 2; the client merges one message's entries in turn
+  // and stops at the first that throws):
+  //  1. the heads, in acceptance order: the first lands on the reader's empty clock as it is;
+  //  2. each recent writer's latest entry that is not a head, in acceptance order (a writer names
+  //     what it has received as parents before merging it, so a head may lack its documents);
+  //  3. the rest of the newest accepted entries, newest first: a Fireproof client that commits
+  //     while it compacts leaves those commits' CARs out of the CAR log its later commits name;
+  //     newest first, the client skips those whose CARs it already has without fetching anything.
   std::set<std::string> seen;
-  first.erase(std::remove_if(first.begin(), first.end(),
-                             [&](const std::string& c) { return !seen.insert(c).second; }),
-              first.end());
+  auto unseen = [&](std::vector<std::string> cids) {
+    cids.erase(std::remove_if(cids.begin(), cids.end(),
+                              [&](const std::string& c) { return !seen.insert(c).second; }),
+               cids.end());
+    return cids;
+  };
+  std::vector<std::string> heads = unseen({header.heads().begin(), header.heads().end()});
+  std::vector<std::string> writers;
+  for (const auto& wh : header.writer_heads()) writers.push_back(wh.cid());
+  writers = unseen(std::move(writers));
   KILN_ASSIGN_OR_RETURN(std::vector<std::string> recent,
                         RecentEntryCids(state->tenant(), state->ledger(), header.version()));
-  recent.erase(std::remove_if(recent.begin(), recent.end(),
-                              [&](const std::string& c) { return !seen.insert(c).second; }),
-               recent.end());
-  std::vector<uint64_t> seqs;
-  KILN_ASSIGN_OR_RETURN(auto entries, ReadEntries(state->tenant(), state->ledger(), first, &seqs));
-  std::vector<size_t> order(entries.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return seqs[a] < seqs[b]; });
-  for (size_t i : order) *state->add_head_entries() = std::move(entries[i]);
+  recent = unseen(std::move(recent));
+  for (const std::vector<std::string>* group : {&heads, &writers}) {
+    std::vector<uint64_t> seqs;
+    KILN_ASSIGN_OR_RETURN(auto entries,
+                          ReadEntries(state->tenant(), state->ledger(), *group, &seqs));
+    std::vector<size_t> order(entries.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return seqs[a] < seqs[b]; });
+    for (size_t i : order) *state->add_head_entries() = std::move(entries[i]);
+  }
   KILN_ASSIGN_OR_RETURN(auto rest, ReadEntries(state->tenant(), state->ledger(), recent));
   for (auto& e : rest) *state->add_head_entries() = std::move(e);
   return absl::OkStatus();

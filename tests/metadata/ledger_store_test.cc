@@ -128,7 +128,7 @@ TEST_P(LedgerStoreTest, CommitWithNothingNewIsANoop) {
 TEST_P(LedgerStoreTest, NewReadersGetEachRecentWritersLatestEntryBesideTheHeads) {
   // No recent-entry window: only the heads and each writer's latest entry. w1 writes "a"; w2 has
   // received "a" and lists it as a parent of "b" (perhaps before merging it). Heads are {"b"},
-  // but a new reader is also given "a", w1's latest entry; in acceptance order.
+  // but a new reader is also given "a", w1's latest entry, after the heads.
   OpenStore(0);
   v1::CommitRequest first = Commit(0, {Entry("a")}, {"a"});
   first.set_writers(0, "w1");
@@ -137,12 +137,12 @@ TEST_P(LedgerStoreTest, NewReadersGetEachRecentWritersLatestEntryBesideTheHeads)
   second.set_writers(0, "w2");
   ASSERT_TRUE(store_->Commit(second).ok());
   EXPECT_THAT(State().state().heads(), ElementsAre("b"));
-  EXPECT_THAT(Served(), ElementsAre("a", "b"));
+  EXPECT_THAT(Served(), ElementsAre("b", "a"));
   // Once w1 writes again, its older entry is no longer served.
   v1::CommitRequest third = Commit(2, {Entry("c", {"b"})}, {"c"});
   third.set_writers(0, "w1");
   ASSERT_TRUE(store_->Commit(third).ok());
-  EXPECT_THAT(Served(), ElementsAre("b", "c"));
+  EXPECT_THAT(Served(), ElementsAre("c", "b"));
 }
 
 TEST_P(LedgerStoreTest, NewReadersGetTheNewestEntriesNewestFirstBesideTheHeads) {

@@ -8,9 +8,9 @@
 //
 // What it serves (the rules of docs/protocol-rules.md):
 //   - heads = every accepted entry that no accepted entry names as a parent (rule 1);
-//   - bindGetMeta: eventGetMeta with the heads and each of the last 64 writers' latest entry in
-//     acceptance order, then the rest of the RECENT newest accepted entries newest first, and
-//     every key (rule 2);
+//   - bindGetMeta: eventGetMeta with the heads, then each of the last 64 writers' latest entry,
+//     both in acceptance order, then the rest of the RECENT newest accepted entries newest first,
+//     and every key (rule 2);
 //   - reqPutMeta: resPutMeta whose meta is the current heads; then eventGetMeta with the newly
 //     accepted entries to every bound connection, the writer's own included (rule 3);
 //   - blobs at /blob/<tenant>/<ledger>/<store>/<key> (PUT, GET, HEAD, DELETE), unsigned.
@@ -59,14 +59,15 @@ class Ledger {
   headEntries() {
     return [...this.heads].map((c) => this.entries.get(c));
   }
-  // Rule 2: heads and writers' latest entries in acceptance order, then the rest of the newest
-  // RECENT entries, newest first.
+  // Rule 2: the heads, then the writers' latest entries that are not heads, both in acceptance
+  // order, then the rest of the newest RECENT entries, newest first.
   readerEntries() {
-    const first = [...new Set([...this.heads, ...this.latestByWriter.values()])];
-    first.sort((a, b) => this.seq.get(a) - this.seq.get(b));
-    const seen = new Set(first);
+    const bySeq = (a, b) => this.seq.get(a) - this.seq.get(b);
+    const heads = [...this.heads].sort(bySeq);
+    const writers = [...new Set(this.latestByWriter.values())].filter((c) => !this.heads.has(c)).sort(bySeq);
+    const seen = new Set([...heads, ...writers]);
     const rest = [...this.entries.values()].slice(-RECENT).reverse().filter((e) => !seen.has(e.cid));
-    return [...first.map((c) => this.entries.get(c)), ...rest];
+    return [...[...heads, ...writers].map((c) => this.entries.get(c)), ...rest];
   }
 }
 
