@@ -11,6 +11,7 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "common/varint.h"
+#include "services/metadata/reader_order.h"
 
 namespace kiln::metadata {
 namespace {
@@ -266,14 +267,21 @@ absl::StatusOr<v1::CommitResponse> LedgerStore::Commit(const v1::CommitRequest& 
   next.set_last_sha256(DigestBytes(Sha256(record_bytes)));
   next.set_key_count(header.key_count() + new_keys);
   // Each writer's latest entry, most recently active last, bounded.
+  std::map<std::string, uint64_t> first_seq;  // of the writers committing now
   for (const auto& wh : header.writer_heads()) {
-    if (latest_by_writer.count(wh.writer()) == 0) *next.add_writer_heads() = wh;
+    if (latest_by_writer.count(wh.writer()) == 0) {
+      *next.add_writer_heads() = wh;
+    } else {
+      first_seq[wh.writer()] = wh.first_seq();
+    }
   }
   for (const auto& [writer, cid] : latest_by_writer) {
     v1::WriterHead* wh = next.add_writer_heads();
     wh->set_writer(writer);
     wh->set_cid(cid);
     wh->set_seq(record.seq());
+    auto first = first_seq.find(writer);
+    wh->set_first_seq(first == first_seq.end() ? record.seq() : first->second);
   }
   if (next.writer_heads_size() > static_cast<int>(kMaxWriterHeads)) {
     next.mutable_writer_heads()->DeleteSubrange(
@@ -355,39 +363,42 @@ absl::StatusOr<std::vector<std::string>> LedgerStore::RecentEntryCids(const std:
 }
 
 absl::Status LedgerStore::AddReaderEntries(const v1::LedgerHeader& header, v1::LedgerState* state) {
-  // In this order (docs/protocol-rules.md, rule 2; the client merges one message's entries in turn
-  // and stops at the first that throws):
-  //  1. the heads, in acceptance order: the first lands on the reader's empty clock as it is;
-  //  2. each recent writer's latest entry that is not a head, in acceptance order (a writer names
-  //     what it has received as parents before merging it, so a head may lack its documents);
-  //  3. the rest of the newest accepted entries, newest first: a Fireproof client that commits
+  // In this order (docs/protocol-rules.md, rule 2; the client merges one message's entries in turn,
+  // skips an entry whose CARs its CAR log already names, and stops at the first that throws):
+  //  1. the latest entries of writers that others committed around, in acceptance order: another
+  //     writer may have put such an entry's CARs into its CAR log before merging it, and a reader
+  //     that loaded that writer's entry first would skip it;
+  //  2. the heads, in acceptance order;
+  //  3. the other writers' latest entries that are not heads, in acceptance order;
+  //  4. the rest of the newest accepted entries, newest first: a Fireproof client that commits
   //     while it compacts leaves those commits' CARs out of the CAR log its later commits name;
   //     newest first, the client skips those whose CARs it already has without fetching anything.
-  std::set<std::string> seen;
-  auto unseen = [&](std::vector<std::string> cids) {
-    cids.erase(std::remove_if(cids.begin(), cids.end(),
-                              [&](const std::string& c) { return !seen.insert(c).second; }),
-               cids.end());
-    return cids;
-  };
-  std::vector<std::string> heads = unseen({header.heads().begin(), header.heads().end()});
-  std::vector<std::string> writers;
-  for (const auto& wh : header.writer_heads()) writers.push_back(wh.cid());
-  writers = unseen(std::move(writers));
+  std::set<std::string> head_set(header.heads().begin(), header.heads().end());
+  WriterLatestGroups writers = SplitWriterLatest(header.writer_heads(), head_set);
+  std::vector<std::string> heads(head_set.begin(), head_set.end());
+  std::vector<uint64_t> seqs;
+  KILN_ASSIGN_OR_RETURN(auto head_entries,
+                        ReadEntries(state->tenant(), state->ledger(), heads, &seqs));
+  std::vector<size_t> order(head_entries.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return seqs[a] < seqs[b]; });
+  KILN_ASSIGN_OR_RETURN(auto before,
+                        ReadEntries(state->tenant(), state->ledger(), writers.before_heads));
+  KILN_ASSIGN_OR_RETURN(auto after,
+                        ReadEntries(state->tenant(), state->ledger(), writers.after_heads));
+  std::set<std::string> seen(head_set);
+  seen.insert(writers.before_heads.begin(), writers.before_heads.end());
+  seen.insert(writers.after_heads.begin(), writers.after_heads.end());
   KILN_ASSIGN_OR_RETURN(std::vector<std::string> recent,
                         RecentEntryCids(state->tenant(), state->ledger(), header.version()));
-  recent = unseen(std::move(recent));
-  for (const std::vector<std::string>* group : {&heads, &writers}) {
-    std::vector<uint64_t> seqs;
-    KILN_ASSIGN_OR_RETURN(auto entries,
-                          ReadEntries(state->tenant(), state->ledger(), *group, &seqs));
-    std::vector<size_t> order(entries.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return seqs[a] < seqs[b]; });
-    for (size_t i : order) *state->add_head_entries() = std::move(entries[i]);
-  }
+  recent.erase(std::remove_if(recent.begin(), recent.end(),
+                              [&](const std::string& c) { return !seen.insert(c).second; }),
+               recent.end());
   KILN_ASSIGN_OR_RETURN(auto rest, ReadEntries(state->tenant(), state->ledger(), recent));
+  for (auto& e : before) *state->add_head_entries() = std::move(e);
+  for (size_t i : order) *state->add_head_entries() = std::move(head_entries[i]);
+  for (auto& e : after) *state->add_head_entries() = std::move(e);
   for (auto& e : rest) *state->add_head_entries() = std::move(e);
   return absl::OkStatus();
 }

@@ -85,7 +85,7 @@ class LedgerStore {
   absl::StatusOr<std::vector<std::string>> RecentEntryCids(const std::string& tenant,
                                                            const std::string& ledger,
                                                            uint64_t version);
-  // What a new reader starts from, newest first (LedgerState.head_entries).
+  // What a new reader starts from, in rule 2 order (LedgerState.head_entries).
   absl::Status AddReaderEntries(const v1::LedgerHeader& header, v1::LedgerState* state);
 
   KvBackend& kv_;

@@ -138,11 +138,32 @@ TEST_P(LedgerStoreTest, NewReadersGetEachRecentWritersLatestEntryBesideTheHeads)
   ASSERT_TRUE(store_->Commit(second).ok());
   EXPECT_THAT(State().state().heads(), ElementsAre("b"));
   EXPECT_THAT(Served(), ElementsAre("b", "a"));
-  // Once w1 writes again, its older entry is no longer served.
+  // Once w1 writes again, its older entry is no longer served; w2's latest "b" now has w1's
+  // commits on both sides, so it comes before the heads (see the next test).
   v1::CommitRequest third = Commit(2, {Entry("c", {"b"})}, {"c"});
   third.set_writers(0, "w1");
   ASSERT_TRUE(store_->Commit(third).ok());
-  EXPECT_THAT(Served(), ElementsAre("c", "b"));
+  EXPECT_THAT(Served(), ElementsAre("b", "c"));
+}
+
+TEST_P(LedgerStoreTest, AWritersLatestEntryThatOthersCommittedAroundIsServedBeforeTheHeads) {
+  // w2 writes "x"; w1 writes "a" while w2 is still writing; w2 then writes "b" naming "a" (it
+  // received "a", and may have put its CARs in its CAR log before merging it into its clock). A
+  // reader that loaded "b" first would skip "a", so "a" comes before the heads. w3 starts only
+  // after "b": its parent "b" is served after the heads, as in the test above.
+  OpenStore(0);
+  auto commit = [&](uint64_t version, v1::MetaEntry e, const std::string& writer) {
+    v1::CommitRequest r = Commit(version, {e}, {e.cid()});
+    r.set_writers(0, writer);
+    ASSERT_TRUE(store_->Commit(r).ok());
+  };
+  commit(0, Entry("x"), "w2");
+  commit(1, Entry("a", {"x"}), "w1");
+  commit(2, Entry("b", {"a"}), "w2");
+  EXPECT_THAT(State().state().heads(), ElementsAre("b"));
+  EXPECT_THAT(Served(), ElementsAre("a", "b"));
+  commit(3, Entry("c", {"b"}), "w3");
+  EXPECT_THAT(Served(), ElementsAre("a", "c", "b"));
 }
 
 TEST_P(LedgerStoreTest, NewReadersGetTheNewestEntriesNewestFirstBesideTheHeads) {

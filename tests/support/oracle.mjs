@@ -8,9 +8,9 @@
 //
 // What it serves (the rules of docs/protocol-rules.md):
 //   - heads = every accepted entry that no accepted entry names as a parent (rule 1);
-//   - bindGetMeta: eventGetMeta with the heads, then each of the last 64 writers' latest entry,
-//     both in acceptance order, then the rest of the RECENT newest accepted entries newest first,
-//     and every key (rule 2);
+//   - bindGetMeta: eventGetMeta with the last 64 writers' latest entries that others committed
+//     around, the heads, the other writers' latest entries, each group in acceptance order, then
+//     the rest of the RECENT newest accepted entries newest first, and every key (rule 2);
 //   - reqPutMeta: resPutMeta whose meta is the current heads; then eventGetMeta with the newly
 //     accepted entries to every bound connection, the writer's own included (rule 3);
 //   - blobs at /blob/<tenant>/<ledger>/<store>/<key> (PUT, GET, HEAD, DELETE), unsigned.
@@ -35,6 +35,7 @@ class Ledger {
     this.keys = new Set();
     this.seq = new Map(); // cid -> acceptance order
     this.latestByWriter = new Map(); // writer -> its latest entry's cid, least recent first
+    this.firstByWriter = new Map(); // writer -> acceptance order of its first entry
   }
   // Returns the entries that are new.
   put(metas, keys, writer) {
@@ -44,9 +45,14 @@ class Ledger {
       if (this.entries.has(m.cid)) continue;
       added.push(m);
       this.seq.set(m.cid, this.seq.size);
+      if (!this.latestByWriter.has(writer)) this.firstByWriter.set(writer, this.seq.get(m.cid));
       this.latestByWriter.delete(writer);
       this.latestByWriter.set(writer, m.cid);
-      if (this.latestByWriter.size > WRITERS) this.latestByWriter.delete(this.latestByWriter.keys().next().value);
+      if (this.latestByWriter.size > WRITERS) {
+        const evicted = this.latestByWriter.keys().next().value;
+        this.latestByWriter.delete(evicted);
+        this.firstByWriter.delete(evicted);
+      }
       this.entries.set(m.cid, m);
       for (const p of m.parents ?? []) {
         this.referenced.add(p);
@@ -59,15 +65,27 @@ class Ledger {
   headEntries() {
     return [...this.heads].map((c) => this.entries.get(c));
   }
-  // Rule 2: the heads, then the writers' latest entries that are not heads, both in acceptance
-  // order, then the rest of the newest RECENT entries, newest first.
+  // Rule 2: the writers' latest entries that are neither heads nor followed by their own writer's
+  // later entries but that others wrote around ("concurrent"), then the heads, then the other
+  // writers' latest entries that are not heads, each group in acceptance order, then the rest of
+  // the newest RECENT entries, newest first.
   readerEntries() {
     const bySeq = (a, b) => this.seq.get(a) - this.seq.get(b);
     const heads = [...this.heads].sort(bySeq);
-    const writers = [...new Set(this.latestByWriter.values())].filter((c) => !this.heads.has(c)).sort(bySeq);
-    const seen = new Set([...heads, ...writers]);
+    const latest = [...this.latestByWriter.entries()].filter(([, c]) => !this.heads.has(c));
+    const concurrent = ([w, c]) => {
+      const s = this.seq.get(c);
+      for (const [v, cv] of this.latestByWriter) {
+        if (v !== w && this.firstByWriter.get(v) < s && this.seq.get(cv) > s) return true;
+      }
+      return false;
+    };
+    const early = latest.filter(concurrent).map(([, c]) => c).sort(bySeq);
+    const late = latest.filter((x) => !concurrent(x)).map(([, c]) => c).sort(bySeq);
+    const first = [...new Set([...early, ...heads, ...late])];
+    const seen = new Set(first);
     const rest = [...this.entries.values()].slice(-RECENT).reverse().filter((e) => !seen.has(e.cid));
-    return [...[...heads, ...writers].map((c) => this.entries.get(c)), ...rest];
+    return [...first.map((c) => this.entries.get(c)), ...rest];
   }
 }
 
