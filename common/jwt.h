@@ -140,6 +140,9 @@ class TokenVerifier {
   // Returns INTERNAL only if OpenSSL fails to allocate.
   absl::StatusOr<TokenClaims> Verify(absl::string_view jwt, absl::Time now) const;
 
+  // How long past "exp" (and before "nbf") tokens are still accepted.
+  absl::Duration clock_skew() const { return options_.clock_skew; }
+
  private:
   struct KeyFree {
     void operator()(EVP_PKEY* key) const;

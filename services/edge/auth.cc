@@ -28,6 +28,9 @@ class Es256Auth : public Authenticator {
     if (!claims.ok()) return claims.status();
     Principal p;
     p.claims = *std::move(claims);
+    if (p.claims.expires != absl::InfiniteFuture()) {
+      p.valid_until = p.claims.expires + verifier_.clock_skew();
+    }
     return p;
   }
 

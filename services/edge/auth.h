@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/jwt.h"
 
@@ -17,6 +18,8 @@ namespace kiln::edge {
 struct Principal {
   bool unrestricted = false;  // auth=none
   TokenClaims claims;
+  // When the token stops being accepted ("exp" plus the verifier's clock skew).
+  absl::Time valid_until = absl::InfiniteFuture();
 };
 
 class Authenticator {

@@ -67,7 +67,7 @@ boost::json::array StringArray(const google::protobuf::RepeatedPtrField<std::str
   return out;
 }
 
-boost::json::object Gestalt(bool offer_stream) {
+boost::json::object Gestalt(bool offer_stream, const std::string& base_path) {
   boost::json::array req_types, res_types;
   for (const char* t : {"reqOpen", "reqGestalt", "reqClose", "reqChat", "bindGetMeta", "reqGetMeta",
                         "reqPutMeta", "reqDelMeta", "reqPutData", "reqGetData", "reqDelData",
@@ -83,12 +83,12 @@ boost::json::object Gestalt(bool offer_stream) {
   boost::json::array capabilities{"reqRes"}, ws_endpoints;
   if (offer_stream) {
     capabilities.emplace_back("stream");
-    ws_endpoints.emplace_back("/ws");
+    ws_endpoints.emplace_back(base_path + "/ws");
   }
   return boost::json::object{{"storeTypes", boost::json::array{"meta", "file", "car", "wal"}},
                              {"id", "FP-Storage-Backend"},
                              {"protocolCapabilities", std::move(capabilities)},
-                             {"httpEndpoints", boost::json::array{"/fp"}},
+                             {"httpEndpoints", boost::json::array{boost::json::string(base_path + "/fp")}},
                              {"wsEndpoints", std::move(ws_endpoints)},
                              {"encodings", boost::json::array{"JSON"}},
                              {"auth", boost::json::array{}},
@@ -227,6 +227,45 @@ boost::json::object Dispatcher::Chat(const boost::json::object& msg,
   return reply;
 }
 
+namespace {
+
+// `meta` of an eventGetMeta or resGetMeta: the entries a reader is served and every key.
+boost::json::object ReaderMeta(const metadata::v1::GetLedgerResponse& r) {
+  boost::json::array metas;
+  for (const auto& e : r.state().head_entries()) {
+    boost::json::array parents;
+    for (const auto& p : e.parents()) parents.emplace_back(p);
+    metas.emplace_back(
+        boost::json::object{{"cid", e.cid()}, {"parents", std::move(parents)}, {"data", e.data()}});
+  }
+  return boost::json::object{{"metas", std::move(metas)}, {"keys", StringArray(r.state().keys())}};
+}
+
+}  // namespace
+
+void Dispatcher::ServeAgain(const std::string& tenant, const std::string& ledger,
+                            const std::shared_ptr<ClientSession>& session,
+                            boost::json::object bind) {
+  metadata::v1::GetLedgerRequest request;
+  request.set_tenant(tenant);
+  request.set_ledger(ledger);
+  request.set_include_entries(true);
+  backend_.GetLedger(std::move(request), [this, tenant, ledger, session, bind = std::move(bind)](
+                                             absl::StatusOr<metadata::v1::GetLedgerResponse> r) {
+    if (!r.ok()) {
+      LOG(WARNING) << "could not serve a renewed connection its ledger again: " << r.status();
+      return;
+    }
+    followers_.Served(tenant, ledger, session.get(), r->state().version());
+    boost::json::object push = bind;
+    push["type"] = "eventGetMeta";
+    push["conn"] = boost::json::object{{"reqId", session->req_id()}, {"resId", session->res_id()}};
+    if (!push.contains("signedUrl")) push["signedUrl"] = "";
+    push["meta"] = ReaderMeta(*r);
+    session->Push(boost::json::serialize(push), std::chrono::steady_clock::now());
+  });
+}
+
 void Dispatcher::Handle(boost::json::object msg, const std::shared_ptr<ClientSession>& session,
                         Done done) {
   std::string type = Str(&msg, "type");
@@ -248,7 +287,7 @@ void Dispatcher::Handle(boost::json::object msg, const std::shared_ptr<ClientSes
     boost::json::object reply{{"tid", msg["tid"]},
                               {"type", "resGestalt"},
                               {"version", kMsgVersion},
-                              {"gestalt", Gestalt(options_.offer_stream)}};
+                              {"gestalt", Gestalt(options_.offer_stream, options_.base_path)}};
     if (msg.contains("auth")) reply["auth"] = msg["auth"];
     Count(type, true);
     return done(Reply{std::move(reply)});
@@ -297,10 +336,17 @@ void Dispatcher::Handle(boost::json::object msg, const std::shared_ptr<ClientSes
   absl::Status access = CheckAccess(*principal, tenant, ledger, write);
   if (!access.ok()) return fail(std::string(access.message()), access.code());
 
+  if (session != nullptr && type != "bindGetMeta") {
+    // A valid token on a connection whose pushes stopped when its bind's token expired.
+    if (auto bind = followers_.Renew(tenant, ledger, session.get(), principal->valid_until)) {
+      ServeAgain(tenant, ledger, session, std::move(*bind));
+    }
+  }
+
   if (type == "bindGetMeta" || type == "reqGetMeta") {
     if (type == "bindGetMeta" && session != nullptr) {
       // Follow first, then read: every change after the read is pushed, none is lost.
-      followers_.Follow(tenant, ledger, session, msg);
+      followers_.Follow(tenant, ledger, session, msg, principal->valid_until);
     }
     metadata::v1::GetLedgerRequest request;
     request.set_tenant(tenant);
@@ -320,29 +366,26 @@ void Dispatcher::Handle(boost::json::object msg, const std::shared_ptr<ClientSes
                           ? boost::json::value(boost::json::object{{"reqId", session->req_id()},
                                                                    {"resId", session->res_id()}})
                           : (msg.contains("conn") ? msg["conn"] : boost::json::value(nullptr));
+    std::shared_ptr<ClientSession> follower = type == "bindGetMeta" ? session : nullptr;
     backend_.GetLedger(
-        std::move(request), [this, msg = std::move(msg), reply_conn = std::move(reply_conn), type,
-                             cursor = std::move(cursor), done = std::move(done)](
-                                absl::StatusOr<metadata::v1::GetLedgerResponse> r) mutable {
+        std::move(request),
+        [this, msg = std::move(msg), reply_conn = std::move(reply_conn), type,
+         cursor = std::move(cursor), follower = std::move(follower), tenant = tenant,
+         ledger = ledger,
+         done = std::move(done)](absl::StatusOr<metadata::v1::GetLedgerResponse> r) mutable {
           if (!r.ok()) {
             Count(type, false);
             return done(Error(msg, std::string(r.status().message()), r.status().code()));
           }
           if (!cursor.empty())
             poll_cursors_.Served(cursor, r->state().version(), !r->incremental());
-          boost::json::array metas;
-          for (const auto& e : r->state().head_entries()) {
-            boost::json::array parents;
-            for (const auto& p : e.parents()) parents.emplace_back(p);
-            metas.emplace_back(boost::json::object{
-                {"cid", e.cid()}, {"parents", std::move(parents)}, {"data", e.data()}});
-          }
+          if (follower != nullptr)
+            followers_.Served(tenant, ledger, follower.get(), r->state().version());
           boost::json::object reply = msg;
           reply["type"] = type == "bindGetMeta" ? "eventGetMeta" : "resGetMeta";
           if (!reply_conn.is_null()) reply["conn"] = reply_conn;
           if (!reply.contains("signedUrl")) reply["signedUrl"] = "";
-          reply["meta"] = boost::json::object{{"metas", std::move(metas)},
-                                              {"keys", StringArray(r->state().keys())}};
+          reply["meta"] = ReaderMeta(*r);
           Count(type, true);
           done(Reply{std::move(reply)});
         });

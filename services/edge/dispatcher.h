@@ -33,6 +33,9 @@ struct DispatcherOptions {
   // Offer "stream" (WebSocket) in the gestalt. Without it the client uses HTTP request/response
   // only and polls bindGetMeta through PUT /fp every second.
   bool offer_stream = true;
+  // The path prefix clients reach the edge under (base_path.h); the gestalt's endpoints start
+  // with it.
+  std::string base_path;
 };
 
 class Dispatcher : public MessageHandler {
@@ -55,6 +58,11 @@ class Dispatcher : public MessageHandler {
   boost::json::object Chat(const boost::json::object& msg,
                            const std::shared_ptr<ClientSession>& sender,
                            const Principal& sender_principal);
+
+  // Serves `session` the ledger afresh as an eventGetMeta push shaped like its `bind` (after its
+  // pushes were withheld for an expired token).
+  void ServeAgain(const std::string& tenant, const std::string& ledger,
+                  const std::shared_ptr<ClientSession>& session, boost::json::object bind);
 
   const DispatcherOptions options_;
   const Authenticator& auth_;

@@ -30,6 +30,10 @@ std::shared_ptr<const std::string> PushHead(boost::json::object bind, const std:
 
 namespace mv1 = ::kiln::metadata::v1;
 
+std::string LedgerKey(const std::string& tenant, const std::string& ledger) {
+  return absl::StrCat(tenant.size(), ":", tenant, ledger);
+}
+
 boost::json::object MetaJson(const mv1::WatchEvent& event) {
   boost::json::array metas;
   for (const auto& e : event.entries()) {
@@ -62,6 +66,9 @@ class LedgerFollowers::Ledger {
     boost::json::object bind;
     uint64_t conn_generation = 0;  // the session's conn_generation() when head was made
     std::shared_ptr<const std::string> head;
+    absl::Time token_expires = absl::InfiniteFuture();
+    uint64_t served_version = 0;  // changes up to this version reached it in a reply
+    bool withheld = false;        // a push was held back since its token expired
   };
 
   absl::Mutex mu;
@@ -131,7 +138,8 @@ class LedgerFollowers::WatchStream : public grpc::ClientReadReactor<mv1::WatchEv
     {
       absl::MutexLock lock(&ledger_->mu);
       if (event_.snapshot()) {
-        // First event of a fresh stream: followers bound before it may have read older state.
+        // First event of a fresh stream: followers bound before it may have read older state
+        // (those whose reply was at least as new skip it below).
         if (ledger_->have_snapshot) return;
         ledger_->have_snapshot = true;
       } else if (event_.version() <= ledger_->last_version) {
@@ -141,7 +149,14 @@ class LedgerFollowers::WatchStream : public grpc::ClientReadReactor<mv1::WatchEv
       // The writer gets its own change too: a Fireproof client adds only *received* entries to
       // the parents of its next commit, so without the echo each of its commits would become
       // another head (the reference server avoids this by keeping one entry per connection).
+      absl::Time now = owner_->clock_.Now();
       for (auto& [raw, f] : ledger_->followers) {
+        if (event_.version() <= f.served_version) continue;  // its reply had this already
+        if (now >= f.token_expires) {
+          f.withheld = true;
+          owner_->withheld_->Increment();
+          continue;
+        }
         std::shared_ptr<ClientSession> s = f.session.lock();
         if (s == nullptr) continue;
         if (uint64_t g = s->conn_generation(); g != f.conn_generation) {  // re-opened: new ids
@@ -168,13 +183,19 @@ class LedgerFollowers::WatchStream : public grpc::ClientReadReactor<mv1::WatchEv
   mv1::WatchEvent event_;
 };
 
-LedgerFollowers::LedgerFollowers(const ShardedChannels& metadata, prometheus::Registry& registry)
-    : metadata_(metadata) {
+LedgerFollowers::LedgerFollowers(const ShardedChannels& metadata, const Clock& clock,
+                                 prometheus::Registry& registry)
+    : metadata_(metadata), clock_(clock) {
   pushes_ = &prometheus::BuildCounter()
                  .Name("kiln_edge_pushes_total")
                  .Help("eventGetMeta pushes queued to WebSocket connections.")
                  .Register(registry)
                  .Add({});
+  withheld_ = &prometheus::BuildCounter()
+                   .Name("kiln_edge_pushes_withheld_total")
+                   .Help("eventGetMeta pushes not sent because the connection's token had expired.")
+                   .Register(registry)
+                   .Add({});
 }
 
 LedgerFollowers::~LedgerFollowers() {
@@ -190,8 +211,8 @@ LedgerFollowers::~LedgerFollowers() {
 
 void LedgerFollowers::Follow(const std::string& tenant, const std::string& ledger,
                              const std::shared_ptr<ClientSession>& session,
-                             boost::json::object bind) {
-  std::string key = absl::StrCat(tenant.size(), ":", tenant, ledger);
+                             boost::json::object bind, absl::Time token_expires) {
+  std::string key = LedgerKey(tenant, ledger);
   std::shared_ptr<Ledger> l;
   bool start = false;
   {
@@ -207,10 +228,44 @@ void LedgerFollowers::Follow(const std::string& tenant, const std::string& ledge
     absl::MutexLock ll(&l->mu);
     uint64_t generation = session->conn_generation();
     auto head = PushHead(bind, session->req_id(), session->res_id());
-    l->followers[session.get()] =
-        Ledger::Follower{session, std::move(bind), generation, std::move(head)};
+    l->followers[session.get()] = Ledger::Follower{
+        session, std::move(bind), generation, std::move(head), token_expires};
   }
   if (start) new WatchStream(this, l, 0);
+}
+
+std::shared_ptr<LedgerFollowers::Ledger> LedgerFollowers::Find(const std::string& tenant,
+                                                               const std::string& ledger) {
+  absl::MutexLock lock(&mu_);
+  auto it = ledgers_.find(LedgerKey(tenant, ledger));
+  return it == ledgers_.end() ? nullptr : it->second;
+}
+
+void LedgerFollowers::Served(const std::string& tenant, const std::string& ledger,
+                             ClientSession* session, uint64_t version) {
+  std::shared_ptr<Ledger> l = Find(tenant, ledger);
+  if (l == nullptr) return;
+  absl::MutexLock lock(&l->mu);
+  auto it = l->followers.find(session);
+  if (it != l->followers.end()) {
+    it->second.served_version = std::max(it->second.served_version, version);
+  }
+}
+
+std::optional<boost::json::object> LedgerFollowers::Renew(const std::string& tenant,
+                                                          const std::string& ledger,
+                                                          ClientSession* session,
+                                                          absl::Time token_expires) {
+  std::shared_ptr<Ledger> l = Find(tenant, ledger);
+  if (l == nullptr) return std::nullopt;
+  absl::MutexLock lock(&l->mu);
+  auto it = l->followers.find(session);
+  if (it == l->followers.end()) return std::nullopt;
+  Ledger::Follower& f = it->second;
+  f.token_expires = std::max(f.token_expires, token_expires);
+  if (!f.withheld || clock_.Now() >= f.token_expires) return std::nullopt;
+  f.withheld = false;
+  return f.bind;
 }
 
 void LedgerFollowers::Unfollow(ClientSession* session) {

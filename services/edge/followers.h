@@ -3,17 +3,23 @@
 // bound connection (the writer's too, see followers.cc), with that receiver's own `conn`. Because
 // every edge follows metadata, a put on any edge reaches connections on all edges.
 //
+// A follower whose token has expired gets no pushes (they are counted as withheld) until the
+// connection presents a valid token again (Renew); it is then served the ledger afresh.
+//
 // Threading: thread-safe. Watch callbacks run on gRPC threads and only queue pushes. A stream that
 // ends (metadata restarting, watcher cut off) resumes after the last version seen, so a
 // connection misses nothing and gets nothing twice.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "boost/json/object.hpp"
+#include "common/clock.h"
 #include "common/shards.h"
 #include "kiln/metadata/v1/metadata.grpc.pb.h"
 #include "prometheus/counter.h"
@@ -25,14 +31,26 @@ namespace kiln::edge {
 
 class LedgerFollowers {
  public:
-  // Each ledger is watched on its metadata shard.
-  LedgerFollowers(const ShardedChannels& metadata, prometheus::Registry& registry);
+  // Each ledger is watched on its metadata shard; `clock` decides when tokens have expired.
+  LedgerFollowers(const ShardedChannels& metadata, const Clock& clock,
+                  prometheus::Registry& registry);
   ~LedgerFollowers();
 
   // Pushes later changes of (tenant, ledger) to `session`, shaped like `bind` (the client's
-  // bindGetMeta message, reused for tid, auth, tenant and urlParam).
+  // bindGetMeta message, reused for tid, auth, tenant and urlParam), until `token_expires`.
   void Follow(const std::string& tenant, const std::string& ledger,
-              const std::shared_ptr<ClientSession>& session, boost::json::object bind);
+              const std::shared_ptr<ClientSession>& session, boost::json::object bind,
+              absl::Time token_expires);
+
+  // `session` was served the ledger as of `version`: changes up to it are not pushed to it again.
+  void Served(const std::string& tenant, const std::string& ledger, ClientSession* session,
+              uint64_t version);
+
+  // `session` presented a valid token for (tenant, ledger) that expires at `token_expires`. When
+  // pushes to it were withheld because its earlier token had expired, returns its bind message:
+  // the caller serves it the ledger afresh (and calls Served).
+  std::optional<boost::json::object> Renew(const std::string& tenant, const std::string& ledger,
+                                           ClientSession* session, absl::Time token_expires);
 
   // Stops every push to `session` (call when its connection closes).
   void Unfollow(ClientSession* session);
@@ -44,8 +62,13 @@ class LedgerFollowers {
   class Ledger;
   class WatchStream;
 
+  // The followers of (tenant, ledger), or null.
+  std::shared_ptr<Ledger> Find(const std::string& tenant, const std::string& ledger);
+
   ShardedStubs<metadata::v1::MetadataService> metadata_;
+  const Clock& clock_;
   prometheus::Counter* pushes_;
+  prometheus::Counter* withheld_;
   mutable absl::Mutex mu_;
   int live_streams_ ABSL_GUARDED_BY(mu_) = 0;  // the destructor waits for them to end
   absl::flat_hash_map<std::string, std::shared_ptr<Ledger>> ledgers_ ABSL_GUARDED_BY(mu_);

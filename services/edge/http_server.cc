@@ -23,6 +23,7 @@
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
+#include "services/edge/base_path.h"
 
 namespace kiln::edge {
 namespace {
@@ -267,7 +268,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     }
     auto& req = header_->get();
     std::string target(req.target());
-    std::string path = target.substr(0, target.find('?'));
+    std::string path = RoutePath(target.substr(0, target.find('?')), shared_.options.base_path);
     if (websocket::is_upgrade(req)) {
       if (path != "/ws")
         return SendText(http::status::not_found, "WebSocket endpoint is /ws", "ws");

@@ -36,6 +36,7 @@ struct HttpServerOptions {
   int max_inflight_per_connection = 64;  // protocol messages awaiting replies on one WebSocket
   size_t max_send_queue = 1024;          // queued outgoing WebSocket messages before disconnect
   absl::Duration idle_timeout = absl::Minutes(5);
+  std::string base_path;  // routes are served under it and at the root (base_path.h)
 };
 
 class HttpServer {

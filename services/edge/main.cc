@@ -21,6 +21,7 @@
 #include "common/shards.h"
 #include "glog/logging.h"
 #include "services/edge/auth.h"
+#include "services/edge/base_path.h"
 #include "services/edge/blob_client.h"
 #include "services/edge/dispatcher.h"
 #include "services/edge/edge_backend.h"
@@ -34,7 +35,12 @@ ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9104",
           "Address of the Prometheus /metrics endpoint; empty disables it.");
 ABSL_FLAG(std::string, public_url, "",
           "Absolute URL clients reach this edge at, used in signed blob URLs (e.g. "
-          "https://kiln.example.com behind a proxy). Default: http(s)://<http_address>.");
+          "https://kiln.example.com/kiln behind a proxy). Default: "
+          "http(s)://<http_address><base_path>.");
+ABSL_FLAG(std::string, base_path, "",
+          "Path prefix clients reach this edge under, e.g. /kiln behind an ingress, so that "
+          "clients use fpcloud://host/kiln?...: the gestalt advertises /kiln/fp and /kiln/ws, and "
+          "every route is served under the prefix and at the root (for ingresses that strip it).");
 ABSL_FLAG(std::string, blockstore_target, "127.0.0.1:7101",
           "gRPC targets of the block-store shards, comma-separated in shard order (the position "
           "is the shard's identity: append new shards at the end). Must equal kiln-merge's.");
@@ -53,6 +59,9 @@ ABSL_FLAG(std::string, token_public_key, "",
 ABSL_FLAG(std::vector<std::string>, previous_token_public_keys, {},
           "Token key rotation: previous public keys (each as for --token_public_key, @FILE to read "
           "it from a file), comma-separated; tokens they signed are still accepted.");
+ABSL_FLAG(absl::Duration, token_clock_skew, absl::Seconds(60),
+          "How long past its exp (and before its nbf) a token is still accepted; a bound "
+          "connection gets pushes until then.");
 ABSL_FLAG(std::string, url_signing_key_file, "",
           "File with the secret (at least 32 bytes, e.g. 64 hex characters) that signs blob "
           "URLs; every edge of a deployment needs the same one. Empty: a random per-process key "
@@ -115,7 +124,9 @@ int main(int argc, char** argv) {
     std::string key = absl::GetFlag(FLAGS_token_public_key);
     if (!key.empty() && key[0] == '@') key = ReadFileOrDie(key.substr(1), "--token_public_key");
     if (key.empty()) Die("--auth=es256 needs --token_public_key");
-    auto verifier = kiln::TokenVerifier::Create(key);
+    kiln::TokenVerifierOptions verifier_options;
+    verifier_options.clock_skew = absl::GetFlag(FLAGS_token_clock_skew);
+    auto verifier = kiln::TokenVerifier::Create(key, verifier_options);
     if (!verifier.ok()) Die("--token_public_key: " + std::string(verifier.status().message()));
     for (std::string previous : absl::GetFlag(FLAGS_previous_token_public_keys)) {
       if (!previous.empty() && previous[0] == '@') {
@@ -152,7 +163,11 @@ int main(int argc, char** argv) {
   http.max_inflight_per_connection = absl::GetFlag(FLAGS_max_inflight_per_connection);
   http.max_send_queue = absl::GetFlag(FLAGS_max_send_queue);
   http.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
+  http.base_path = absl::GetFlag(FLAGS_base_path);
   if (http.threads < 1) Die("--io_threads must be at least 1");
+  if (absl::Status s = kiln::edge::ValidateBasePath(http.base_path); !s.ok()) {
+    Die("--base_path: " + std::string(s.message()));
+  }
 
   kiln::Metrics metrics;
   const std::string metrics_address = absl::GetFlag(FLAGS_metrics_address);
@@ -173,7 +188,8 @@ int main(int argc, char** argv) {
       kiln::NewPeerChannel(absl::GetFlag(FLAGS_merge_target), /*round_robin=*/true),
       *metadata_shards, deadline);
   auto blobs = kiln::edge::NewGrpcBlobClient(*blockstore_shards, deadline);
-  kiln::edge::LedgerFollowers followers(*metadata_shards, metrics.registry());
+  kiln::edge::LedgerFollowers followers(*metadata_shards, kiln::RealClock::Get(),
+                                        metrics.registry());
 
   // Signed URLs name the port, which may be chosen at bind time: bind, then set the public URL,
   // then serve.
@@ -187,6 +203,7 @@ int main(int argc, char** argv) {
   kiln::edge::DispatcherOptions dispatcher_options;
   dispatcher_options.url_lifetime = absl::GetFlag(FLAGS_url_lifetime);
   dispatcher_options.offer_stream = absl::GetFlag(FLAGS_websocket);
+  dispatcher_options.base_path = http.base_path;
   kiln::edge::Dispatcher dispatcher(dispatcher_options, *auth, signer, *backend, followers,
                                     kiln::RealClock::Get(), metrics.registry());
   auto server = kiln::edge::HttpServer::Bind(http, dispatcher, *blobs, signer, followers,
@@ -197,7 +214,7 @@ int main(int argc, char** argv) {
     std::string host = http.address.substr(0, http.address.rfind(':'));
     if (host == "0.0.0.0" || host == "::" || host == "[::]") host = "127.0.0.1";
     public_url = (http.tls_cert_file.empty() ? "http://" : "https://") + host + ":" +
-                 std::to_string((*server)->port());
+                 std::to_string((*server)->port()) + http.base_path;
   }
   signer.SetPublicBase(public_url);
   (*server)->Serve();

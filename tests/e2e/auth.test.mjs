@@ -26,6 +26,8 @@ import {
   signedUrlMsg,
 } from "./lib/protocol.mjs";
 import { assertNoClientErrors, uniqueName } from "./lib/util.mjs";
+import { WsConn, metaCids } from "./lib/wsconn.mjs";
+import { carCid, metaEntry, putMeta, uploadCar } from "./lib/entries.mjs";
 
 let kiln;
 let kp;
@@ -45,7 +47,8 @@ const NEGATIVE_WAIT_MS = 6_000;
 
 before(async () => {
   kp = await newKeyPair();
-  kiln = await startKiln({ auth: "es256", tokenPublicKey: kp.strings.publicKey });
+  // No clock skew allowance, so that a token that expires during a test is refused at once.
+  kiln = await startKiln({ auth: "es256", tokenPublicKey: kp.strings.publicKey, edgeArgs: ["--token_clock_skew=0s"] });
   w1 = await mintToken(kp, { tenant: T, ledger: L1 });
   w2 = await mintToken(kp, { tenant: T, ledger: L2 });
   r1 = await mintToken(kp, { tenant: T, ledger: L1, right: "read" });
@@ -331,4 +334,68 @@ test("forged, expired and missing tokens are refused (client)", async () => {
     "reader-l1d",
   );
   await closeAll([a1, empty, ...badClients]);
+});
+
+test("a bound connection whose token expires gets no pushes until it presents a valid token, then catches up", async () => {
+  // The client refreshes its token two minutes before `exp` and sends the new one with every later
+  // request, but its bind stays as first sent; so the edge judges a connection by the newest token
+  // it presented.
+  const L = uniqueName("expiring");
+  const now = Math.floor(Date.now() / 1000);
+  const shortLived = await signRawToken(kp, { tenant: T, ledger: L }, { iat: now, exp: now + 3 });
+  const writerToken = await mintToken(kp, { tenant: T, ledger: L });
+  const writer = { token: writerToken, conn: await openHttpSession(kiln.httpBase, writerToken), tenant: T, ledger: L };
+  const put = async (name, parents) => {
+    const bytes = Buffer.from(`car ${L} ${name}`);
+    await uploadCar(kiln.httpBase, writer, bytes);
+    const e = await metaEntry(await carCid(bytes), parents);
+    await putMeta(kiln.httpBase, writer, [e]);
+    return e.cid;
+  };
+  const withheld = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${kiln.edgeMetricsPort}/metrics`)).text();
+    return Number(/^kiln_edge_pushes_withheld_total (\S+)$/m.exec(text)?.[1] ?? 0);
+  };
+
+  const ws = await WsConn.open(kiln.httpBase);
+  try {
+    ws.send(openMsg(shortLived, { reqId: "expiring-reader" }));
+    const opened = await ws.next((m) => m.type === "resOpen");
+    const conn = opened.conn;
+    const bind = bindGetMetaMsg({ token: shortLived, conn, tenant: T, ledger: L });
+    ws.send(bind);
+    await ws.next((m) => m.type === "eventGetMeta" && m.tid === bind.tid);
+
+    const a = await put("a", []);
+    assert.deepEqual(metaCids(await ws.next((m) => m.type === "eventGetMeta" && metaCids(m).includes(a))), [a]);
+
+    // Past its exp (the edge counts whole seconds), pushes stop.
+    await new Promise((r) => setTimeout(r, Math.max(0, (now + 4) * 1000 - Date.now())));
+    const before = await withheld();
+    const b = await put("b", [a]);
+    for (let i = 0; (await withheld()) === before; i++) {
+      assert.ok(i < 100, "the push of b was neither sent nor withheld");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(!ws.received.some((m) => metaCids(m).includes(b)), "an expired connection got a push");
+
+    // A request with an expired token is refused and renews nothing.
+    const stale = signedUrlMsg("reqGetData", { token: shortLived, conn, tenant: T, ledger: L, method: "GET", store: "car", key: rawCid(Buffer.from("x")) });
+    ws.send(stale);
+    assert.equal((await ws.next((m) => m.tid === stale.tid)).type, "error");
+
+    // Any request with a valid token renews it: the connection is served the ledger afresh (b
+    // included), and later changes are pushed again.
+    const fresh = await mintToken(kp, { tenant: T, ledger: L });
+    const renewing = signedUrlMsg("reqGetData", { token: fresh, conn, tenant: T, ledger: L, method: "GET", store: "car", key: rawCid(Buffer.from("x")) });
+    const caughtUp = ws.next((m) => m.type === "eventGetMeta" && metaCids(m).includes(b));
+    ws.send(renewing);
+    assert.equal((await ws.next((m) => m.tid === renewing.tid)).type, "resGetData");
+    const served = await caughtUp;
+    assert.equal(served.tid, bind.tid, "the catch-up is not shaped like the connection's bind");
+    const c = await put("c", [b]);
+    assert.deepEqual(metaCids(await ws.next((m) => m.type === "eventGetMeta" && metaCids(m).includes(c))), [c]);
+  } finally {
+    ws.close();
+  }
 });

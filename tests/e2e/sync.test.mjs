@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { startKiln } from "./lib/kiln.mjs";
 import { attachedClient, closeAll } from "./lib/clients.mjs";
 import { devToken } from "./lib/tokens.mjs";
-import { fpRequest, gestaltMsg } from "./lib/protocol.mjs";
+import { fpRequest, gestaltMsg, openHttpSession, signedUrlFor } from "./lib/protocol.mjs";
 import { assertNoClientErrors, randomText, sha256Hex, uniqueName } from "./lib/util.mjs";
 
 let kiln;
@@ -83,6 +83,31 @@ test("two clients converge both ways with protocol=http over HTTP polling (edge 
   } finally {
     await closeAll(clients.splice(0));
     await httpKiln.stop();
+  }
+});
+
+test("under --base_path=/kiln, clients given fpcloud://host/kiln converge over WebSocket, blobs included", async () => {
+  // The client sends its gestalt to the base URL's path itself (it appends /fp only to an empty
+  // path) and resolves the advertised endpoints against it; signed blob URLs carry the prefix too.
+  const prefixed = await startKiln({ auth: "none", edgeArgs: ["--base_path=/kiln"] });
+  try {
+    const base = `${prefixed.httpBase}/kiln`;
+    const g = await fpRequest(base, gestaltMsg("dev-token"));
+    assert.equal(g.status, 200, g.text);
+    assert.deepEqual(g.body.gestalt.wsEndpoints, ["/kiln/ws"]);
+    assert.deepEqual(g.body.gestalt.httpEndpoints, ["/kiln/fp"]);
+    const conn = await openHttpSession(base, "dev-token");
+    const { signedUrl } = await signedUrlFor(base, "reqPutData", {
+      token: "dev-token", conn, tenant: "e2e", ledger: "prefixed", method: "PUT", store: "car", key: "k1",
+    });
+    assert.ok(signedUrl.startsWith(`${base}/blob/`), signedUrl);
+    await convergeBothWays("ws", { fpUrl: (protocol) => `fpcloud://127.0.0.1:${prefixed.edgePort}/kiln?protocol=${protocol}` });
+    const text = await (await fetch(`http://127.0.0.1:${prefixed.edgeMetricsPort}/metrics`)).text();
+    const upgrades = Number(/^kiln_edge_http_requests_total\{[^}]*route="ws"[^}]*\} (\S+)$/m.exec(text)?.[1] ?? 0);
+    assert.ok(upgrades >= 3, `the clients did not use WebSocket under the prefix (${upgrades} upgrades)`);
+  } finally {
+    await closeAll(clients.splice(0));
+    await prefixed.stop();
   }
 });
 

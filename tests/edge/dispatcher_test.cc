@@ -66,7 +66,7 @@ class DispatcherTest : public ::testing::Test {
   // Followers are only used for WebSocket binds; no metadata is reachable on this channel.
   LedgerFollowers followers_{
       ShardedChannels(grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials())),
-      registry_};
+      clock_, registry_};
   Dispatcher dispatcher_{DispatcherOptions{}, *auth_, signer_,  backend_,
                          followers_,          clock_, registry_};
 };
@@ -94,6 +94,19 @@ TEST_F(DispatcherTest, WithoutStreamTheGestaltOffersRequestResponseOnly) {
   EXPECT_EQ(boost::json::serialize(g["protocolCapabilities"]), "[\"reqRes\"]");
   EXPECT_EQ(boost::json::serialize(g["wsEndpoints"]), "[]");
   EXPECT_EQ(boost::json::serialize(g["httpEndpoints"]), "[\"/fp\"]");
+}
+
+TEST_F(DispatcherTest, UnderABasePathTheGestaltAdvertisesEndpointsBelowIt) {
+  DispatcherOptions options;
+  options.base_path = "/kiln";
+  Dispatcher prefixed(options, *auth_, signer_, backend_, followers_, clock_, registry_);
+  std::optional<Reply> r;
+  prefixed.Handle(boost::json::parse(Msg("reqGestalt")).as_object(), nullptr,
+                  [&](Reply reply) { r = std::move(reply); });
+  ASSERT_TRUE(r.has_value());
+  auto& g = r->body["gestalt"].as_object();
+  EXPECT_EQ(boost::json::serialize(g["wsEndpoints"]), "[\"/kiln/ws\"]");
+  EXPECT_EQ(boost::json::serialize(g["httpEndpoints"]), "[\"/kiln/fp\"]");
 }
 
 TEST_F(DispatcherTest, OpenKeepsAClientSuppliedResIdAndMakesOneOtherwise) {
