@@ -21,8 +21,8 @@ absl::Status ValidateBasePath(absl::string_view base_path) {
   for (absl::string_view seg : segments) {
     if (seg.empty() || seg == "." || seg == "..") return bad("has an empty, . or .. segment");
     for (char c : seg) {
-      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' &&
-          c != '.' && c != '~') {
+      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' &&
+          c != '~') {
         return bad("may hold only letters, digits and - _ . ~ between slashes");
       }
     }

@@ -85,20 +85,21 @@ boost::json::object Gestalt(bool offer_stream, const std::string& base_path) {
     capabilities.emplace_back("stream");
     ws_endpoints.emplace_back(base_path + "/ws");
   }
-  return boost::json::object{{"storeTypes", boost::json::array{"meta", "file", "car", "wal"}},
-                             {"id", "FP-Storage-Backend"},
-                             {"protocolCapabilities", std::move(capabilities)},
-                             {"httpEndpoints", boost::json::array{boost::json::string(base_path + "/fp")}},
-                             {"wsEndpoints", std::move(ws_endpoints)},
-                             {"encodings", boost::json::array{"JSON"}},
-                             {"auth", boost::json::array{}},
-                             {"requiresAuth", true},
-                             {"data", band},
-                             {"meta", band},
-                             {"wal", band},
-                             {"reqTypes", std::move(req_types)},
-                             {"resTypes", std::move(res_types)},
-                             {"eventTypes", boost::json::array{"eventGetMeta"}}};
+  return boost::json::object{
+      {"storeTypes", boost::json::array{"meta", "file", "car", "wal"}},
+      {"id", "FP-Storage-Backend"},
+      {"protocolCapabilities", std::move(capabilities)},
+      {"httpEndpoints", boost::json::array{boost::json::string(base_path + "/fp")}},
+      {"wsEndpoints", std::move(ws_endpoints)},
+      {"encodings", boost::json::array{"JSON"}},
+      {"auth", boost::json::array{}},
+      {"requiresAuth", true},
+      {"data", band},
+      {"meta", band},
+      {"wal", band},
+      {"reqTypes", std::move(req_types)},
+      {"resTypes", std::move(res_types)},
+      {"eventTypes", boost::json::array{"eventGetMeta"}}};
 }
 
 }  // namespace
@@ -368,11 +369,10 @@ void Dispatcher::Handle(boost::json::object msg, const std::shared_ptr<ClientSes
                           : (msg.contains("conn") ? msg["conn"] : boost::json::value(nullptr));
     std::shared_ptr<ClientSession> follower = type == "bindGetMeta" ? session : nullptr;
     backend_.GetLedger(
-        std::move(request),
-        [this, msg = std::move(msg), reply_conn = std::move(reply_conn), type,
-         cursor = std::move(cursor), follower = std::move(follower), tenant = tenant,
-         ledger = ledger,
-         done = std::move(done)](absl::StatusOr<metadata::v1::GetLedgerResponse> r) mutable {
+        std::move(request), [this, msg = std::move(msg), reply_conn = std::move(reply_conn), type,
+                             cursor = std::move(cursor), follower = std::move(follower),
+                             tenant = tenant, ledger = ledger, done = std::move(done)](
+                                absl::StatusOr<metadata::v1::GetLedgerResponse> r) mutable {
           if (!r.ok()) {
             Count(type, false);
             return done(Error(msg, std::string(r.status().message()), r.status().code()));

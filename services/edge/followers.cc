@@ -228,8 +228,8 @@ void LedgerFollowers::Follow(const std::string& tenant, const std::string& ledge
     absl::MutexLock ll(&l->mu);
     uint64_t generation = session->conn_generation();
     auto head = PushHead(bind, session->req_id(), session->res_id());
-    l->followers[session.get()] = Ledger::Follower{
-        session, std::move(bind), generation, std::move(head), token_expires};
+    l->followers[session.get()] =
+        Ledger::Follower{session, std::move(bind), generation, std::move(head), token_expires};
   }
   if (start) new WatchStream(this, l, 0);
 }

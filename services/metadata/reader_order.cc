@@ -24,8 +24,9 @@ WriterLatestGroups SplitWriterLatest(
   for (const auto& wh : writers) {
     if (heads.count(wh.cid()) == 0) sorted.push_back(&wh);
   }
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const v1::WriterHead* a, const v1::WriterHead* b) { return a->seq() < b->seq(); });
+  std::stable_sort(
+      sorted.begin(), sorted.end(),
+      [](const v1::WriterHead* a, const v1::WriterHead* b) { return a->seq() < b->seq(); });
   WriterLatestGroups groups;
   std::set<std::string> seen;
   for (const v1::WriterHead* wh : sorted) {

@@ -21,7 +21,8 @@ struct WriterLatestGroups {
 // Splits the writers' latest entries that are not in `heads`, each group in acceptance order.
 // A writer's latest entry x goes before the heads when another writer committed both before and
 // after it: that writer may have taken x's CARs into its CAR log before merging x into its clock,
-// so a reader starting from its entries would skip x. Every other latest entry goes after the heads.
+// so a reader starting from its entries would skip x. Every other latest entry goes after the
+// heads.
 WriterLatestGroups SplitWriterLatest(
     const google::protobuf::RepeatedPtrField<v1::WriterHead>& writers,
     const std::set<std::string>& heads);

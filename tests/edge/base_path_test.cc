@@ -19,10 +19,14 @@ TEST(BasePathTest, RefusesWhatIsNotAPlainPathNamingTheProblem) {
     const char* path;
     const char* why;
   } cases[] = {
-      {"kiln", "must start with /"},   {"/kiln/", "must not end with /"},
-      {"/", "must not end with /"},    {"/a//b", "empty, . or .. segment"},
-      {"/a/../b", "empty, . or .. segment"}, {"/a?x=1", "only letters"},
-      {"/a#b", "only letters"},        {"/a%2Fb", "only letters"},
+      {"kiln", "must start with /"},
+      {"/kiln/", "must not end with /"},
+      {"/", "must not end with /"},
+      {"/a//b", "empty, . or .. segment"},
+      {"/a/../b", "empty, . or .. segment"},
+      {"/a?x=1", "only letters"},
+      {"/a#b", "only letters"},
+      {"/a%2Fb", "only letters"},
   };
   for (const auto& c : cases) {
     absl::Status s = ValidateBasePath(c.path);
