@@ -527,15 +527,24 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     Send(status, std::move(body), "text/plain; charset=utf-8");
   }
 
+  // The HTTP version of the request being answered, and whether the connection can take another
+  // request after the reply: not when the client asked to close, nor when the request's body was
+  // left unread. The parser that read the body last holds the request (the header parser is
+  // moved into the body parsers).
+  std::pair<unsigned, bool> VersionAndKeepAlive() const {
+    if (upload_body_.has_value()) {
+      const auto& req = upload_body_->get();
+      return {req.version(), req.keep_alive() && upload_body_->is_done()};
+    }
+    if (body_.has_value()) return {body_->get().version(), body_->get().keep_alive()};
+    if (header_.has_value()) {
+      return {header_->get().version(), header_->get().keep_alive() && header_->is_done()};
+    }
+    return {11, false};
+  }
+
   void Send(http::status status, std::string body, const char* content_type) {
-    unsigned version = header_.has_value() ? header_->get().version()
-                       : body_.has_value() ? body_->get().version()
-                                           : 11;
-    bool keep_alive = header_.has_value() ? header_->get().keep_alive()
-                      : body_.has_value() ? body_->get().keep_alive()
-                                          : false;
-    // A request whose body was not read cannot be followed by another on this connection.
-    if (header_.has_value() && !header_->is_done() && !body_.has_value()) keep_alive = false;
+    auto [version, keep_alive] = VersionAndKeepAlive();
     auto res = std::make_shared<http::response<http::string_body>>(status, version);
     res->set(http::field::server, "kiln-edge");
     if (!body.empty()) res->set(http::field::content_type, content_type);

@@ -4,6 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
+import http from "node:http";
 import { startKiln } from "./lib/kiln.mjs";
 import { devToken } from "./lib/tokens.mjs";
 import { openHttpSession, rawCid, signedUrlFor } from "./lib/protocol.mjs";
@@ -105,6 +106,39 @@ test("car blob round-trips through signed URLs", async () => {
   assert.equal(sha(got.bytes), sha(bytes));
   // Stores are separate: the same key in "file" is not there.
   assert.equal((await download(key, "file")).status, 404);
+});
+
+test("blob PUT, GET, HEAD and DELETE keep the connection for the next request", async () => {
+  // A client uploads every commit's CAR; a new TCP connection per upload costs it CPU and latency.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const request = (url, method, body) =>
+    new Promise((resolve, reject) => {
+      const req = http.request(url, { method, agent }, (res) => {
+        res.resume();
+        res.on("end", () => resolve({ status: res.statusCode, reused: req.reusedSocket, connection: res.headers.connection }));
+      });
+      req.on("error", reject);
+      req.end(body);
+    });
+  try {
+    const bytes = Buffer.from(`keep-alive ${uniqueName("k")}`);
+    const key = rawCid(bytes);
+    const urls = {
+      PUT: (await urlFor("reqPutData", "PUT", key)).signedUrl,
+      GET: (await urlFor("reqGetData", "GET", key)).signedUrl,
+      DELETE: (await urlFor("reqDelData", "DELETE", key)).signedUrl,
+    };
+    const steps = [["PUT", urls.PUT, bytes], ["GET", urls.GET], ["HEAD", urls.GET], ["PUT", urls.PUT, bytes], ["DELETE", urls.DELETE]];
+    const results = [];
+    for (const [method, url, body] of steps) results.push({ method, ...(await request(url, method, body)) });
+    for (const [i, r] of results.entries()) {
+      assert.equal(r.status, 200, `${r.method}: ${r.status}`);
+      assert.notEqual(r.connection, "close", `${r.method} closed the connection`);
+      if (i > 0) assert.ok(r.reused, `${r.method} did not reuse the connection`);
+    }
+  } finally {
+    agent.destroy();
+  }
 });
 
 test("GET of a missing blob is 404", async () => {

@@ -181,6 +181,7 @@ class ClientProcess {
 //   label      a name for messages
 //   dbName     the local ledger name (does not reach the server)
 //   persistDir keep the local store and keybag in this directory instead of memory
+//   nodeArgs   options for the client's node (e.g. --cpu-prof, which NODE_OPTIONS refuses)
 export async function spawnClient({
   fpUrl,
   token,
@@ -188,6 +189,7 @@ export async function spawnClient({
   dbName = "e2e",
   persistDir,
   env = {},
+  nodeArgs = [],
   startTimeoutMs = 60_000,
 } = {}) {
   const rnd = crypto.randomBytes(6).toString("hex");
@@ -199,7 +201,7 @@ export async function spawnClient({
     keybagUrl = `file://${path.join(persistDir, "keybag")}`;
   }
   const cfg = { label, dbName, localBase, fpUrl, token };
-  const child = spawn(process.execPath, [CLIENT_SCRIPT, JSON.stringify(cfg)], {
+  const child = spawn(process.execPath, [...nodeArgs, CLIENT_SCRIPT, JSON.stringify(cfg)], {
     env: { ...process.env, FP_KEYBAG_URL: keybagUrl, ...env },
     stdio: ["pipe", "pipe", "pipe"],
   });
