@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "boost/json/serialize.hpp"
 #include "glog/logging.h"
+#include "grpcpp/alarm.h"
 #include "grpcpp/client_context.h"
 #include "kiln/metadata/v1/metadata.grpc.pb.h"
 
@@ -29,6 +30,11 @@ std::shared_ptr<const std::string> PushHead(boost::json::object bind, const std:
 }
 
 namespace mv1 = ::kiln::metadata::v1;
+
+// Watch restarts wait this long at first, doubling up to the maximum while streams keep ending
+// without delivering anything.
+constexpr absl::Duration kFirstBackoff = absl::Milliseconds(100);
+constexpr absl::Duration kMaxBackoff = absl::Seconds(10);
 
 std::string LedgerKey(const std::string& tenant, const std::string& ledger) {
   return absl::StrCat(tenant.size(), ":", tenant, ledger);
@@ -77,6 +83,16 @@ class LedgerFollowers::Ledger {
   bool have_snapshot ABSL_GUARDED_BY(mu) = false;
   bool stopped ABSL_GUARDED_BY(mu) = false;
   grpc::ClientContext* stream_context ABSL_GUARDED_BY(mu) = nullptr;
+  // The wait before the next Watch restart, doubled by each stream that ends without an event.
+  absl::Duration backoff ABSL_GUARDED_BY(mu) = kFirstBackoff;
+  std::unique_ptr<grpc::Alarm> restart_alarm ABSL_GUARDED_BY(mu);
+
+  // Stops the stream and any pending restart.
+  void Stop() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    stopped = true;
+    if (stream_context != nullptr) stream_context->TryCancel();
+    if (restart_alarm != nullptr) restart_alarm->Cancel();
+  }
 };
 
 // One Watch call; restarts itself (resuming after the last version) while the ledger has
@@ -106,28 +122,72 @@ class LedgerFollowers::WatchStream : public grpc::ClientReadReactor<mv1::WatchEv
 
   void OnReadDone(bool ok) override {
     if (!ok) return;  // OnDone follows
+    got_event_ = true;
     Deliver();
     StartRead(&event_);
   }
 
   void OnDone(const grpc::Status& status) override {
-    uint64_t resume_after = 0;
+    LedgerFollowers* owner = owner_;
+    std::shared_ptr<Ledger> ledger = std::move(ledger_);
+    bool permanent = IsPermanent(status.error_code());
     bool restart = false;
     {
-      absl::MutexLock lock(&ledger_->mu);
-      ledger_->stream_context = nullptr;
-      restart = !ledger_->stopped;
-      resume_after = ledger_->last_version;
+      absl::MutexLock lock(&ledger->mu);
+      ledger->stream_context = nullptr;
+      if (!ledger->stopped && permanent) {
+        // Retrying cannot help (a bad name, a shard mismatch): the follow ends. A later bind of
+        // the ledger starts a new one.
+        LOG(ERROR) << "watch of a ledger failed for good (" << status.error_message()
+                   << "); its connections get no more pushes";
+        ledger->stopped = true;
+      }
+      restart = !ledger->stopped;
+      if (restart) {
+        ledger->backoff = got_event_ ? kFirstBackoff : std::min(2 * ledger->backoff, kMaxBackoff);
+        LOG(WARNING) << "watch of a ledger ended (" << status.error_message()
+                     << "); resuming after "
+                     << "version " << ledger->last_version << " in " << ledger->backoff;
+      }
     }
-    if (restart) {
-      LOG(WARNING) << "watch of a ledger ended (" << status.error_message()
-                   << "); resuming after version " << resume_after;
-      new WatchStream(owner_, ledger_, resume_after);
-    }
-    LedgerFollowers* owner = owner_;
+    if (restart) ScheduleRestart(owner, ledger);
+    if (permanent) owner->Forget(ledger);
     delete this;
     absl::MutexLock lock(&owner->mu_);
     --owner->live_streams_;
+  }
+
+  // Starts the next stream of `ledger` after its backoff. A pending restart counts as a live
+  // stream, so the destructor waits for it (Stop cancels it).
+  static void ScheduleRestart(LedgerFollowers* owner, const std::shared_ptr<Ledger>& ledger) {
+    {
+      absl::MutexLock lock(&owner->mu_);
+      ++owner->live_streams_;
+    }
+    absl::MutexLock lock(&ledger->mu);
+    if (ledger->stopped) {
+      absl::MutexLock l(&owner->mu_);  // Unfollow or the destructor came first
+      --owner->live_streams_;
+      return;
+    }
+    ledger->restart_alarm = std::make_unique<grpc::Alarm>();
+    std::weak_ptr<Ledger> weak = ledger;  // the alarm belongs to the ledger: no cycle
+    ledger->restart_alarm->Set(
+        std::chrono::system_clock::now() + absl::ToChronoMilliseconds(ledger->backoff),
+        [owner, weak](bool fired) {
+          if (std::shared_ptr<Ledger> l = weak.lock()) {
+            bool start = false;
+            uint64_t after = 0;
+            {
+              absl::MutexLock lock(&l->mu);
+              start = fired && !l->stopped;
+              after = l->last_version;
+            }
+            if (start) new WatchStream(owner, l, after);
+          }
+          absl::MutexLock lock(&owner->mu_);
+          --owner->live_streams_;
+        });
   }
 
  private:
@@ -176,8 +236,23 @@ class LedgerFollowers::WatchStream : public grpc::ClientReadReactor<mv1::WatchEv
     }
   }
 
+  static bool IsPermanent(grpc::StatusCode code) {
+    switch (code) {
+      case grpc::StatusCode::INVALID_ARGUMENT:
+      case grpc::StatusCode::FAILED_PRECONDITION:
+      case grpc::StatusCode::PERMISSION_DENIED:
+      case grpc::StatusCode::UNAUTHENTICATED:
+      case grpc::StatusCode::UNIMPLEMENTED:
+      case grpc::StatusCode::OUT_OF_RANGE:
+        return true;
+      default:
+        return false;
+    }
+  }
+
   LedgerFollowers* owner_;
   std::shared_ptr<Ledger> ledger_;
+  bool got_event_ = false;
   grpc::ClientContext context_;
   mv1::WatchRequest request_;
   mv1::WatchEvent event_;
@@ -202,8 +277,7 @@ LedgerFollowers::~LedgerFollowers() {
   absl::MutexLock lock(&mu_);
   for (auto& [key, ledger] : ledgers_) {
     absl::MutexLock l(&ledger->mu);
-    ledger->stopped = true;
-    if (ledger->stream_context != nullptr) ledger->stream_context->TryCancel();
+    ledger->Stop();
   }
   auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return live_streams_ == 0; };
   mu_.Await(absl::Condition(&done));
@@ -232,6 +306,12 @@ void LedgerFollowers::Follow(const std::string& tenant, const std::string& ledge
         Ledger::Follower{session, std::move(bind), generation, std::move(head), token_expires};
   }
   if (start) new WatchStream(this, l, 0);
+}
+
+void LedgerFollowers::Forget(const std::shared_ptr<Ledger>& ledger) {
+  absl::MutexLock lock(&mu_);
+  auto it = ledgers_.find(LedgerKey(ledger->tenant, ledger->ledger));
+  if (it != ledgers_.end() && it->second == ledger) ledgers_.erase(it);
 }
 
 std::shared_ptr<LedgerFollowers::Ledger> LedgerFollowers::Find(const std::string& tenant,
@@ -279,8 +359,7 @@ void LedgerFollowers::Unfollow(ClientSession* session) {
     absl::MutexLock ll(&l->mu);
     l->followers.erase(session);
     if (l->followers.empty()) {
-      l->stopped = true;
-      if (l->stream_context != nullptr) l->stream_context->TryCancel();
+      l->Stop();
       ledgers_.erase(lit);
     }
   }

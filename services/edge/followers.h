@@ -3,6 +3,10 @@
 // bound connection (the writer's too, see followers.cc), with that receiver's own `conn`. Because
 // every edge follows metadata, a put on any edge reaches connections on all edges.
 //
+// A Watch that ends is restarted after a backoff (100 ms, doubling to 10 s while streams end
+// without an event); one that fails with a permanent error (a bad name, a shard mismatch) ends the
+// follow: its connections get no more pushes until a later bind.
+//
 // A follower whose token has expired gets no pushes (they are counted as withheld) until the
 // connection presents a valid token again (Renew); it is then served the ledger afresh.
 //
@@ -62,6 +66,8 @@ class LedgerFollowers {
   class Ledger;
   class WatchStream;
 
+  // Drops `ledger` (whose Watch failed for good) so that a later Follow starts afresh.
+  void Forget(const std::shared_ptr<Ledger>& ledger);
   // The followers of (tenant, ledger), or null.
   std::shared_ptr<Ledger> Find(const std::string& tenant, const std::string& ledger);
 

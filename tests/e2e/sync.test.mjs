@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { startKiln } from "./lib/kiln.mjs";
 import { attachedClient, closeAll } from "./lib/clients.mjs";
 import { devToken } from "./lib/tokens.mjs";
-import { fpRequest, gestaltMsg, openHttpSession, signedUrlFor } from "./lib/protocol.mjs";
+import { bindGetMetaMsg, fpRequest, gestaltMsg, openHttpSession, openMsg, signedUrlFor } from "./lib/protocol.mjs";
+import { WsConn } from "./lib/wsconn.mjs";
 import { assertNoClientErrors, randomText, sha256Hex, uniqueName } from "./lib/util.mjs";
 
 let kiln;
@@ -108,6 +109,44 @@ test("under --base_path=/kiln, clients given fpcloud://host/kiln converge over W
   } finally {
     await closeAll(clients.splice(0));
     await prefixed.stop();
+  }
+});
+
+test("a bind the metadata service refuses does not start a Watch retry loop", async () => {
+  // A 300-byte tenant is refused by kiln-metadata with INVALID_ARGUMENT, a permanent error: the
+  // edge ends that follow instead of re-opening the Watch (once thousands of times a second).
+  const watches = async () => {
+    let n = 0;
+    for (const m of kiln.metrics.filter((x) => x.job === "kiln-metadata")) {
+      const text = await (await fetch(`http://127.0.0.1:${m.port}/metrics`)).text();
+      const re = /^grpc_server_started_total\{(?=[^}]*grpc_method="Watch")[^}]*\} (\S+)$/gm;
+      for (const match of text.matchAll(re)) n += Number(match[1]);
+    }
+    return n;
+  };
+  const before = await watches();
+  const ws = await WsConn.open(kiln.httpBase);
+  try {
+    ws.send(openMsg("dev-token", { reqId: "long-tenant" }));
+    const { conn } = await ws.next((m) => m.type === "resOpen");
+    // Positive control: a valid bind opens one Watch, and the counter sees it.
+    const valid = bindGetMetaMsg({ token: "dev-token", conn, tenant: "e2e", ledger: uniqueName("watched") });
+    ws.send(valid);
+    assert.equal((await ws.next((m) => m.tid === valid.tid)).type, "eventGetMeta");
+    for (let i = 0; (await watches()) === before; i++) {
+      assert.ok(i < 100, "no Watch was counted for a valid bind");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const afterValid = await watches();
+    const bind = bindGetMetaMsg({ token: "dev-token", conn, tenant: "t".repeat(300), ledger: "l" });
+    ws.send(bind);
+    const reply = await ws.next((m) => m.tid === bind.tid);
+    assert.equal(reply.type, "error", JSON.stringify(reply).slice(0, 300));
+    await new Promise((r) => setTimeout(r, 1500)); // a retry loop would open thousands meanwhile
+    const opened = (await watches()) - afterValid;
+    assert.ok(opened <= 2, `the edge opened ${opened} Watch streams for one refused bind`);
+  } finally {
+    ws.close();
   }
 });
 
