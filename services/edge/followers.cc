@@ -87,11 +87,12 @@ class LedgerFollowers::Ledger {
   absl::Duration backoff ABSL_GUARDED_BY(mu) = kFirstBackoff;
   std::unique_ptr<grpc::Alarm> restart_alarm ABSL_GUARDED_BY(mu);
 
-  // Stops the stream and any pending restart.
-  void Stop() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+  // Stops the stream; no restart is scheduled after this. Returns the pending restart, if any,
+  // for the caller to cancel once it holds no lock (restart_alarm no longer changes).
+  grpc::Alarm* Stop() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     stopped = true;
     if (stream_context != nullptr) stream_context->TryCancel();
-    if (restart_alarm != nullptr) restart_alarm->Cancel();
+    return restart_alarm.get();
   }
 };
 
@@ -164,9 +165,10 @@ class LedgerFollowers::WatchStream : public grpc::ClientReadReactor<mv1::WatchEv
       absl::MutexLock lock(&owner->mu_);
       ++owner->live_streams_;
     }
-    absl::MutexLock lock(&ledger->mu);
-    if (ledger->stopped) {
-      absl::MutexLock l(&owner->mu_);  // Unfollow or the destructor came first
+    absl::ReleasableMutexLock lock(&ledger->mu);
+    if (ledger->stopped) {  // Unfollow or the destructor came first
+      lock.Release();       // never hold a ledger's lock while taking the owner's
+      absl::MutexLock l(&owner->mu_);
       --owner->live_streams_;
       return;
     }
@@ -274,11 +276,16 @@ LedgerFollowers::LedgerFollowers(const ShardedChannels& metadata, const Clock& c
 }
 
 LedgerFollowers::~LedgerFollowers() {
-  absl::MutexLock lock(&mu_);
-  for (auto& [key, ledger] : ledgers_) {
-    absl::MutexLock l(&ledger->mu);
-    ledger->Stop();
+  std::vector<std::pair<std::shared_ptr<Ledger>, grpc::Alarm*>> pending;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [key, ledger] : ledgers_) {
+      absl::MutexLock l(&ledger->mu);
+      if (grpc::Alarm* alarm = ledger->Stop()) pending.emplace_back(ledger, alarm);
+    }
   }
+  for (auto& [ledger, alarm] : pending) alarm->Cancel();  // its callback takes both locks
+  absl::MutexLock lock(&mu_);
   auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return live_streams_ == 0; };
   mu_.Await(absl::Condition(&done));
 }
@@ -349,21 +356,25 @@ std::optional<boost::json::object> LedgerFollowers::Renew(const std::string& ten
 }
 
 void LedgerFollowers::Unfollow(ClientSession* session) {
-  absl::MutexLock lock(&mu_);
-  auto it = by_session_.find(session);
-  if (it == by_session_.end()) return;
-  for (const std::string& key : it->second) {
-    auto lit = ledgers_.find(key);
-    if (lit == ledgers_.end()) continue;
-    std::shared_ptr<Ledger> l = lit->second;
-    absl::MutexLock ll(&l->mu);
-    l->followers.erase(session);
-    if (l->followers.empty()) {
-      l->Stop();
-      ledgers_.erase(lit);
+  std::vector<std::pair<std::shared_ptr<Ledger>, grpc::Alarm*>> pending;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = by_session_.find(session);
+    if (it == by_session_.end()) return;
+    for (const std::string& key : it->second) {
+      auto lit = ledgers_.find(key);
+      if (lit == ledgers_.end()) continue;
+      std::shared_ptr<Ledger> l = lit->second;
+      absl::MutexLock ll(&l->mu);
+      l->followers.erase(session);
+      if (l->followers.empty()) {
+        if (grpc::Alarm* alarm = l->Stop()) pending.emplace_back(l, alarm);
+        ledgers_.erase(lit);
+      }
     }
+    by_session_.erase(it);
   }
-  by_session_.erase(it);
+  for (auto& [ledger, alarm] : pending) alarm->Cancel();  // its callback takes both locks
 }
 
 size_t LedgerFollowers::followed_ledgers() const {
