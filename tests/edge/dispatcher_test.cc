@@ -56,6 +56,16 @@ class DispatcherTest : public ::testing::Test {
            token + "\"}}" + extra + "}";
   }
 
+  // The gestalt a dispatcher built with `options` answers reqGestalt with.
+  boost::json::object GestaltWith(const DispatcherOptions& options) {
+    Dispatcher d(options, *auth_, signer_, backend_, followers_, clock_, registry_);
+    std::optional<Reply> r;
+    d.Handle(boost::json::parse(Msg("reqGestalt")).as_object(), nullptr,
+             [&](Reply reply) { r = std::move(reply); });
+    EXPECT_TRUE(r.has_value());
+    return r.has_value() ? r->body["gestalt"].as_object() : boost::json::object{};
+  }
+
   static constexpr char kLedger[] = ",\"tenant\":{\"tenant\":\"t1\",\"ledger\":\"l1\"}";
 
   FakeClock clock_;
@@ -85,12 +95,7 @@ TEST_F(DispatcherTest, GestaltAdvertisesStreamAndEndpointsAndEchoesTid) {
 TEST_F(DispatcherTest, WithoutStreamTheGestaltOffersRequestResponseOnly) {
   DispatcherOptions options;
   options.offer_stream = false;
-  Dispatcher http_only(options, *auth_, signer_, backend_, followers_, clock_, registry_);
-  std::optional<Reply> r;
-  http_only.Handle(boost::json::parse(Msg("reqGestalt")).as_object(), nullptr,
-                   [&](Reply reply) { r = std::move(reply); });
-  ASSERT_TRUE(r.has_value());
-  auto& g = r->body["gestalt"].as_object();
+  boost::json::object g = GestaltWith(options);
   EXPECT_EQ(boost::json::serialize(g["protocolCapabilities"]), "[\"reqRes\"]");
   EXPECT_EQ(boost::json::serialize(g["wsEndpoints"]), "[]");
   EXPECT_EQ(boost::json::serialize(g["httpEndpoints"]), "[\"/fp\"]");
@@ -99,12 +104,7 @@ TEST_F(DispatcherTest, WithoutStreamTheGestaltOffersRequestResponseOnly) {
 TEST_F(DispatcherTest, UnderABasePathTheGestaltAdvertisesEndpointsBelowIt) {
   DispatcherOptions options;
   options.base_path = "/kiln";
-  Dispatcher prefixed(options, *auth_, signer_, backend_, followers_, clock_, registry_);
-  std::optional<Reply> r;
-  prefixed.Handle(boost::json::parse(Msg("reqGestalt")).as_object(), nullptr,
-                  [&](Reply reply) { r = std::move(reply); });
-  ASSERT_TRUE(r.has_value());
-  auto& g = r->body["gestalt"].as_object();
+  boost::json::object g = GestaltWith(options);
   EXPECT_EQ(boost::json::serialize(g["wsEndpoints"]), "[\"/kiln/ws\"]");
   EXPECT_EQ(boost::json::serialize(g["httpEndpoints"]), "[\"/kiln/fp\"]");
 }
