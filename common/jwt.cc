@@ -469,7 +469,7 @@ bool TokenClaims::CanWrite(absl::string_view ledger) const {
   bool listed = false;
   for (const Ledger& l : ledgers) {
     if (l.id != ledger) continue;
-    if (l.right == "read") return false;
+    if (l.right != "write") return false;
     listed = true;
   }
   return listed || (SelectedOnly() && ledger == selected_ledger);
@@ -544,6 +544,11 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view jwt, absl::T
   KILN_ASSIGN_OR_RETURN(std::optional<absl::Time> exp, TimeClaim(*payload, "exp"));
   KILN_ASSIGN_OR_RETURN(std::optional<absl::Time> nbf, TimeClaim(*payload, "nbf"));
   KILN_ASSIGN_OR_RETURN(std::optional<absl::Time> iat, TimeClaim(*payload, "iat"));
+  if (!exp.has_value() && options_.require_exp) {
+    return TokenError(
+        "token has no \"exp\" (expiry) claim; tokens that never expire are refused (mint one "
+        "with an expiry, or start kiln-edge with --token_allow_no_exp)");
+  }
   if (exp.has_value() && now >= *exp + options_.clock_skew) {
     return TokenError(absl::StrCat("token expired at ", UtcText(*exp), " (it is now ", UtcText(now),
                                    "); get a new token"));

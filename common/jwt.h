@@ -56,7 +56,7 @@ struct TokenClaims {
   // A ledger the user may use ("ledgers": [{id, role, right}]).
   struct Ledger {
     std::string id;
-    std::string right;  // "read" or "write"; not checked, see CanWrite.
+    std::string right;  // "read" or "write"; anything but exactly "write" is read-only (CanWrite).
     std::string role;   // "admin", "owner" or "member"; not checked; empty when absent.
   };
 
@@ -81,12 +81,12 @@ struct TokenClaims {
   // ensureCloudToken) grants exactly that pair. False when either argument is empty.
   bool AllowsLedger(absl::string_view tenant, absl::string_view ledger) const;
 
-  // Whether the token grants writes to `ledger`: it lists `ledger` and no entry for it has right
-  // "read" (any other right, such as "write", allows writing); or it does not list `ledger` at all
-  // and the token is a selected-only one for `ledger` (a dashboard token: the user's own ledger,
-  // read and write). False when
-  // `ledger` is empty or neither. Call it after AllowsLedger (which checks the tenant). The
-  // reference server has no such check; this is Kiln's stricter reading.
+  // Whether the token grants writes to `ledger`. Fails closed: it lists `ledger` and every entry
+  // for it has right exactly "write" (the only write right FPCloudClaim defines; "read", "READ",
+  // "", "readonly" or anything unknown is read-only); or it does not list `ledger` at all and the
+  // token is a selected-only one for `ledger` (a dashboard token: the user's own ledger, read and
+  // write). False when `ledger` is empty or neither. Call it after AllowsLedger (which checks the
+  // tenant). The reference server has no such check; this is Kiln's stricter reading.
   bool CanWrite(absl::string_view ledger) const;
 
   // True for a token with empty tenants and ledgers and a complete `selected` pair.
@@ -97,6 +97,9 @@ struct TokenVerifierOptions {
   // Tolerated difference between our clock and the issuer's when checking "exp" and "nbf".
   // Must not be negative.
   absl::Duration clock_skew = absl::Seconds(60);
+  // Refuse tokens without "exp" (a token that never expires cannot be withdrawn). Off only by an
+  // operator's explicit choice (kiln-edge --token_allow_no_exp).
+  bool require_exp = true;
 };
 
 // Verifies ES256 tokens against one EC P-256 public key.
@@ -131,6 +134,7 @@ class TokenVerifier {
   //   - the header is not a JSON object, its "alg" is not "ES256", or it has "crit";
   //   - the signature is not 64 bytes or does not verify with this verifier's key;
   //   - the payload is not a JSON object; "exp", "nbf" or "iat" is present but not a number;
+  //   - "exp" is absent and TokenVerifierOptions::require_exp is set (the default);
   //   - `now` is at or after "exp" + clock_skew ("token expired at ...") or before
   //     "nbf" - clock_skew ("token is not valid before ...");
   //   - "userId" is missing, not a string or empty; "tenants" or "ledgers" is missing or not an

@@ -3,11 +3,8 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
-#include <chrono>
 #include <utility>
-#include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "boost/json/serialize.hpp"
 #include "common/log_limiter.h"
@@ -17,67 +14,20 @@
 namespace kiln::edge {
 namespace {
 
-constexpr char kMsgVersion[] = "FP-MSG-1.0";
-
-// Message types we count by name; anything else is counted as "unknown" (bounded cardinality).
-const absl::flat_hash_set<std::string>& KnownTypes() {
-  static const auto* types = new absl::flat_hash_set<std::string>{
-      "reqGestalt", "reqOpen",    "reqClose",   "reqChat",    "bindGetMeta",
-      "reqGetMeta", "reqPutMeta", "reqDelMeta", "reqPutData", "reqGetData",
-      "reqDelData", "reqPutWAL",  "reqGetWAL",  "reqDelWAL"};
-  return *types;
-}
-
-const boost::json::object* Obj(const boost::json::object& o, const char* key) {
-  auto it = o.find(key);
-  return it != o.end() && it->value().is_object() ? &it->value().get_object() : nullptr;
-}
-
-std::string Str(const boost::json::object* o, const char* key) {
-  if (o == nullptr) return "";
-  auto it = o->find(key);
-  if (it == o->end() || !it->value().is_string()) return "";
-  return std::string(it->value().get_string());
-}
-
-std::string Token(const boost::json::object& msg) {
-  const boost::json::object* auth = Obj(msg, "auth");
-  return Str(auth != nullptr ? Obj(*auth, "params") : nullptr, "jwk");
-}
-
-std::string RandomId() {
+absl::StatusOr<std::string> RandomId() {
   unsigned char b[12];
-  RAND_bytes(b, sizeof(b));
+  if (RAND_bytes(b, sizeof(b)) != 1) {
+    return absl::UnavailableError("could not draw a random connection id; try again");
+  }
   return "kiln-" + HexEncode(absl::string_view(reinterpret_cast<const char*>(b), sizeof(b)));
-}
-
-// Tenant and ledger of a data or meta message: `tenant` first, then `urlParam`.
-std::pair<std::string, std::string> TenantLedger(const boost::json::object& msg) {
-  const boost::json::object* t = Obj(msg, "tenant");
-  const boost::json::object* u = Obj(msg, "urlParam");
-  std::string tenant = Str(t, "tenant"), ledger = Str(t, "ledger");
-  if (tenant.empty()) tenant = Str(u, "tenant");
-  if (ledger.empty()) ledger = Str(u, "ledger");
-  return {tenant, ledger};
-}
-
-boost::json::array StringArray(const google::protobuf::RepeatedPtrField<std::string>& values) {
-  boost::json::array out;
-  for (const auto& v : values) out.emplace_back(v);
-  return out;
 }
 
 boost::json::object Gestalt(bool offer_stream, const std::string& base_path) {
   boost::json::array req_types, res_types;
-  for (const char* t : {"reqOpen", "reqGestalt", "reqClose", "reqChat", "bindGetMeta", "reqGetMeta",
-                        "reqPutMeta", "reqDelMeta", "reqPutData", "reqGetData", "reqDelData",
-                        "reqPutWAL", "reqGetWAL", "reqDelWAL"}) {
-    req_types.emplace_back(t);
-  }
-  for (const char* t :
-       {"resOpen", "resGestalt", "resClose", "resChat", "resGetMeta", "resPutMeta", "resDelMeta",
-        "resPutData", "resGetData", "resDelData", "resPutWAL", "resGetWAL", "resDelWAL"}) {
-    res_types.emplace_back(t);
+  for (int i = 0; i < kMsgTypeCount; ++i) {
+    auto type = static_cast<MsgType>(i);
+    req_types.emplace_back(MsgTypeName(type));
+    if (type != MsgType::kBindGetMeta) res_types.emplace_back(ReplyTypeName(type));
   }
   boost::json::object band{{"inband", true}, {"outband", true}};
   boost::json::array capabilities{"reqRes"}, ws_endpoints;
@@ -100,6 +50,12 @@ boost::json::object Gestalt(bool offer_stream, const std::string& base_path) {
       {"reqTypes", std::move(req_types)},
       {"resTypes", std::move(res_types)},
       {"eventTypes", boost::json::array{"eventGetMeta"}}};
+}
+
+// Messages about connections rather than a ledger.
+bool IsConnectionMessage(MsgType type) {
+  return type == MsgType::kReqGestalt || type == MsgType::kReqOpen || type == MsgType::kReqClose ||
+         type == MsgType::kReqChat;
 }
 
 }  // namespace
@@ -126,40 +82,104 @@ Dispatcher::Dispatcher(const DispatcherOptions& options, const Authenticator& au
   }
 }
 
-void Dispatcher::Count(const std::string& type, bool ok) {
+const std::array<Dispatcher::Handler, kMsgTypeCount>& Dispatcher::Handlers() {
+  static const std::array<Handler, kMsgTypeCount> kHandlers = [] {
+    std::array<Handler, kMsgTypeCount> h{};
+    auto set = [&h](MsgType t, Handler f) { h[static_cast<int>(t)] = f; };
+    set(MsgType::kReqGestalt, &Dispatcher::HandleGestalt);
+    set(MsgType::kReqOpen, &Dispatcher::HandleOpen);
+    set(MsgType::kReqClose, &Dispatcher::HandleClose);
+    set(MsgType::kReqChat, &Dispatcher::HandleChat);
+    set(MsgType::kBindGetMeta, &Dispatcher::HandleGetMeta);
+    set(MsgType::kReqGetMeta, &Dispatcher::HandleGetMeta);
+    set(MsgType::kReqPutMeta, &Dispatcher::HandlePutMeta);
+    set(MsgType::kReqDelMeta, &Dispatcher::HandleDelMeta);
+    for (MsgType t : {MsgType::kReqPutData, MsgType::kReqGetData, MsgType::kReqDelData,
+                      MsgType::kReqPutWAL, MsgType::kReqGetWAL, MsgType::kReqDelWAL}) {
+      set(t, &Dispatcher::HandleBlobUrl);
+    }
+    return h;
+  }();
+  return kHandlers;
+}
+
+void Dispatcher::Handle(boost::json::object json, const std::shared_ptr<ClientSession>& session,
+                        Done done) {
+  absl::StatusOr<Message> msg = DecodeMessage(json);
+  if (!msg.ok()) {
+    ErrorSource src = ErrorSourceOf(json);
+    Count(src.type, false);
+    return done(Error(src, msg.status()));
+  }
+  Call call{*std::move(msg), Principal{}, session, std::move(done), "", ""};
+  absl::StatusOr<Principal> principal = auth_.Authenticate(call.msg.Token());
+  if (!principal.ok()) return Fail(call, principal.status());
+  call.principal = *std::move(principal);
+
+  const MsgType type = call.msg.type;
+  if (!IsConnectionMessage(type)) {
+    call.tenant = call.msg.Tenant();
+    call.ledger = call.msg.Ledger();
+    if (call.tenant.empty() || call.ledger.empty()) {
+      return Fail(call,
+                  absl::InvalidArgumentError("message needs tenant.tenant and tenant.ledger"));
+    }
+    absl::Status access = CheckAccess(call.principal, call.tenant, call.ledger, IsWrite(type));
+    if (!access.ok()) return Fail(call, access);
+    if (session != nullptr && type != MsgType::kBindGetMeta) {
+      // A valid token on a connection whose pushes stopped when its bind's token expired.
+      if (auto bind = followers_.Renew(call.tenant, call.ledger, session.get(),
+                                       call.principal.valid_until)) {
+        ServeAgain(call.tenant, call.ledger, session, *std::move(bind));
+      }
+    }
+  }
+  (this->*Handlers()[static_cast<int>(type)])(std::move(call));
+}
+
+// ----- replies
+// -------------------------------------------------------------------------------------
+
+void Dispatcher::Count(absl::string_view type, bool ok) {
   messages_
-      ->Add({{"type", KnownTypes().contains(type) ? type : "unknown"},
+      ->Add({{"type", ParseMsgType(type).has_value() ? std::string(type) : "unknown"},
              {"outcome", ok ? "ok" : "error"}})
       .Increment();
 }
 
-Reply Dispatcher::Error(const boost::json::object& src, const std::string& message,
-                        absl::StatusCode code) {
+void Dispatcher::Succeed(Call& call, boost::json::object reply) {
+  Count(MsgTypeName(call.msg.type), true);
+  call.done(Reply{std::move(reply)});
+}
+
+void Dispatcher::Fail(Call& call, const absl::Status& status) {
+  Count(MsgTypeName(call.msg.type), false);
+  call.done(Error(ErrorSource{call.msg.tid, MsgTypeName(call.msg.type)}, status));
+}
+
+Reply Dispatcher::Error(const ErrorSource& src, const absl::Status& status) {
   // Every refused request is logged with its reason (never the token), at most 20 lines per 10 s.
   static LogLimiter* const limiter = new LogLimiter(20, absl::Seconds(10));
+  const std::string message(status.message());
   if (uint64_t suppressed = 0; limiter->Allow(&suppressed)) {
-    auto type = src.find("type");
-    std::string what = type != src.end() && type->value().is_string()
-                           ? std::string(type->value().get_string()).substr(0, 40)
-                           : "(no type)";
-    LOG(WARNING) << "refused " << what << ": " << absl::StatusCodeToString(code) << ": "
-                 << message.substr(0, 300)
+    LOG(WARNING) << "refused " << (src.type.empty() ? "(no type)" : src.type.substr(0, 40)) << ": "
+                 << absl::StatusCodeToString(status.code()) << ": " << message.substr(0, 300)
                  << (suppressed > 0 ? absl::StrCat(" (", suppressed, " refusals not logged)") : "");
   }
-  if (code == absl::StatusCode::kUnauthenticated) {
+  if (status.code() == absl::StatusCode::kUnauthenticated) {
     auth_refusals_->Add({{"reason", "unauthenticated"}}).Increment();
-  } else if (code == absl::StatusCode::kPermissionDenied) {
+  } else if (status.code() == absl::StatusCode::kPermissionDenied) {
     auth_refusals_->Add({{"reason", "permission_denied"}}).Increment();
   }
+  // Only the request's (bounded) tid and type come back: never its token or body. No `conn`
+  // either: over WebSocket the client routes an error carrying its own conn into its bindGetMeta
+  // stream and ends that stream, so one refused write would stop all later pushes.
   boost::json::object body{{"type", "error"},
-                           {"tid", src.contains("tid") ? src.at("tid") : boost::json::value("")},
+                           {"tid", src.tid},
                            {"version", kMsgVersion},
-                           {"src", src},
+                           {"src", boost::json::object{{"tid", src.tid}, {"type", src.type}}},
                            {"message", message}};
-  if (src.contains("auth")) body["auth"] = src.at("auth");
-  // No `conn`: over WebSocket the client routes an error carrying its own conn into its
-  // bindGetMeta stream and ends that stream, so one refused write would stop all later pushes.
-  if (code == absl::StatusCode::kUnavailable) body["reason"] = "not-ready";
+  if (status.code() == absl::StatusCode::kUnavailable) body["reason"] = "not-ready";
   return Reply{std::move(body), 500};
 }
 
@@ -173,80 +193,156 @@ Reply Dispatcher::BadJson(const std::string& why) {
   return Reply{std::move(body), 400};
 }
 
-namespace {
-
-// Whether two principals may chat: anyone in development mode, else a shared tenant.
-bool ShareATenant(const Principal& a, const Principal& b) {
-  if (a.unrestricted || b.unrestricted) return a.unrestricted && b.unrestricted;
-  for (const auto& t : a.claims.tenants) {
-    if (std::find(b.claims.tenants.begin(), b.claims.tenants.end(), t) != b.claims.tenants.end()) {
-      return true;
-    }
+std::optional<Conn> Dispatcher::ReplyConn(const Call& call) {
+  if (call.session != nullptr && !call.session->res_id().empty()) {
+    return Conn{call.session->req_id(), call.session->res_id()};
   }
-  return false;
+  return call.msg.conn;
 }
 
-}  // namespace
+// ----- connection messages
+// ---------------------------------------------------------------------------
 
-boost::json::object Dispatcher::Chat(const boost::json::object& msg,
-                                     const std::shared_ptr<ClientSession>& sender,
-                                     const Principal& sender_principal) {
-  std::vector<std::shared_ptr<ClientSession>> members;
-  {
-    absl::MutexLock lock(&room_mu_);
-    for (auto it = room_.begin(); it != room_.end();) {
-      if (auto member = it->second.session.lock()) {
-        if (member == sender || ShareATenant(sender_principal, it->second.principal)) {
-          members.push_back(std::move(member));
+void Dispatcher::HandleGestalt(Call call) {
+  boost::json::object reply = EncodeEnvelope(call.msg, "resGestalt");
+  reply["gestalt"] = Gestalt(options_.offer_stream, options_.base_path);
+  Succeed(call, std::move(reply));
+}
+
+void Dispatcher::HandleOpen(Call call) {
+  Conn conn = call.msg.conn.value_or(Conn{});
+  if (conn.req_id.empty()) {
+    return Fail(call, absl::InvalidArgumentError("reqOpen needs conn.reqId"));
+  }
+  if (conn.res_id.empty()) {  // keep a client-supplied resId (reconnects)
+    absl::StatusOr<std::string> id = RandomId();
+    if (!id.ok()) return Fail(call, id.status());
+    conn.res_id = *std::move(id);
+  }
+  if (call.session != nullptr) {
+    call.session->SetConn(conn.req_id, conn.res_id);
+    chat_.Join(call.session, call.principal);
+  }
+  boost::json::object reply = EncodeEnvelope(call.msg, "resOpen");
+  reply["conn"] = EncodeConn(conn);
+  Succeed(call, std::move(reply));
+}
+
+void Dispatcher::HandleClose(Call call) {
+  if (call.session != nullptr) {
+    // A closed connection gets no more pushes and no chat (the socket may stay open).
+    followers_.Unfollow(call.session.get());
+    chat_.Leave(call.session.get());
+  }
+  Succeed(call, EncodeEnvelope(call.msg, "resClose"));
+}
+
+void Dispatcher::HandleChat(Call call) {
+  boost::json::object reply = chat_.Broadcast(call.msg, call.session, call.principal);
+  Succeed(call, std::move(reply));
+}
+
+// ----- ledger messages
+// -----------------------------------------------------------------------------------
+
+void Dispatcher::HandleGetMeta(Call call) {
+  const bool bind = call.msg.type == MsgType::kBindGetMeta;
+  if (bind && call.session != nullptr) {
+    // Follow first, then read: every change after the read is pushed, none is lost.
+    followers_.Follow(call.tenant, call.ledger, call.session, call.msg, call.principal.valid_until);
+  }
+  metadata::v1::GetLedgerRequest request;
+  request.set_tenant(call.tenant);
+  request.set_ledger(call.ledger);
+  request.set_include_entries(true);
+  // A polled bind (HTTP, no session) is answered with what followed the connection's last poll.
+  std::string cursor;
+  if (bind && call.session == nullptr && call.msg.conn.has_value() &&
+      !call.msg.conn->req_id.empty() && !call.msg.conn->res_id.empty()) {
+    cursor =
+        PollCursors::Key(call.msg.conn->req_id, call.msg.conn->res_id, call.tenant, call.ledger);
+    request.set_entries_after_version(poll_cursors_.After(cursor));
+  }
+  backend_.GetLedger(
+      std::move(request), [this, call = std::move(call), bind, cursor = std::move(cursor)](
+                              absl::StatusOr<metadata::v1::GetLedgerResponse> r) mutable {
+        if (!r.ok()) return Fail(call, r.status());
+        if (!cursor.empty()) poll_cursors_.Served(cursor, r->state().version(), !r->incremental());
+        if (bind && call.session != nullptr) {
+          followers_.Served(call.tenant, call.ledger, call.session.get(), r->state().version());
         }
-        ++it;
-      } else {
-        room_.erase(it++);
-      }
-    }
-  }
-  boost::json::array targets;
-  for (const auto& m : members) {
-    targets.emplace_back(boost::json::object{{"reqId", m->req_id()}, {"resId", m->res_id()}});
-  }
-  const boost::json::object* conn = Obj(msg, "conn");
-  std::string from = Str(conn, "reqId");
-  std::string text(msg.at("message").as_string());
-  auto now = std::chrono::steady_clock::now();
-  for (const auto& m : members) {
-    if (m == sender) continue;
-    boost::json::object out = msg;
-    out["type"] = "resChat";
-    out["conn"] = boost::json::object{{"reqId", m->req_id()}, {"resId", m->res_id()}};
-    out["message"] = absl::StrCat("[", from, "]: ", text);
-    out["targets"] = targets;
-    m->Push(boost::json::serialize(out), now);
-  }
-  boost::json::object reply = msg;
-  reply["message"] = absl::StrCat("ack: ", text);
-  reply["targets"] = std::move(targets);
-  return reply;
+        boost::json::object reply = EncodeEnvelope(call.msg, ReplyTypeName(call.msg.type));
+        if (std::optional<Conn> conn = ReplyConn(call)) reply["conn"] = EncodeConn(*conn);
+        reply["signedUrl"] = "";
+        reply["meta"] = EncodeMeta(r->state().head_entries(), r->state().keys());
+        Succeed(call, std::move(reply));
+      });
 }
 
-namespace {
-
-// `meta` of an eventGetMeta or resGetMeta: the entries a reader is served and every key.
-boost::json::object ReaderMeta(const metadata::v1::GetLedgerResponse& r) {
-  boost::json::array metas;
-  for (const auto& e : r.state().head_entries()) {
-    boost::json::array parents;
-    for (const auto& p : e.parents()) parents.emplace_back(p);
-    metas.emplace_back(
-        boost::json::object{{"cid", e.cid()}, {"parents", std::move(parents)}, {"data", e.data()}});
+void Dispatcher::HandlePutMeta(Call call) {
+  merge::v1::PutMetaRequest request;
+  request.set_tenant(call.tenant);
+  request.set_ledger(call.ledger);
+  std::string writer = call.session != nullptr     ? call.session->res_id()
+                       : call.msg.conn.has_value() ? call.msg.conn->res_id
+                                                   : "";
+  request.set_writer(writer.empty() ? "http" : writer);
+  for (MetaEntryMsg& e : call.msg.meta->metas) {
+    auto* entry = request.add_entries();
+    entry->set_cid(std::move(e.cid));
+    entry->set_data(std::move(e.data));
+    for (std::string& p : e.parents) entry->add_parents(std::move(p));
   }
-  return boost::json::object{{"metas", std::move(metas)}, {"keys", StringArray(r.state().keys())}};
+  for (std::string& k : call.msg.meta->keys) request.add_keys(std::move(k));
+  call.msg.meta.reset();  // the reply does not echo the entries
+  backend_.PutMeta(std::move(request), [this, call = std::move(call)](
+                                           absl::StatusOr<merge::v1::PutMetaResponse> r) mutable {
+    if (!r.ok()) return Fail(call, r.status());
+    boost::json::object reply = EncodeEnvelope(call.msg, "resPutMeta");
+    reply["signedUrl"] = "";
+    Succeed(call, std::move(reply));
+  });
 }
 
-}  // namespace
+void Dispatcher::HandleDelMeta(Call call) {
+  // Meta entries are history and are never deleted; acknowledge without changing anything.
+  boost::json::object reply = EncodeEnvelope(call.msg, "resDelMeta");
+  reply["methodParam"] = boost::json::object{{"method", "DELETE"}, {"store", "meta"}};
+  Succeed(call, std::move(reply));
+}
+
+void Dispatcher::HandleBlobUrl(Call call) {
+  const MsgType type = call.msg.type;
+  const bool wal =
+      type == MsgType::kReqPutWAL || type == MsgType::kReqGetWAL || type == MsgType::kReqDelWAL;
+  const std::optional<UrlParam>& url_param = call.msg.url_param;
+  std::string store = call.msg.method_param.has_value() ? call.msg.method_param->store : "";
+  if (store.empty() && url_param.has_value()) store = url_param->store;
+  if (store.empty()) store = wal ? "wal" : "car";
+  if (wal ? store != "wal" : (store != "car" && store != "file")) {
+    return Fail(call, absl::InvalidArgumentError(absl::StrCat(
+                          "store \"", store, "\" is not valid for ", MsgTypeName(type))));
+  }
+  std::string key = url_param.has_value() ? url_param->key : "";
+  if (key.empty()) return Fail(call, absl::InvalidArgumentError("urlParam.key is required"));
+  const char* method = (type == MsgType::kReqPutData || type == MsgType::kReqPutWAL)   ? "PUT"
+                       : (type == MsgType::kReqGetData || type == MsgType::kReqGetWAL) ? "GET"
+                                                                                       : "DELETE";
+  absl::Duration lifetime = options_.url_lifetime;
+  if (url_param.has_value() && url_param->expires.has_value() && *url_param->expires > 0) {
+    lifetime = std::min(lifetime, absl::Seconds(*url_param->expires));
+  }
+  boost::json::object reply = EncodeEnvelope(call.msg, ReplyTypeName(type));
+  reply["signedUrl"] = signer_.Sign(method, BlobAddress{call.tenant, call.ledger, store, key},
+                                    clock_.Now() + lifetime);
+  if (call.session != nullptr && !call.session->res_id().empty()) {
+    reply["conn"] = EncodeConn(Conn{call.session->req_id(), call.session->res_id()});
+  }
+  Succeed(call, std::move(reply));
+}
 
 void Dispatcher::ServeAgain(const std::string& tenant, const std::string& ledger,
-                            const std::shared_ptr<ClientSession>& session,
-                            boost::json::object bind) {
+                            const std::shared_ptr<ClientSession>& session, Message bind) {
   metadata::v1::GetLedgerRequest request;
   request.set_tenant(tenant);
   request.set_ledger(ledger);
@@ -258,230 +354,12 @@ void Dispatcher::ServeAgain(const std::string& tenant, const std::string& ledger
       return;
     }
     followers_.Served(tenant, ledger, session.get(), r->state().version());
-    boost::json::object push = bind;
-    push["type"] = "eventGetMeta";
-    push["conn"] = boost::json::object{{"reqId", session->req_id()}, {"resId", session->res_id()}};
-    if (!push.contains("signedUrl")) push["signedUrl"] = "";
-    push["meta"] = ReaderMeta(*r);
+    boost::json::object push = EncodeEnvelope(bind, ReplyTypeName(MsgType::kBindGetMeta));
+    push["conn"] = EncodeConn(Conn{session->req_id(), session->res_id()});
+    push["signedUrl"] = "";
+    push["meta"] = EncodeMeta(r->state().head_entries(), r->state().keys());
     session->Push(boost::json::serialize(push), std::chrono::steady_clock::now());
   });
-}
-
-void Dispatcher::Handle(boost::json::object msg, const std::shared_ptr<ClientSession>& session,
-                        Done done) {
-  std::string type = Str(&msg, "type");
-  auto fail = [&](const std::string& message, absl::StatusCode code) {
-    Count(type, false);
-    done(Error(msg, message, code));
-  };
-  if (type.empty()) return fail("message has no \"type\"", absl::StatusCode::kInvalidArgument);
-  if (!KnownTypes().contains(type)) {
-    return fail("unexpected message", absl::StatusCode::kInvalidArgument);
-  }
-  absl::StatusOr<Principal> principal = auth_.Authenticate(Token(msg));
-  if (!principal.ok()) {
-    return fail(std::string(principal.status().message()), principal.status().code());
-  }
-
-  // Connection management: no tenant or ledger involved.
-  if (type == "reqGestalt") {
-    boost::json::object reply{{"tid", msg["tid"]},
-                              {"type", "resGestalt"},
-                              {"version", kMsgVersion},
-                              {"gestalt", Gestalt(options_.offer_stream, options_.base_path)}};
-    if (msg.contains("auth")) reply["auth"] = msg["auth"];
-    Count(type, true);
-    return done(Reply{std::move(reply)});
-  }
-  if (type == "reqOpen" || type == "reqClose" || type == "reqChat") {
-    boost::json::object reply = msg;
-    const boost::json::object* conn = Obj(msg, "conn");
-    std::string req_id = Str(conn, "reqId"), res_id = Str(conn, "resId");
-    if (type == "reqOpen") {
-      if (req_id.empty())
-        return fail("reqOpen needs conn.reqId", absl::StatusCode::kInvalidArgument);
-      if (res_id.empty()) res_id = RandomId();  // keep a client-supplied resId (reconnects)
-      if (session != nullptr) {
-        session->SetConn(req_id, res_id);
-        absl::MutexLock lock(&room_mu_);
-        room_[session.get()] = RoomMember{session, *principal};
-        if (room_.size() >= room_sweep_at_) {
-          absl::erase_if(room_, [](const auto& entry) { return entry.second.session.expired(); });
-          room_sweep_at_ = std::max<size_t>(64, 2 * room_.size());
-        }
-      }
-      reply["conn"] = boost::json::object{{"reqId", req_id}, {"resId", res_id}};
-    } else if (type == "reqClose" && session != nullptr) {
-      // A closed connection gets no more pushes and no chat (the socket may stay open).
-      followers_.Unfollow(session.get());
-      absl::MutexLock lock(&room_mu_);
-      room_.erase(session.get());
-    } else if (type == "reqChat") {
-      if (!msg.contains("message") || !msg["message"].is_string()) {
-        return fail("reqChat needs a string \"message\"", absl::StatusCode::kInvalidArgument);
-      }
-      reply = Chat(msg, session, *principal);
-    }
-    reply["type"] = type == "reqOpen" ? "resOpen" : type == "reqClose" ? "resClose" : "resChat";
-    Count(type, true);
-    return done(Reply{std::move(reply)});
-  }
-
-  auto [tenant, ledger] = TenantLedger(msg);
-  if (tenant.empty() || ledger.empty()) {
-    return fail("message needs tenant.tenant and tenant.ledger",
-                absl::StatusCode::kInvalidArgument);
-  }
-  bool write = type == "reqPutMeta" || type == "reqDelMeta" || type == "reqPutData" ||
-               type == "reqDelData" || type == "reqPutWAL" || type == "reqDelWAL";
-  absl::Status access = CheckAccess(*principal, tenant, ledger, write);
-  if (!access.ok()) return fail(std::string(access.message()), access.code());
-
-  if (session != nullptr && type != "bindGetMeta") {
-    // A valid token on a connection whose pushes stopped when its bind's token expired.
-    if (auto bind = followers_.Renew(tenant, ledger, session.get(), principal->valid_until)) {
-      ServeAgain(tenant, ledger, session, std::move(*bind));
-    }
-  }
-
-  if (type == "bindGetMeta" || type == "reqGetMeta") {
-    if (type == "bindGetMeta" && session != nullptr) {
-      // Follow first, then read: every change after the read is pushed, none is lost.
-      followers_.Follow(tenant, ledger, session, msg, principal->valid_until);
-    }
-    metadata::v1::GetLedgerRequest request;
-    request.set_tenant(tenant);
-    request.set_ledger(ledger);
-    request.set_include_entries(true);
-    // A polled bind (HTTP, no session) is answered with what followed the connection's last poll.
-    std::string cursor;
-    if (type == "bindGetMeta" && session == nullptr) {
-      const boost::json::object* conn = Obj(msg, "conn");
-      std::string req_id = Str(conn, "reqId"), res_id = Str(conn, "resId");
-      if (!req_id.empty() && !res_id.empty()) {
-        cursor = PollCursors::Key(req_id, res_id, tenant, ledger);
-        request.set_entries_after_version(poll_cursors_.After(cursor));
-      }
-    }
-    auto reply_conn = session != nullptr && !session->res_id().empty()
-                          ? boost::json::value(boost::json::object{{"reqId", session->req_id()},
-                                                                   {"resId", session->res_id()}})
-                          : (msg.contains("conn") ? msg["conn"] : boost::json::value(nullptr));
-    std::shared_ptr<ClientSession> follower = type == "bindGetMeta" ? session : nullptr;
-    backend_.GetLedger(
-        std::move(request), [this, msg = std::move(msg), reply_conn = std::move(reply_conn), type,
-                             cursor = std::move(cursor), follower = std::move(follower),
-                             tenant = tenant, ledger = ledger, done = std::move(done)](
-                                absl::StatusOr<metadata::v1::GetLedgerResponse> r) mutable {
-          if (!r.ok()) {
-            Count(type, false);
-            return done(Error(msg, std::string(r.status().message()), r.status().code()));
-          }
-          if (!cursor.empty())
-            poll_cursors_.Served(cursor, r->state().version(), !r->incremental());
-          if (follower != nullptr)
-            followers_.Served(tenant, ledger, follower.get(), r->state().version());
-          boost::json::object reply = msg;
-          reply["type"] = type == "bindGetMeta" ? "eventGetMeta" : "resGetMeta";
-          if (!reply_conn.is_null()) reply["conn"] = reply_conn;
-          if (!reply.contains("signedUrl")) reply["signedUrl"] = "";
-          reply["meta"] = ReaderMeta(*r);
-          Count(type, true);
-          done(Reply{std::move(reply)});
-        });
-    return;
-  }
-
-  if (type == "reqPutMeta") {
-    const boost::json::object* meta = Obj(msg, "meta");
-    if (meta == nullptr)
-      return fail("reqPutMeta needs a meta object", absl::StatusCode::kInvalidArgument);
-    merge::v1::PutMetaRequest request;
-    request.set_tenant(tenant);
-    request.set_ledger(ledger);
-    std::string writer = session != nullptr ? session->res_id() : Str(Obj(msg, "conn"), "resId");
-    request.set_writer(writer.empty() ? "http" : writer);
-    auto metas = meta->find("metas");
-    if (metas == meta->end() || !metas->value().is_array()) {
-      return fail("meta.metas must be an array", absl::StatusCode::kInvalidArgument);
-    }
-    for (const auto& m : metas->value().get_array()) {
-      if (!m.is_object())
-        return fail("meta.metas[] must be objects", absl::StatusCode::kInvalidArgument);
-      const auto& o = m.get_object();
-      auto* entry = request.add_entries();
-      entry->set_cid(Str(&o, "cid"));
-      entry->set_data(Str(&o, "data"));
-      auto parents = o.find("parents");
-      if (parents != o.end() && parents->value().is_array()) {
-        for (const auto& p : parents->value().get_array()) {
-          if (p.is_string()) entry->add_parents(std::string(p.get_string()));
-        }
-      }
-    }
-    auto keys = meta->find("keys");
-    if (keys != meta->end() && keys->value().is_array()) {
-      for (const auto& k : keys->value().get_array()) {
-        if (k.is_string()) request.add_keys(std::string(k.get_string()));
-      }
-    }
-    backend_.PutMeta(std::move(request), [this, msg = std::move(msg), type, done = std::move(done)](
-                                             absl::StatusOr<merge::v1::PutMetaResponse> r) mutable {
-      if (!r.ok()) {
-        Count(type, false);
-        return done(Error(msg, std::string(r.status().message()), r.status().code()));
-      }
-      boost::json::object reply = msg;
-      reply["type"] = "resPutMeta";
-      if (!reply.contains("signedUrl")) reply["signedUrl"] = "";
-      Count(type, true);
-      done(Reply{std::move(reply)});
-    });
-    return;
-  }
-
-  if (type == "reqDelMeta") {
-    // Meta entries are history and are never deleted; acknowledge without changing anything.
-    boost::json::object reply = msg;
-    reply["type"] = "resDelMeta";
-    reply["methodParam"] = boost::json::object{{"method", "DELETE"}, {"store", "meta"}};
-    Count(type, true);
-    return done(Reply{std::move(reply)});
-  }
-
-  // Signed URLs for data and WAL.
-  bool wal = type.find("WAL") != std::string::npos;
-  const boost::json::object* method_param = Obj(msg, "methodParam");
-  const boost::json::object* url_param = Obj(msg, "urlParam");
-  std::string store = Str(method_param, "store");
-  if (store.empty()) store = Str(url_param, "store");
-  if (store.empty()) store = wal ? "wal" : "car";
-  if (wal ? store != "wal" : (store != "car" && store != "file")) {
-    return fail(absl::StrCat("store \"", store, "\" is not valid for ", type),
-                absl::StatusCode::kInvalidArgument);
-  }
-  std::string key = Str(url_param, "key");
-  if (key.empty()) return fail("urlParam.key is required", absl::StatusCode::kInvalidArgument);
-  std::string method = type.rfind("reqPut", 0) == 0   ? "PUT"
-                       : type.rfind("reqGet", 0) == 0 ? "GET"
-                                                      : "DELETE";
-  absl::Duration lifetime = options_.url_lifetime;
-  if (url_param != nullptr) {
-    auto it = url_param->find("expires");
-    if (it != url_param->end() && it->value().is_number()) {
-      double secs = it->value().to_number<double>();
-      if (secs > 0) lifetime = std::min(lifetime, absl::Seconds(secs));
-    }
-  }
-  boost::json::object reply = msg;
-  reply["type"] = "res" + type.substr(3);
-  reply["signedUrl"] =
-      signer_.Sign(method, BlobAddress{tenant, ledger, store, key}, clock_.Now() + lifetime);
-  if (session != nullptr && !session->res_id().empty()) {
-    reply["conn"] = boost::json::object{{"reqId", session->req_id()}, {"resId", session->res_id()}};
-  }
-  Count(type, true);
-  done(Reply{std::move(reply)});
 }
 
 }  // namespace kiln::edge

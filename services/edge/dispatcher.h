@@ -6,21 +6,23 @@
 // callback thread, exactly once, and must not block.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "boost/json/object.hpp"
 #include "common/clock.h"
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
 #include "services/edge/auth.h"
+#include "services/edge/chat_room.h"
 #include "services/edge/edge_backend.h"
 #include "services/edge/followers.h"
 #include "services/edge/message_handler.h"
+#include "services/edge/messages.h"
 #include "services/edge/poll_cursors.h"
 #include "services/edge/session.h"
 #include "services/edge/signed_url.h"
@@ -45,24 +47,50 @@ class Dispatcher : public MessageHandler {
              EdgeBackend& backend, LedgerFollowers& followers, const Clock& clock,
              prometheus::Registry& registry);
 
+  // Decodes `message` (messages.h), authenticates it, checks access to its ledger and hands it
+  // to the handler for its type. Every refusal is an `error` reply (HTTP 500) that names the
+  // reason and echoes only the request's tid and type.
   void Handle(boost::json::object message, const std::shared_ptr<ClientSession>& session,
               Done done) override;
   Reply BadJson(const std::string& why) override;
 
  private:
-  Reply Error(const boost::json::object& src, const std::string& message, absl::StatusCode code);
-  void Count(const std::string& type, bool ok);
-  // reqChat: sends `resChat` to every other open WebSocket connection of this edge that may hear
-  // the sender (each with its own conn) and returns the sender's "ack" reply; `targets` lists
-  // those connections. With tokens, only connections sharing a tenant with the sender hear it.
-  boost::json::object Chat(const boost::json::object& msg,
-                           const std::shared_ptr<ClientSession>& sender,
-                           const Principal& sender_principal);
+  // One decoded, authenticated request on its way through a handler.
+  struct Call {
+    Message msg;
+    Principal principal;
+    std::shared_ptr<ClientSession> session;  // nullptr over HTTP
+    Done done;
+    std::string tenant;  // ledger messages only: checked against the token
+    std::string ledger;
+  };
+  using Handler = void (Dispatcher::*)(Call call);
+
+  // Connection management (no ledger).
+  void HandleGestalt(Call call);
+  void HandleOpen(Call call);
+  void HandleClose(Call call);
+  void HandleChat(Call call);
+  // Ledger messages.
+  void HandleGetMeta(Call call);  // bindGetMeta and reqGetMeta
+  void HandlePutMeta(Call call);
+  void HandleDelMeta(Call call);
+  void HandleBlobUrl(Call call);  // data and WAL: a signed URL
+
+  // The handler for each message type, indexed by MsgType.
+  static const std::array<Handler, kMsgTypeCount>& Handlers();
+
+  void Succeed(Call& call, boost::json::object reply);
+  void Fail(Call& call, const absl::Status& status);
+  Reply Error(const ErrorSource& src, const absl::Status& status);
+  void Count(absl::string_view type, bool ok);
+  // The conn to put in a reply: the WebSocket's agreed ids, else the request's, else none.
+  static std::optional<Conn> ReplyConn(const Call& call);
 
   // Serves `session` the ledger afresh as an eventGetMeta push shaped like its `bind` (after its
   // pushes were withheld for an expired token).
   void ServeAgain(const std::string& tenant, const std::string& ledger,
-                  const std::shared_ptr<ClientSession>& session, boost::json::object bind);
+                  const std::shared_ptr<ClientSession>& session, Message bind);
 
   const DispatcherOptions options_;
   const Authenticator& auth_;
@@ -74,16 +102,7 @@ class Dispatcher : public MessageHandler {
   prometheus::Family<prometheus::Counter>* auth_refusals_;
   // What each HTTP-polling connection was last sent.
   PollCursors poll_cursors_{clock_};
-
-  // WebSocket connections that sent reqOpen (the chat room), with who opened them. Entries of
-  // closed connections expire and are swept as the room grows.
-  struct RoomMember {
-    std::weak_ptr<ClientSession> session;
-    Principal principal;
-  };
-  absl::Mutex room_mu_;
-  absl::flat_hash_map<ClientSession*, RoomMember> room_ ABSL_GUARDED_BY(room_mu_);
-  size_t room_sweep_at_ ABSL_GUARDED_BY(room_mu_) = 64;
+  ChatRoom chat_;
 };
 
 }  // namespace kiln::edge

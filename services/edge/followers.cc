@@ -16,15 +16,15 @@ namespace kiln::edge {
 namespace {
 
 // The serialized eventGetMeta push for a connection bound with `bind`, up to and including
-// `"meta":`; appending a serialized meta object and `}` completes it.
-std::shared_ptr<const std::string> PushHead(boost::json::object bind, const std::string& req_id,
+// `"meta":`; appending a serialized meta object and `}` completes it. Built from the bind's
+// decoded protocol fields only (messages.h), never from what else the client put in it.
+std::shared_ptr<const std::string> PushHead(const Message& bind, const std::string& req_id,
                                             const std::string& res_id) {
-  bind.erase("meta");
-  bind["type"] = "eventGetMeta";
-  bind["conn"] = boost::json::object{{"reqId", req_id}, {"resId", res_id}};
-  if (!bind.contains("signedUrl")) bind["signedUrl"] = "";
-  std::string head = boost::json::serialize(bind);
-  head.pop_back();  // the closing brace; bind is never empty here (it has "type")
+  boost::json::object push = EncodeEnvelope(bind, ReplyTypeName(MsgType::kBindGetMeta));
+  push["conn"] = EncodeConn(Conn{req_id, res_id});
+  push["signedUrl"] = "";
+  std::string head = boost::json::serialize(push);
+  head.pop_back();  // the closing brace; the object is never empty (it has "type")
   head += ",\"meta\":";
   return std::make_shared<const std::string>(std::move(head));
 }
@@ -38,19 +38,6 @@ constexpr absl::Duration kMaxBackoff = absl::Seconds(10);
 
 std::string LedgerKey(const std::string& tenant, const std::string& ledger) {
   return absl::StrCat(tenant.size(), ":", tenant, ledger);
-}
-
-boost::json::object MetaJson(const mv1::WatchEvent& event) {
-  boost::json::array metas;
-  for (const auto& e : event.entries()) {
-    boost::json::array parents;
-    for (const auto& p : e.parents()) parents.emplace_back(p);
-    metas.emplace_back(
-        boost::json::object{{"cid", e.cid()}, {"parents", std::move(parents)}, {"data", e.data()}});
-  }
-  boost::json::array keys;
-  for (const auto& k : event.keys()) keys.emplace_back(k);
-  return boost::json::object{{"metas", std::move(metas)}, {"keys", std::move(keys)}};
 }
 
 }  // namespace
@@ -69,7 +56,7 @@ class LedgerFollowers::Ledger {
   // then in force, remade if they change), and each event's `meta` is serialized once and shared.
   struct Follower {
     std::weak_ptr<ClientSession> session;
-    boost::json::object bind;
+    Message bind;
     uint64_t conn_generation = 0;  // the session's conn_generation() when head was made
     std::shared_ptr<const std::string> head;
     absl::Time token_expires = absl::InfiniteFuture();
@@ -229,7 +216,8 @@ class LedgerFollowers::WatchStream : public grpc::ClientReadReactor<mv1::WatchEv
       }
     }
     if (targets.empty() || (event_.entries_size() == 0 && event_.keys_size() == 0)) return;
-    auto tail = std::make_shared<std::string>(boost::json::serialize(MetaJson(event_)));
+    auto tail = std::make_shared<std::string>(
+        boost::json::serialize(EncodeMeta(event_.entries(), event_.keys())));
     tail->push_back('}');
     std::shared_ptr<const std::string> shared_tail = std::move(tail);
     for (auto& [session, head] : targets) {
@@ -291,8 +279,8 @@ LedgerFollowers::~LedgerFollowers() {
 }
 
 void LedgerFollowers::Follow(const std::string& tenant, const std::string& ledger,
-                             const std::shared_ptr<ClientSession>& session,
-                             boost::json::object bind, absl::Time token_expires) {
+                             const std::shared_ptr<ClientSession>& session, Message bind,
+                             absl::Time token_expires) {
   std::string key = LedgerKey(tenant, ledger);
   std::shared_ptr<Ledger> l;
   bool start = false;
@@ -339,10 +327,8 @@ void LedgerFollowers::Served(const std::string& tenant, const std::string& ledge
   }
 }
 
-std::optional<boost::json::object> LedgerFollowers::Renew(const std::string& tenant,
-                                                          const std::string& ledger,
-                                                          ClientSession* session,
-                                                          absl::Time token_expires) {
+std::optional<Message> LedgerFollowers::Renew(const std::string& tenant, const std::string& ledger,
+                                              ClientSession* session, absl::Time token_expires) {
   std::shared_ptr<Ledger> l = Find(tenant, ledger);
   if (l == nullptr) return std::nullopt;
   absl::MutexLock lock(&l->mu);

@@ -22,13 +22,13 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "boost/json/object.hpp"
 #include "common/clock.h"
 #include "common/shards.h"
 #include "kiln/metadata/v1/metadata.grpc.pb.h"
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "services/edge/messages.h"
 #include "services/edge/session.h"
 
 namespace kiln::edge {
@@ -41,9 +41,10 @@ class LedgerFollowers {
   ~LedgerFollowers();
 
   // Pushes later changes of (tenant, ledger) to `session`, shaped like `bind` (the client's
-  // bindGetMeta message, reused for tid, auth, tenant and urlParam), until `token_expires`.
+  // decoded bindGetMeta, reused for tid, auth, tenant, methodParam and urlParam), until
+  // `token_expires`.
   void Follow(const std::string& tenant, const std::string& ledger,
-              const std::shared_ptr<ClientSession>& session, boost::json::object bind,
+              const std::shared_ptr<ClientSession>& session, Message bind,
               absl::Time token_expires);
 
   // `session` was served the ledger as of `version`: changes up to it are not pushed to it again.
@@ -53,8 +54,8 @@ class LedgerFollowers {
   // `session` presented a valid token for (tenant, ledger) that expires at `token_expires`. When
   // pushes to it were withheld because its earlier token had expired, returns its bind message:
   // the caller serves it the ledger afresh (and calls Served).
-  std::optional<boost::json::object> Renew(const std::string& tenant, const std::string& ledger,
-                                           ClientSession* session, absl::Time token_expires);
+  std::optional<Message> Renew(const std::string& tenant, const std::string& ledger,
+                               ClientSession* session, absl::Time token_expires);
 
   // Stops every push to `session` (call when its connection closes).
   void Unfollow(ClientSession* session);

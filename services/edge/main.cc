@@ -59,6 +59,9 @@ ABSL_FLAG(std::string, token_public_key, "",
 ABSL_FLAG(std::vector<std::string>, previous_token_public_keys, {},
           "Token key rotation: previous public keys (each as for --token_public_key, @FILE to read "
           "it from a file), comma-separated; tokens they signed are still accepted.");
+ABSL_FLAG(bool, token_allow_no_exp, false,
+          "Accept ES256 tokens without an \"exp\" claim (they never expire, so they cannot be "
+          "withdrawn short of rotating the issuer key). Off by default.");
 ABSL_FLAG(absl::Duration, token_clock_skew, absl::Seconds(60),
           "How long past its exp (and before its nbf) a token is still accepted; a bound "
           "connection gets pushes until then.");
@@ -126,6 +129,7 @@ int main(int argc, char** argv) {
     if (key.empty()) Die("--auth=es256 needs --token_public_key");
     kiln::TokenVerifierOptions verifier_options;
     verifier_options.clock_skew = absl::GetFlag(FLAGS_token_clock_skew);
+    verifier_options.require_exp = !absl::GetFlag(FLAGS_token_allow_no_exp);
     auto verifier = kiln::TokenVerifier::Create(key, verifier_options);
     if (!verifier.ok()) Die("--token_public_key: " + std::string(verifier.status().message()));
     for (std::string previous : absl::GetFlag(FLAGS_previous_token_public_keys)) {

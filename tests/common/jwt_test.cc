@@ -184,6 +184,12 @@ std::string PemOf(EVP_PKEY* key, bool private_key) {
 // made to produce.
 class TestSigner {
  public:
+  static TokenVerifierOptions LenientOptions() {
+    TokenVerifierOptions options;
+    options.require_exp = false;
+    return options;
+  }
+
   TestSigner() : key_(EVP_EC_gen("P-256")) { CHECK(key_ != nullptr); }
 
   std::string PublicPem() const { return PemOf(key_.get(), /*private_key=*/false); }
@@ -215,8 +221,10 @@ class TestSigner {
     return Sign(R"({"alg":"ES256"})", payload_json);
   }
 
-  TokenVerifier Verifier() const {
-    absl::StatusOr<TokenVerifier> verifier = TokenVerifier::Create(PublicPem());
+  // Most tests here sign claims without "exp" to check one thing at a time, so this verifier
+  // accepts them; the "exp" requirement (on by default) has tests of its own.
+  TokenVerifier Verifier(TokenVerifierOptions options = LenientOptions()) const {
+    absl::StatusOr<TokenVerifier> verifier = TokenVerifier::Create(PublicPem(), options);
     CHECK(verifier.ok()) << verifier.status();
     return *std::move(verifier);
   }
@@ -413,6 +421,16 @@ TEST(TokenVerifierTest, TokenWithoutExpNeverExpires) {
   EXPECT_EQ(claims->expires, absl::InfiniteFuture());
   EXPECT_EQ(claims->issued_at, absl::InfinitePast());
   EXPECT_EQ(claims->selected_tenant, "");
+}
+
+TEST(TokenVerifierTest, TokenWithoutExpIsRefusedByDefault) {
+  const TestSigner signer;
+  absl::StatusOr<TokenClaims> claims =
+      signer.Verifier(TokenVerifierOptions{})
+          .Verify(signer.SignPayload(kMinimalClaims), absl::FromUnixSeconds(1700000000));
+  EXPECT_EQ(claims.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(claims.status().message(), HasSubstr("no \"exp\""));
+  EXPECT_THAT(claims.status().message(), HasSubstr("--token_allow_no_exp"));
 }
 
 TEST(TokenVerifierTest, NonNumericTimeClaimsAreUnauthenticated) {
@@ -650,8 +668,34 @@ TEST(TokenVerifierTest, UnknownClaimsAndRolesAreIgnored) {
       WriteTokenIssued());
   ASSERT_TRUE(claims.ok()) << claims.status();
   EXPECT_EQ(claims->ledgers[0].role, "");
-  EXPECT_TRUE(claims->CanWrite("l"));
+  EXPECT_FALSE(claims->CanWrite("l")) << "an unknown right is read-only (fails closed)";
   EXPECT_EQ(claims->selected_ledger, "");
+}
+
+// Only the exact right "write" grants writes; every other value, however close, is read-only.
+TEST(TokenClaimsTest, OnlyTheExactRightWriteGrantsWrites) {
+  struct Case {
+    std::string right;
+    bool can_write;
+  };
+  const std::vector<Case> cases = {
+      {"write", true},     {"read", false},  {"READ", false},  {"", false},
+      {"readonly", false}, {"WRITE", false}, {"Write", false}, {"write ", false},
+      {"admin", false},    {"owner", false}, {"rw", false},    {"readwrite", false},
+  };
+  for (const Case& c : cases) {
+    TokenClaims claims;
+    claims.user_id = "u";
+    claims.tenants = {"t"};
+    claims.ledgers = {{"l", c.right, "admin"}};
+    EXPECT_EQ(claims.CanWrite("l"), c.can_write) << "right \"" << c.right << "\"";
+    EXPECT_TRUE(claims.AllowsLedger("t", "l")) << "any listed right still reads";
+  }
+  TokenClaims mixed;
+  mixed.user_id = "u";
+  mixed.tenants = {"t"};
+  mixed.ledgers = {{"l", "write", ""}, {"l", "readonly", ""}};
+  EXPECT_FALSE(mixed.CanWrite("l")) << "one read-only entry for the ledger makes it read-only";
 }
 
 // ---- Public keys ----
