@@ -24,6 +24,7 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "services/edge/base_path.h"
+#include "services/edge/send_budget.h"
 
 namespace kiln::edge {
 namespace {
@@ -52,6 +53,7 @@ struct Shared {
   prometheus::Counter* blob_bytes_out;
   prometheus::Histogram* push_seconds;
   prometheus::Counter* slow_disconnects;
+  SendBudget* send_budget;
   prometheus::Family<prometheus::Counter>* requests;
 };
 
@@ -100,13 +102,21 @@ void CloseStream(Stream& stream) {
 // ----- WebSocket connections -----------------------------------------------------------------
 
 template <class Stream>
-class WsSession : public ClientSession, public std::enable_shared_from_this<WsSession<Stream>> {
+class WsSession : public ClientSession,
+                  public QueueOwner,
+                  public std::enable_shared_from_this<WsSession<Stream>> {
  public:
   WsSession(Stream&& stream, Shared& shared) : ws_(std::move(stream)), shared_(shared) {}
 
   ~WsSession() override {
     shared_.followers.Unfollow(this);
+    shared_.send_budget->Remove(this);
     if (accepted_) shared_.ws_connections->Decrement();
+  }
+
+  // The edge's send budget chose this connection, the slowest reader, to make room.
+  void CutOff() override {
+    net::post(ws_.get_executor(), [self = this->shared_from_this()]() { self->Cut(); });
   }
 
   void Run(http::request<http::empty_body> req) {
@@ -164,7 +174,6 @@ class WsSession : public ClientSession, public std::enable_shared_from_this<WsSe
       Enqueue(boost::json::serialize(r.body), SteadyTime());
     } else if (inflight_ >= shared_.options.max_inflight_per_connection) {
       Reply r = shared_.dispatcher.BadJson("too many requests in flight on this connection");
-      r.body["src"] = v;
       Enqueue(boost::json::serialize(r.body), SteadyTime());
     } else {
       ++inflight_;
@@ -179,18 +188,33 @@ class WsSession : public ClientSession, public std::enable_shared_from_this<WsSe
     DoRead();
   }
 
+  // Queues `text` for sending. A client that cannot keep up (too many messages or bytes queued
+  // for it, or the most bytes when the edge's total is over its limit) is disconnected instead
+  // of growing the edge's memory.
   void Enqueue(std::string text, SteadyTime since) {
     if (closed_) return;
-    if (queue_.size() >= shared_.options.max_send_queue) {
-      // A client that cannot keep up is disconnected; memory does not grow.
-      shared_.slow_disconnects->Increment();
-      closed_ = true;
-      queue_.clear();
-      CloseStream(ws_.next_layer());
-      return;
+    if (queue_.size() >= shared_.options.max_send_queue) return Cut();
+    if (shared_.send_budget->Add(this->shared_from_this(), text.size()) ==
+        SendBudget::Verdict::kCutOffCaller) {
+      return Cut();
     }
     queue_.emplace_back(std::move(text), since);
     if (!writing_) DoWrite();
+  }
+
+  // Disconnects a slow client: drops its queue (all but a message being written, whose buffer
+  // the write still reads) and closes the socket.
+  void Cut() {
+    if (closed_) return;
+    shared_.slow_disconnects->Increment();
+    closed_ = true;
+    DropQueue();
+    CloseStream(ws_.next_layer());
+  }
+
+  void DropQueue() {
+    while (queue_.size() > (writing_ ? 1u : 0u)) queue_.pop_back();
+    shared_.send_budget->Remove(this);
   }
 
   void DoWrite() {
@@ -205,15 +229,21 @@ class WsSession : public ClientSession, public std::enable_shared_from_this<WsSe
     if (ec) {
       closed_ = true;
       queue_.clear();
+      shared_.send_budget->Remove(this);
       return;
     }
-    SteadyTime since = queue_.front().second;
+    auto [text, since] = std::move(queue_.front());
+    queue_.pop_front();
+    if (closed_) {
+      queue_.clear();
+      return;
+    }
+    shared_.send_budget->Release(this, text.size());
     if (since != SteadyTime()) {
       shared_.push_seconds->Observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count());
     }
-    queue_.pop_front();
-    if (!queue_.empty() && !closed_) DoWrite();
+    if (!queue_.empty()) DoWrite();
   }
 
   websocket::stream<Stream> ws_;
@@ -262,6 +292,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   }
 
   void OnHeader(beast::error_code ec, size_t) {
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+      header_.reset();  // the reply closes the connection: the rest of the request is unread
+      return SendText(http::status::request_header_fields_too_large,
+                      "request headers are larger than the edge accepts (8 KiB in all)", "other");
+    }
     if (ec) {
       if (ec != http::error::end_of_stream) CloseStream(stream_);
       return;
@@ -596,8 +631,10 @@ class HttpServerImpl : public HttpServer {
       : ioc_(options.threads),
         ssl_ctx_(ssl::context::tls_server),
         acceptor_(ioc_),
-        shared_{options, dispatcher, blobs,   signer,  followers, clock,  nullptr,
-                nullptr, nullptr,    nullptr, nullptr, nullptr,   nullptr} {
+        send_budget_(options.max_send_queue_bytes, options.max_send_queue_total_bytes),
+        shared_{options, dispatcher, blobs,   signer,  followers, clock,   nullptr,
+                nullptr, nullptr,    nullptr, nullptr, nullptr,   nullptr, nullptr} {
+    shared_.send_budget = &send_budget_;
     auto& conns = prometheus::BuildGauge()
                       .Name("kiln_edge_connections")
                       .Help("Open client connections by protocol (http or ws).")
@@ -623,7 +660,8 @@ class HttpServerImpl : public HttpServer {
                                     .Name("kiln_edge_slow_client_disconnects_total")
                                     .Help(
                                         "WebSocket connections closed because their send "
-                                        "queue was full.")
+                                        "queue was full (messages or bytes), or was the "
+                                        "largest when the edge's total was.")
                                     .Register(registry)
                                     .Add({});
     shared_.requests = &prometheus::BuildCounter()
@@ -708,6 +746,7 @@ class HttpServerImpl : public HttpServer {
   net::io_context ioc_;
   ssl::context ssl_ctx_;
   tcp::acceptor acceptor_;
+  SendBudget send_budget_;
   Shared shared_;
   bool tls_ = false;
   int port_ = 0;

@@ -33,8 +33,11 @@ struct HttpServerOptions {
   std::string tls_key_file;
   uint64_t max_message_bytes = 4 << 20;  // one protocol message (HTTP body or WS frame)
   uint64_t max_blob_bytes = 64ull << 20;
-  int max_inflight_per_connection = 64;  // protocol messages awaiting replies on one WebSocket
-  size_t max_send_queue = 1024;          // queued outgoing WebSocket messages before disconnect
+  int max_inflight_per_connection = 64;     // protocol messages awaiting replies on one WebSocket
+  size_t max_send_queue = 1024;             // queued outgoing WebSocket messages before disconnect
+  uint64_t max_send_queue_bytes = 8 << 20;  // queued outgoing bytes of one connection
+  // Queued outgoing bytes of all connections: past it the connection holding the most is cut off.
+  uint64_t max_send_queue_total_bytes = 512 << 20;
   absl::Duration idle_timeout = absl::Minutes(5);
   std::string base_path;  // routes are served under it and at the root (base_path.h)
 };

@@ -86,6 +86,11 @@ ABSL_FLAG(int, max_inflight_per_connection, 64,
           "Protocol messages one WebSocket may have awaiting replies.");
 ABSL_FLAG(uint64_t, max_send_queue, 1024,
           "Outgoing messages queued for one WebSocket before it is disconnected as too slow.");
+ABSL_FLAG(uint64_t, max_send_queue_bytes, 8 << 20,
+          "Outgoing bytes queued for one WebSocket before it is disconnected as too slow.");
+ABSL_FLAG(uint64_t, max_send_queue_total_bytes, 512 << 20,
+          "Outgoing bytes queued for all WebSockets of this edge; past it the connection with "
+          "the most queued is disconnected first.");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(5),
           "Idle connections are closed after this.");
 ABSL_FLAG(absl::Duration, url_lifetime, absl::Hours(1), "How long signed blob URLs stay valid.");
@@ -166,6 +171,8 @@ int main(int argc, char** argv) {
   http.max_blob_bytes = absl::GetFlag(FLAGS_max_blob_bytes);
   http.max_inflight_per_connection = absl::GetFlag(FLAGS_max_inflight_per_connection);
   http.max_send_queue = absl::GetFlag(FLAGS_max_send_queue);
+  http.max_send_queue_bytes = absl::GetFlag(FLAGS_max_send_queue_bytes);
+  http.max_send_queue_total_bytes = absl::GetFlag(FLAGS_max_send_queue_total_bytes);
   http.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
   http.base_path = absl::GetFlag(FLAGS_base_path);
   if (http.threads < 1) Die("--io_threads must be at least 1");

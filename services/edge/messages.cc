@@ -64,7 +64,7 @@ absl::StatusOr<std::string> OptString(const boost::json::object* o, const char* 
 // An optional tenant or ledger id: "" when absent, else it must be in the id grammar.
 absl::StatusOr<std::string> OptId(const boost::json::object* o, const char* key,
                                   absl::string_view field) {
-  KILN_ASSIGN_OR_RETURN(std::string id, OptString(o, key, field, kMaxIdBytes + 1));
+  KILN_ASSIGN_OR_RETURN(std::string id, OptString(o, key, field, SIZE_MAX));
   if (!id.empty()) KILN_RETURN_IF_ERROR(ValidateId(id, field));
   return id;
 }
