@@ -628,12 +628,12 @@ class HttpServerImpl : public HttpServer {
   HttpServerImpl(const HttpServerOptions& options, MessageHandler& dispatcher, BlobClient& blobs,
                  const UrlSigner& signer, LedgerFollowers& followers, const Clock& clock,
                  prometheus::Registry& registry)
-      : ioc_(options.threads),
-        ssl_ctx_(ssl::context::tls_server),
-        acceptor_(ioc_),
-        send_budget_(options.max_send_queue_bytes, options.max_send_queue_total_bytes),
+      : send_budget_(options.max_send_queue_bytes, options.max_send_queue_total_bytes),
         shared_{options, dispatcher, blobs,   signer,  followers, clock,   nullptr,
-                nullptr, nullptr,    nullptr, nullptr, nullptr,   nullptr, nullptr} {
+                nullptr, nullptr,    nullptr, nullptr, nullptr,   nullptr, nullptr},
+        ioc_(options.threads),
+        ssl_ctx_(ssl::context::tls_server),
+        acceptor_(ioc_) {
     shared_.send_budget = &send_budget_;
     auto& conns = prometheus::BuildGauge()
                       .Name("kiln_edge_connections")
@@ -743,11 +743,13 @@ class HttpServerImpl : public HttpServer {
     });
   }
 
+  // Sessions still queued in ioc_ use send_budget_ and shared_ when the io_context destroys
+  // them, so those two are declared first: they outlive ioc_.
+  SendBudget send_budget_;
+  Shared shared_;
   net::io_context ioc_;
   ssl::context ssl_ctx_;
   tcp::acceptor acceptor_;
-  SendBudget send_budget_;
-  Shared shared_;
   bool tls_ = false;
   int port_ = 0;
   bool stopped_ = false;

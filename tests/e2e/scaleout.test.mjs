@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
-import { startKiln } from "./lib/kiln.mjs";
+import { metricSum, startKiln } from "./lib/kiln.mjs";
 import { attachedClient, closeAll } from "./lib/clients.mjs";
 import { devToken } from "./lib/tokens.mjs";
 import { assertNoClientErrors, uniqueName } from "./lib/util.mjs";
@@ -45,19 +45,6 @@ function shardFor(count, tenant, ledger) {
   return best;
 }
 
-// Sum of a metric's samples whose labels include every `labels` pair, from one metrics endpoint.
-async function metric(port, name, labels = {}) {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const ls = m[2] ?? "";
-    if (Object.entries(labels).every(([k, v]) => ls.includes(`${k}="${v}"`))) sum += Number(m[3]);
-  }
-  return sum;
-}
-
 const instance = (name) => kiln.metrics.find((m) => m.instance === name).port;
 
 test("clients on different edges converge on ledgers spread over both shards; pushes cross edges", async () => {
@@ -72,15 +59,15 @@ test("clients on different edges converge on ledgers spread over both shards; pu
   const counters = async () => {
     const c = {};
     for (const shard of [0, 1]) {
-      c[`metadata-${shard}`] = await metric(instance(`metadata-${shard}`), "kiln_metadata_commits_total", { result: "ok" });
-      c[`blockstore-${shard}`] = await metric(instance(`blockstore-${shard}`), "grpc_server_handled_total", {
+      c[`metadata-${shard}`] = await metricSum(instance(`metadata-${shard}`), "kiln_metadata_commits_total", { result: "ok" });
+      c[`blockstore-${shard}`] = await metricSum(instance(`blockstore-${shard}`), "grpc_server_handled_total", {
         grpc_method: "Put",
         grpc_code: "OK",
       });
     }
     return c;
   };
-  const pushesBefore = await metric(instance("edge-1"), "kiln_edge_pushes_total");
+  const pushesBefore = await metricSum(instance("edge-1"), "kiln_edge_pushes_total");
 
   for (const ledger of ledgers) {
     const before = await counters();
@@ -113,5 +100,5 @@ test("clients on different edges converge on ledgers spread over both shards; pu
   }
 
   // Edge 1 pushed changes that were written through edge 0.
-  assert.ok((await metric(instance("edge-1"), "kiln_edge_pushes_total")) > pushesBefore);
+  assert.ok((await metricSum(instance("edge-1"), "kiln_edge_pushes_total")) > pushesBefore);
 });

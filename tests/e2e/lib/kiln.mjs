@@ -139,6 +139,19 @@ class Service {
   }
 }
 
+// Sum of a metric's samples whose labels include every `labels` pair, from one metrics endpoint.
+export async function metricSum(port, name, labels = {}) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const ls = m[2] ?? "";
+    if (Object.entries(labels).every(([k, v]) => ls.includes(`${k}="${v}"`))) sum += Number(m[3]);
+  }
+  return sum;
+}
+
 // Options:
 //   auth            "none" (default) or "es256"
 //   tokenPublicKey  for es256: the public key string (kp.strings.publicKey)
@@ -280,6 +293,10 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
     },
     get edgeMetricsPort() {
       return edges[0].metricsPort;
+    },
+    // The process id of edge 0 (to read its memory use).
+    get edgePid() {
+      return edges[0].svc.child.pid;
     },
     get httpBase() {
       return `http://127.0.0.1:${edges[0].port}`;
