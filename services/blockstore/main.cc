@@ -22,7 +22,9 @@ ABSL_FLAG(std::string, grpc_address, "127.0.0.1:7101", "Address the gRPC server 
 ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9101",
           "Address of the Prometheus /metrics endpoint; empty disables it.");
 ABSL_FLAG(std::string, backend, "",
-          "Storage backend URL: rocksdb:///abs/path[?sync=false] or memory:// (required).");
+          "Storage backend URL (required): rocksdb:///abs/path[?sync=false], memory://, or "
+          "s3://bucket/prefix?endpoint=http://host:port&region=us-east-1&path_style=true "
+          "(credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or credentials_file=).");
 ABSL_FLAG(uint64_t, max_blob_bytes, 64ull << 20, "Largest blob accepted, in bytes.");
 ABSL_FLAG(uint64_t, max_inflight_put_bytes, 1ull << 30,
           "Bytes of unfinished uploads held in memory at once before puts are refused.");
