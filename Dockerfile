@@ -15,7 +15,7 @@ RUN apt-get update \
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev \
       librocksdb-dev libssl-dev prometheus-cpp-dev libgoogle-glog-dev \
       libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
-      libgtest-dev libgmock-dev \
+      libgtest-dev libgmock-dev libcurl4-openssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -37,6 +37,7 @@ RUN apt-get update \
       libbz2-1.0 \
       libc-ares2 \
       libcivetweb1 \
+      libcurl4 \
       libgflags2.2 \
       libgoogle-glog0v6 \
       libgrpc++1.51 \

@@ -13,6 +13,7 @@
 #include "common/status_macros.h"
 #include "glog/logging.h"
 #include "prometheus/metric_family.h"
+#include "services/blockstore/stats_collectors.h"
 
 namespace kiln::blockstore {
 namespace {
@@ -108,36 +109,6 @@ absl::StatusOr<boost::property_tree::ptree> ParseXml(const std::string& body,
     return absl::InternalError(absl::StrCat(what, ": the object store's answer is not XML"));
   }
 }
-
-class S3StatsCollector : public prometheus::Collectable {
- public:
-  explicit S3StatsCollector(std::shared_ptr<const S3Client::Stats> stats)
-      : stats_(std::move(stats)) {}
-
-  std::vector<prometheus::MetricFamily> Collect() const override {
-    auto family = [](const char* name, const char* help, uint64_t value) {
-      prometheus::MetricFamily f;
-      f.name = name;
-      f.help = help;
-      f.type = prometheus::MetricType::Counter;
-      prometheus::ClientMetric m;
-      m.counter.value = static_cast<double>(value);
-      f.metric.push_back(m);
-      return f;
-    };
-    return {
-        family("kiln_blockstore_s3_requests_total",
-               "HTTP requests sent to the object store, retries included.",
-               stats_->requests.load()),
-        family("kiln_blockstore_s3_retries_total",
-               "Requests repeated after a 5xx, 429 or transport failure.", stats_->retries.load()),
-        family("kiln_blockstore_s3_unavailable_total",
-               "Requests given up as UNAVAILABLE after all attempts.", stats_->unavailable.load())};
-  }
-
- private:
-  std::shared_ptr<const S3Client::Stats> stats_;
-};
 
 }  // namespace
 
@@ -335,7 +306,20 @@ absl::StatusOr<ListPage> S3BlockBackend::List(absl::string_view tenant, absl::st
 }
 
 std::shared_ptr<prometheus::Collectable> S3BlockBackend::StatsCollector() {
-  return std::make_shared<S3StatsCollector>(client_.stats());
+  auto own = [stats = client_.stats()] {
+    return std::vector<prometheus::MetricFamily>{
+        CounterFamily("kiln_blockstore_s3_requests_total",
+                      "HTTP requests sent to the object store, retries included.",
+                      static_cast<double>(stats->requests.load())),
+        CounterFamily("kiln_blockstore_s3_retries_total",
+                      "Requests repeated after a 5xx, 429 or transport failure.",
+                      static_cast<double>(stats->retries.load())),
+        CounterFamily("kiln_blockstore_s3_unavailable_total",
+                      "Requests given up as UNAVAILABLE after all attempts.",
+                      static_cast<double>(stats->unavailable.load()))};
+  };
+  return std::make_shared<CombinedCollector>(
+      own, std::vector<std::shared_ptr<prometheus::Collectable>>{});
 }
 
 }  // namespace kiln::blockstore

@@ -7,6 +7,7 @@
 #include "common/cid.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/blockstore/backend_spec.h"
 #include "services/blockstore/backends.h"
 #include "tests/support/s3rver.h"
 #include "tests/support/test_support.h"
@@ -64,7 +65,7 @@ class BackendConformanceTest : public ::testing::TestWithParam<std::string> {
       ReplaceAll(url, "{s3}",
                  s3->BackendUrl(absl::StrCat("conformance/", info->name(), "-", ++instance)));
     }
-    auto backend = BlockBackendRegistry().Create(url);
+    auto backend = CreateBlockBackend(url);
     EXPECT_TRUE(backend.ok()) << backend.status();
     return backend.ok() ? *std::move(backend) : nullptr;
   }
@@ -210,7 +211,10 @@ TEST_P(BackendConformanceTest, ConcurrentPutsOfSameKeyStoreExactlyOne) {
 // signatures, which tests/common/sigv4_test.cc proves against AWS's published vectors).
 INSTANTIATE_TEST_SUITE_P(AllBackends, BackendConformanceTest,
                          ::testing::Values("memory://", "rocksdb://{dir}",
-                                           "rocksdb://{dir}?sync=false", "{s3}"),
+                                           "rocksdb://{dir}?sync=false", "{s3}",
+                                           "cache(memory://, {s3})",
+                                           "mirror(rocksdb://{dir}, {s3})",
+                                           "cache(memory://, rocksdb://{dir}, max_bytes=100)"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            switch (info.index) {
                              case 0:
@@ -219,8 +223,14 @@ INSTANTIATE_TEST_SUITE_P(AllBackends, BackendConformanceTest,
                                return std::string("RocksDb");
                              case 2:
                                return std::string("RocksDbNoSync");
-                             default:
+                             case 3:
                                return std::string("S3");
+                             case 4:
+                               return std::string("CacheMemoryOverS3");
+                             case 5:
+                               return std::string("MirrorRocksDbAndS3");
+                             default:
+                               return std::string("TinyCacheMemoryOverRocksDb");
                            }
                          });
 

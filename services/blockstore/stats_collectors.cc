@@ -1,0 +1,55 @@
+#include "services/blockstore/stats_collectors.h"
+
+#include <set>
+#include <utility>
+
+namespace kiln::blockstore {
+namespace {
+
+prometheus::MetricFamily Family(const std::string& name, const std::string& help,
+                                prometheus::MetricType type, double value) {
+  prometheus::MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = type;
+  prometheus::ClientMetric m;
+  if (type == prometheus::MetricType::Counter) {
+    m.counter.value = value;
+  } else {
+    m.gauge.value = value;
+  }
+  f.metric.push_back(m);
+  return f;
+}
+
+}  // namespace
+
+prometheus::MetricFamily CounterFamily(const std::string& name, const std::string& help,
+                                       double value) {
+  return Family(name, help, prometheus::MetricType::Counter, value);
+}
+
+prometheus::MetricFamily GaugeFamily(const std::string& name, const std::string& help,
+                                     double value) {
+  return Family(name, help, prometheus::MetricType::Gauge, value);
+}
+
+CombinedCollector::CombinedCollector(std::function<std::vector<prometheus::MetricFamily>()> own,
+                                     std::vector<std::shared_ptr<prometheus::Collectable>> children)
+    : own_(std::move(own)), children_(std::move(children)) {}
+
+std::vector<prometheus::MetricFamily> CombinedCollector::Collect() const {
+  std::vector<prometheus::MetricFamily> out =
+      own_ ? own_() : std::vector<prometheus::MetricFamily>{};
+  std::set<std::string> seen;
+  for (const auto& f : out) seen.insert(f.name);
+  for (const auto& child : children_) {
+    if (child == nullptr) continue;
+    for (auto& f : child->Collect()) {
+      if (seen.insert(f.name).second) out.push_back(std::move(f));
+    }
+  }
+  return out;
+}
+
+}  // namespace kiln::blockstore
