@@ -31,9 +31,10 @@ absl::StatusOr<std::unique_ptr<BlockBackend>> MakeRocksDb(const BackendUrl& url)
 }
 
 absl::StatusOr<std::unique_ptr<BlockBackend>> MakeS3(const BackendUrl& url) {
-  KILN_RETURN_IF_ERROR(url.CheckParams(
-      {"endpoint", "region", "path_style", "credentials_file", "max_attempts", "max_connections",
-       "connect_timeout_ms", "stall_timeout_ms", "multipart_threshold_bytes", "part_bytes"}));
+  KILN_RETURN_IF_ERROR(
+      url.CheckParams({"endpoint", "region", "path_style", "credentials_file", "max_attempts",
+                       "max_connections", "connect_timeout_ms", "stall_timeout_ms",
+                       "multipart_threshold_bytes", "part_bytes", "unverified_objects"}));
   S3BlockBackendOptions options;
   KILN_ASSIGN_OR_RETURN(options.client, S3ClientOptionsFromUrl(url, &options.prefix));
   KILN_ASSIGN_OR_RETURN(options.multipart_threshold,
@@ -43,6 +44,12 @@ absl::StatusOr<std::unique_ptr<BlockBackend>> MakeS3(const BackendUrl& url) {
     return absl::InvalidArgumentError(
         "s3:// part_bytes must be between 5 MiB and 5 GiB (S3's limits for a part)");
   }
+  std::string unverified = url.Param("unverified_objects", "absent");
+  if (unverified != "absent" && unverified != "serve") {
+    return absl::InvalidArgumentError(
+        "s3:// unverified_objects must be absent (default) or serve (for direct uploads)");
+  }
+  options.serve_unverified = unverified == "serve";
   return std::unique_ptr<BlockBackend>(new S3BlockBackend(std::move(options)));
 }
 

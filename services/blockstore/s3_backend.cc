@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "boost/property_tree/ptree.hpp"
 #include "boost/property_tree/xml_parser.hpp"
+#include "common/s3_blob_layout.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
 #include "prometheus/metric_family.h"
@@ -53,22 +54,6 @@ absl::string_view StoreName(Store store) {
       return "wal";
   }
   return "unknown";
-}
-
-// Keeps an id one path segment: '%' and '/' are escaped.
-std::string Segment(absl::string_view id) {
-  std::string out;
-  out.reserve(id.size());
-  for (char c : id) {
-    if (c == '%') {
-      out += "%25";
-    } else if (c == '/') {
-      out += "%2F";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
 }
 
 std::string DigestHex(const Sha256Digest& d) {
@@ -117,8 +102,7 @@ S3BlockBackend::S3BlockBackend(S3BlockBackendOptions options)
 
 std::string S3BlockBackend::StorePrefix(absl::string_view tenant, absl::string_view ledger,
                                         Store store) const {
-  return absl::StrCat(options_.prefix, options_.prefix.empty() ? "" : "/", Segment(tenant), "/",
-                      Segment(ledger), "/", StoreName(store), "/");
+  return S3StorePrefix(options_.prefix, tenant, ledger, StoreName(store));
 }
 
 std::string S3BlockBackend::ObjectName(const BlobKey& key) const {
@@ -129,32 +113,42 @@ absl::Mutex& S3BlockBackend::KeyLock(const std::string& object) {
   return key_locks_[std::hash<std::string>()(object) % key_locks_.size()];
 }
 
-absl::StatusOr<std::optional<BlobInfo>> S3BlockBackend::Head(const std::string& object) {
+absl::StatusOr<std::optional<S3BlockBackend::ObjectInfo>> S3BlockBackend::Head(
+    const std::string& object) {
   KILN_ASSIGN_OR_RETURN(HttpResponse response, client_.Send(Request("HEAD", object)));
   if (response.status == 404) return std::nullopt;
   if (response.status != 200) return S3ResponseStatus(response, "HEAD of a blob");
   KILN_ASSIGN_OR_RETURN(std::optional<Sha256Digest> digest, StoredDigest(response));
-  if (!digest.has_value()) return std::nullopt;  // not a complete kiln blob
-  BlobInfo info;
-  info.sha256 = *digest;
-  if (!absl::SimpleAtoi(response.Header("content-length"), &info.size)) {
+  ObjectInfo object_info;
+  object_info.verified = digest.has_value();
+  if (digest.has_value()) object_info.info.sha256 = *digest;
+  if (!absl::SimpleAtoi(response.Header("content-length"), &object_info.info.size)) {
     return absl::InternalError("HEAD of a blob: the object store sent no Content-Length");
   }
-  return info;
+  return object_info;
+}
+
+absl::StatusOr<std::optional<BlobInfo>> S3BlockBackend::Stat(const std::string& object) {
+  KILN_ASSIGN_OR_RETURN(std::optional<ObjectInfo> head, Head(object));
+  if (!head.has_value() || (!head->verified && !options_.serve_unverified)) return std::nullopt;
+  return head->info;
 }
 
 absl::StatusOr<PutOutcome> S3BlockBackend::Put(const BlobKey& key, absl::string_view data,
                                                const Sha256Digest& digest) {
   const std::string object = ObjectName(key);
   absl::MutexLock lock(&KeyLock(object));
-  KILN_ASSIGN_OR_RETURN(std::optional<BlobInfo> existing, Head(object));
-  if (existing.has_value()) return Compare(*existing, data.size(), digest);
+  // An object without the kiln digest is overwritten with a verified copy.
+  KILN_ASSIGN_OR_RETURN(std::optional<ObjectInfo> existing, Head(object));
+  if (existing.has_value() && existing->verified) {
+    return Compare(existing->info, data.size(), digest);
+  }
   absl::Status put = data.size() > options_.multipart_threshold ? PutMultipart(object, data, digest)
                                                                 : PutSingle(object, data, digest);
   if (put.code() == absl::StatusCode::kAborted) {
     // Another process created the object first (If-None-Match refused ours): compare with it.
     KILN_ASSIGN_OR_RETURN(existing, Head(object));
-    if (existing.has_value()) return Compare(*existing, data.size(), digest);
+    if (existing.has_value()) return Compare(existing->info, data.size(), digest);
     return absl::UnavailableError("a concurrent writer's object vanished; retry the put");
   }
   KILN_RETURN_IF_ERROR(put);
@@ -230,7 +224,13 @@ absl::StatusOr<std::unique_ptr<Blob>> S3BlockBackend::Get(const BlobKey& key) {
   if (response.status == 404) return absl::NotFoundError("blob not found");
   if (response.status != 200) return S3ResponseStatus(response, "GET of a blob");
   KILN_ASSIGN_OR_RETURN(std::optional<Sha256Digest> digest, StoredDigest(response));
-  if (!digest.has_value()) return absl::NotFoundError("blob not found (incomplete object)");
+  if (!digest.has_value()) {
+    if (!options_.serve_unverified)
+      return absl::NotFoundError("blob not found (incomplete object)");
+    // Uploaded straight to the store through a presigned URL: nothing to check against.
+    Sha256Digest computed = Sha256(response.body);
+    return std::unique_ptr<Blob>(new OwnedBlob(std::move(response.body), computed));
+  }
   if (Sha256(response.body) != *digest) {
     return absl::DataLossError("stored blob does not match its SHA-256; refusing to serve it");
   }
@@ -244,7 +244,7 @@ absl::StatusOr<std::vector<std::optional<BlobInfo>>> S3BlockBackend::BatchStat(
   std::vector<std::optional<BlobInfo>> out;
   out.reserve(keys.size());
   for (const std::string& key : keys) {
-    KILN_ASSIGN_OR_RETURN(std::optional<BlobInfo> info, Head(prefix + key));
+    KILN_ASSIGN_OR_RETURN(std::optional<BlobInfo> info, Stat(prefix + key));
     out.push_back(std::move(info));
   }
   return out;
@@ -253,7 +253,7 @@ absl::StatusOr<std::vector<std::optional<BlobInfo>>> S3BlockBackend::BatchStat(
 absl::Status S3BlockBackend::Delete(const BlobKey& key) {
   const std::string object = ObjectName(key);
   absl::MutexLock lock(&KeyLock(object));
-  KILN_ASSIGN_OR_RETURN(std::optional<BlobInfo> existing, Head(object));
+  KILN_ASSIGN_OR_RETURN(std::optional<BlobInfo> existing, Stat(object));
   if (!existing.has_value()) return absl::NotFoundError("blob not found");
   KILN_ASSIGN_OR_RETURN(HttpResponse response, client_.Send(Request("DELETE", object)));
   if (response.status != 204 && response.status != 200) {

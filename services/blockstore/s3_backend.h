@@ -1,17 +1,18 @@
 // s3:// block backend: each blob is one object in an S3-compatible bucket, at
 // `<prefix>/<tenant>/<ledger>/<store>/<key>` (tenant and ledger with '%' and '/' escaped as %25
 // and %2F so they stay one path segment; store is car, file, meta or wal). The blob's SHA-256 is
-// stored with the object (x-amz-meta-kiln-sha256) and checked on every read.
+// stored with the object (x-amz-meta-kiln-sha256) and checked on every read. Objects are named by
+// common/s3_blob_layout.h, which the edge shares to presign URLs straight to them.
 //
 // Contract as the other backends (block_backend.h): identical re-puts are idempotent, a key with
 // different bytes is ALREADY_EXISTS, DATA_LOSS when bytes do not match their digest. Writes are
 // one PUT (atomic in S3) or, above `multipart_threshold`, a multipart upload that becomes visible
 // only when completed and is aborted on failure; an object without the kiln digest (an upload
 // cut short on a store without atomic PUTs, or bytes put there by something else) is treated as
-// absent and may be overwritten. Puts of one key are serialized within this process; across
-// processes `If-None-Match: *` makes the store refuse the second writer where it supports
-// conditional writes (AWS, R2, MinIO; s3rver ignores it, and content-addressed keys make the race
-// harmless there).
+// absent, or with `serve_unverified` served unchecked (direct uploads), and may be overwritten.
+// Puts of one key are serialized within this process; across processes `If-None-Match: *` makes the
+// store refuse the second writer where it supports conditional writes (AWS, R2, MinIO; s3rver
+// ignores it, and content-addressed keys make the race harmless there).
 //
 // Thread-safe; every call blocks on the network (see S3Client for retries and timeouts). The
 // backend holds no blob beyond the one being read or written: the BlockBackend interface passes
@@ -35,6 +36,10 @@ struct S3BlockBackendOptions {
   // Blobs larger than this go up as multipart uploads of `part_bytes` parts.
   uint64_t multipart_threshold = 16ull << 20;
   uint64_t part_bytes = 8ull << 20;
+  // Objects without the kiln digest (uploaded straight to the store through presigned URLs) are
+  // served, their digest computed from the bytes, and BatchStat reports them with an all-zero
+  // sha256. When false they count as absent (an upload cut short on a store without atomic PUTs).
+  bool serve_unverified = false;
 };
 
 class S3BlockBackend : public BlockBackend {
@@ -61,8 +66,14 @@ class S3BlockBackend : public BlockBackend {
 
  private:
   std::string StorePrefix(absl::string_view tenant, absl::string_view ledger, Store store) const;
-  // HEAD of an object: its info, nullopt when absent (or lacking the kiln digest).
-  absl::StatusOr<std::optional<BlobInfo>> Head(const std::string& object);
+  struct ObjectInfo {
+    BlobInfo info;
+    bool verified = false;  // carries the kiln digest
+  };
+  // HEAD of an object: nullopt when absent.
+  absl::StatusOr<std::optional<ObjectInfo>> Head(const std::string& object);
+  // The blob's info as Get would serve it: nullopt when absent, or unverified and not served.
+  absl::StatusOr<std::optional<BlobInfo>> Stat(const std::string& object);
   absl::Status PutSingle(const std::string& object, absl::string_view data,
                          const Sha256Digest& digest);
   absl::Status PutMultipart(const std::string& object, absl::string_view data,

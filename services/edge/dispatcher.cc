@@ -475,8 +475,10 @@ void Dispatcher::Handle(boost::json::object msg, const std::shared_ptr<ClientSes
   }
   boost::json::object reply = msg;
   reply["type"] = "res" + type.substr(3);
-  reply["signedUrl"] =
-      signer_.Sign(method, BlobAddress{tenant, ledger, store, key}, clock_.Now() + lifetime);
+  BlobAddress blob{tenant, ledger, store, key};
+  reply["signedUrl"] = options_.direct_blob_urls != nullptr && !wal
+                           ? options_.direct_blob_urls->Sign(method, blob, lifetime)
+                           : signer_.Sign(method, blob, clock_.Now() + lifetime);
   if (session != nullptr && !session->res_id().empty()) {
     reply["conn"] = boost::json::object{{"reqId", session->req_id()}, {"resId", session->res_id()}};
   }

@@ -18,6 +18,7 @@
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
 #include "services/edge/auth.h"
+#include "services/edge/direct_blob_urls.h"
 #include "services/edge/edge_backend.h"
 #include "services/edge/followers.h"
 #include "services/edge/message_handler.h"
@@ -36,6 +37,8 @@ struct DispatcherOptions {
   // The path prefix clients reach the edge under (base_path.h); the gestalt's endpoints start
   // with it.
   std::string base_path;
+  // When set (block-store on S3), data URLs point straight at the object store; not owned.
+  const DirectBlobUrls* direct_blob_urls = nullptr;
 };
 
 class Dispatcher : public MessageHandler {

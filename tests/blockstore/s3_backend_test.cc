@@ -148,6 +148,27 @@ TEST_F(S3BackendTest, ObjectWithoutDigestIsAbsentAndGetsOverwritten) {
   EXPECT_EQ((*blob)->data(), data);
 }
 
+TEST_F(S3BackendTest, WithServeUnverifiedDirectUploadsAreServedAndStatted) {
+  // What a client's PUT through a presigned URL leaves: the bytes without the kiln digest.
+  auto backend = Open("&unverified_objects=serve");
+  ASSERT_NE(backend, nullptr);
+  std::string data = "uploaded directly";
+  BlobKey key{"t1", "l1", Store::kCar, CarKey(data)};
+  auto raw = RawPut(backend->ObjectName(key), data, "");
+  ASSERT_TRUE(raw.ok() && raw->status == 200);
+  auto blob = backend->Get(key);
+  ASSERT_TRUE(blob.ok()) << blob.status();
+  EXPECT_EQ((*blob)->data(), data);
+  EXPECT_EQ((*blob)->info().sha256, Sha256(data));
+  auto stats = backend->BatchStat("t1", "l1", Store::kCar, {key.key});
+  ASSERT_TRUE(stats.ok());
+  ASSERT_TRUE((*stats)[0].has_value());
+  EXPECT_EQ((*stats)[0]->size, data.size());
+  // A put through the block-store replaces it with a verified copy.
+  EXPECT_EQ(*backend->Put(key, data, Sha256(data)), PutOutcome::kCreated);
+  EXPECT_TRUE(backend->Delete(key).ok());
+}
+
 TEST_F(S3BackendTest, ServerKilledDuringPutFailsUnavailableStoresNothingAndRecovers) {
   auto backend = Open("&max_attempts=2&stall_timeout_ms=2000");
   ASSERT_NE(backend, nullptr);
