@@ -8,6 +8,8 @@
 # targets. Builds nothing: run `ninja -C build kiln-blockstore kiln-blockstore-load` first.
 #
 # Usage: tools/bench/blockstore.sh            (about 8 cases x DURATION seconds, plus dd)
+#        tools/bench/blockstore.sh s3         (block-store on s3rver vs direct S3 requests:
+#                                              tools/bench/blockstore_s3.sh)
 # Environment (all optional):
 #   BUILD_DIR       build tree with the binaries (default: <repo>/build)
 #   BENCH_DIR       where the temporary directory goes; must be on the filesystem under test
@@ -27,6 +29,10 @@
 # Exit status: 0 when every run completed without errors, 1 otherwise.
 set -euo pipefail
 export LC_ALL=C
+if [[ ${1:-} == s3 ]]; then
+  shift
+  exec "$(dirname "${BASH_SOURCE[0]}")/blockstore_s3.sh" "$@"
+fi
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$REPO/build}
