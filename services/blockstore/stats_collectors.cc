@@ -3,35 +3,18 @@
 #include <set>
 #include <utility>
 
+#include "common/metric_families.h"
+
 namespace kiln::blockstore {
-namespace {
-
-prometheus::MetricFamily Family(const std::string& name, const std::string& help,
-                                prometheus::MetricType type, double value) {
-  prometheus::MetricFamily f;
-  f.name = name;
-  f.help = help;
-  f.type = type;
-  prometheus::ClientMetric m;
-  if (type == prometheus::MetricType::Counter) {
-    m.counter.value = value;
-  } else {
-    m.gauge.value = value;
-  }
-  f.metric.push_back(m);
-  return f;
-}
-
-}  // namespace
 
 prometheus::MetricFamily CounterFamily(const std::string& name, const std::string& help,
                                        double value) {
-  return Family(name, help, prometheus::MetricType::Counter, value);
+  return SingleSampleFamily(name, help, prometheus::MetricType::Counter, value);
 }
 
 prometheus::MetricFamily GaugeFamily(const std::string& name, const std::string& help,
                                      double value) {
-  return Family(name, help, prometheus::MetricType::Gauge, value);
+  return SingleSampleFamily(name, help, prometheus::MetricType::Gauge, value);
 }
 
 CombinedCollector::CombinedCollector(std::function<std::vector<prometheus::MetricFamily>()> own,
