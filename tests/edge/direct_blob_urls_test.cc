@@ -13,9 +13,9 @@
 namespace kiln::edge {
 namespace {
 
+using kiln::testing::S3rver;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-using kiln::testing::S3rver;
 
 TEST(DirectBlobUrlsTest, PresignedUrlsNameTheBlockStoresObject) {
   S3rver::SetCredentialsInEnvironment();
