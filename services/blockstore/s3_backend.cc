@@ -143,25 +143,30 @@ absl::StatusOr<PutOutcome> S3BlockBackend::Put(const BlobKey& key, absl::string_
   if (existing.has_value() && existing->verified) {
     return Compare(existing->info, data.size(), digest);
   }
-  absl::Status put = data.size() > options_.multipart_threshold ? PutMultipart(object, data, digest)
-                                                                : PutSingle(object, data, digest);
+  // Only a new object is written conditionally: an unverified one is replaced on purpose.
+  const bool create_only = !existing.has_value();
+  absl::Status put = data.size() > options_.multipart_threshold
+                         ? PutMultipart(object, data, digest, create_only)
+                         : PutSingle(object, data, digest, create_only);
   if (put.code() == absl::StatusCode::kAborted) {
     // Another process created the object first (If-None-Match refused ours): compare with it.
     KILN_ASSIGN_OR_RETURN(existing, Head(object));
-    if (existing.has_value()) return Compare(existing->info, data.size(), digest);
-    return absl::UnavailableError("a concurrent writer's object vanished; retry the put");
+    if (existing.has_value() && existing->verified) {
+      return Compare(existing->info, data.size(), digest);
+    }
+    return absl::UnavailableError("a concurrent writer raced this put; retry it");
   }
   KILN_RETURN_IF_ERROR(put);
   return PutOutcome::kCreated;
 }
 
 absl::Status S3BlockBackend::PutSingle(const std::string& object, absl::string_view data,
-                                       const Sha256Digest& digest) {
+                                       const Sha256Digest& digest, bool create_only) {
   const std::string hex = DigestHex(digest);
   S3Request request = Request("PUT", object);
   request.headers = {{"content-type", "application/octet-stream"},
-                     {"if-none-match", "*"},
                      {std::string(kDigestHeader), hex}};
+  if (create_only) request.headers.emplace_back("if-none-match", "*");
   request.body = data;
   request.body_sha256 = hex;
   KILN_ASSIGN_OR_RETURN(HttpResponse response, client_.Send(request));
@@ -171,7 +176,7 @@ absl::Status S3BlockBackend::PutSingle(const std::string& object, absl::string_v
 }
 
 absl::Status S3BlockBackend::PutMultipart(const std::string& object, absl::string_view data,
-                                          const Sha256Digest& digest) {
+                                          const Sha256Digest& digest, bool create_only) {
   S3Request create = Request("POST", object, {{"uploads", ""}});
   create.headers = {{"content-type", "application/octet-stream"},
                     {std::string(kDigestHeader), DigestHex(digest)}};
@@ -197,7 +202,8 @@ absl::Status S3BlockBackend::PutMultipart(const std::string& object, absl::strin
     }
     complete += "</CompleteMultipartUpload>";
     S3Request finish = Request("POST", object, {{"uploadId", upload_id}});
-    finish.headers = {{"content-type", "application/xml"}, {"if-none-match", "*"}};
+    finish.headers = {{"content-type", "application/xml"}};
+    if (create_only) finish.headers.emplace_back("if-none-match", "*");
     finish.body = complete;
     KILN_ASSIGN_OR_RETURN(HttpResponse done, client_.Send(finish));
     if (done.status == 412) return absl::AbortedError("object created concurrently");

@@ -74,10 +74,11 @@ class S3BlockBackend : public BlockBackend {
   absl::StatusOr<std::optional<ObjectInfo>> Head(const std::string& object);
   // The blob's info as Get would serve it: nullopt when absent, or unverified and not served.
   absl::StatusOr<std::optional<BlobInfo>> Stat(const std::string& object);
+  // `create_only`: send If-None-Match: * (ABORTED when the store already has the object).
   absl::Status PutSingle(const std::string& object, absl::string_view data,
-                         const Sha256Digest& digest);
+                         const Sha256Digest& digest, bool create_only);
   absl::Status PutMultipart(const std::string& object, absl::string_view data,
-                            const Sha256Digest& digest);
+                            const Sha256Digest& digest, bool create_only);
   absl::Mutex& KeyLock(const std::string& object);
 
   const S3BlockBackendOptions options_;
