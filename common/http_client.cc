@@ -24,6 +24,7 @@ struct Transfer {
   absl::string_view upload;
   size_t upload_offset = 0;
   HttpResponse* response;
+  bool expect_body = true;  // false for HEAD, whose Content-Length describes no body
 };
 
 size_t ReadBody(char* buffer, size_t size, size_t nitems, void* user) {
@@ -56,7 +57,7 @@ size_t WriteHeader(char* data, size_t size, size_t nitems, void* user) {
     uint64_t length = 0;
     // Reserve up front so a large body is not copied as it grows (bounded by the caller's limits
     // on what it asks for; a bogus length only costs a reservation).
-    if (absl::SimpleAtoi(value, &length) && length <= (1ull << 32)) {
+    if (t->expect_body && absl::SimpleAtoi(value, &length) && length <= (1ull << 32)) {
       t->response->body.reserve(length);
     }
   }
@@ -114,7 +115,7 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   // Reset clears the options but keeps the handle's live connection for keep-alive.
   curl_easy_reset(h);
   HttpResponse response;
-  Transfer transfer{request.body, 0, &response};
+  Transfer transfer{request.body, 0, &response, request.method != "HEAD"};
   char error[CURL_ERROR_SIZE] = {0};
 
   curl_slist* headers = nullptr;
