@@ -25,6 +25,8 @@ struct Transfer {
   size_t upload_offset = 0;
   HttpResponse* response;
   bool expect_body = true;  // false for HEAD, whose Content-Length describes no body
+  uint64_t max_body = 0;    // 0: no limit
+  bool too_large = false;
 };
 
 size_t ReadBody(char* buffer, size_t size, size_t nitems, void* user) {
@@ -37,6 +39,10 @@ size_t ReadBody(char* buffer, size_t size, size_t nitems, void* user) {
 
 size_t WriteBody(char* data, size_t size, size_t nmemb, void* user) {
   auto* t = static_cast<Transfer*>(user);
+  if (t->max_body != 0 && t->response->body.size() + size * nmemb > t->max_body) {
+    t->too_large = true;
+    return 0;  // aborts the transfer
+  }
   t->response->body.append(data, size * nmemb);
   return size * nmemb;
 }
@@ -57,8 +63,12 @@ size_t WriteHeader(char* data, size_t size, size_t nitems, void* user) {
     uint64_t length = 0;
     // Reserve up front so a large body is not copied as it grows (bounded by the caller's limits
     // on what it asks for; a bogus length only costs a reservation).
-    if (t->expect_body && absl::SimpleAtoi(value, &length) && length <= (1ull << 32)) {
-      t->response->body.reserve(length);
+    if (t->expect_body && absl::SimpleAtoi(value, &length)) {
+      if (t->max_body != 0 && length > t->max_body) {
+        t->too_large = true;
+        return 0;  // aborts the transfer before any of the body is read
+      }
+      if (length <= (1ull << 32)) t->response->body.reserve(length);
     }
   }
   t->response->headers[name] = std::move(value);
@@ -115,7 +125,8 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   // Reset clears the options but keeps the handle's live connection for keep-alive.
   curl_easy_reset(h);
   HttpResponse response;
-  Transfer transfer{request.body, 0, &response, request.method != "HEAD"};
+  Transfer transfer{request.body, 0, &response, request.method != "HEAD",
+                    request.max_response_bytes};
   char error[CURL_ERROR_SIZE] = {0};
 
   curl_slist* headers = nullptr;
@@ -165,6 +176,10 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   // Drop the header/body callbacks' pointers into this frame before the handle is shared again.
   curl_easy_reset(h);
   Release(h);
+  if (transfer.too_large) {
+    return absl::ResourceExhaustedError(absl::StrCat("HTTP response body larger than the limit of ",
+                                                     request.max_response_bytes, " bytes"));
+  }
   if (code != CURLE_OK) return CurlError(code, error);
   response.status = static_cast<int>(status);
   return response;

@@ -39,6 +39,8 @@ struct HttpRequest {
   // The body, not owned: it must outlive the call. Sent with Content-Length (never chunked) for
   // PUT and POST.
   absl::string_view body;
+  // Largest response body accepted; 0 for no limit.
+  uint64_t max_response_bytes = 0;
 };
 
 struct HttpResponse {
@@ -60,7 +62,8 @@ class HttpClient {
   // Sends `request` and reads the whole response into memory (the body is reserved at its
   // Content-Length, so it is not copied while growing). Any HTTP status is an OK return.
   // Returns UNAVAILABLE when no complete response arrived (connection refused or reset, a
-  // timeout, a body cut short), INVALID_ARGUMENT for a malformed URL.
+  // timeout, a body cut short), RESOURCE_EXHAUSTED when the body exceeds
+  // `max_response_bytes`, INVALID_ARGUMENT for a malformed URL.
   absl::StatusOr<HttpResponse> Send(const HttpRequest& request);
 
  private:

@@ -136,6 +136,7 @@ absl::StatusOr<HttpResponse> S3Client::SendOnce(const S3Request& request,
       "Authorization",
       AuthorizationHeader(sign, options_.credentials, {options_.location.region, "s3"}, now));
   http.body = request.body;
+  http.max_response_bytes = request.max_response_bytes;
   stats_->requests.fetch_add(1);
   return http_.Send(http);
 }

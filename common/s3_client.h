@@ -56,6 +56,8 @@ struct S3Request {
   absl::string_view body;                                    // not owned
   // Lower-case hex SHA-256 of `body` when the caller has it already; computed when empty.
   std::string body_sha256;
+  // Largest response body accepted (RESOURCE_EXHAUSTED beyond it, not retried); 0: no limit.
+  uint64_t max_response_bytes = 0;
 };
 
 class S3Client {

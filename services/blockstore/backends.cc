@@ -31,15 +31,16 @@ absl::StatusOr<std::unique_ptr<BlockBackend>> MakeRocksDb(const BackendUrl& url)
 }
 
 absl::StatusOr<std::unique_ptr<BlockBackend>> MakeS3(const BackendUrl& url) {
-  KILN_RETURN_IF_ERROR(
-      url.CheckParams({"endpoint", "region", "path_style", "credentials_file", "max_attempts",
-                       "max_connections", "connect_timeout_ms", "stall_timeout_ms",
-                       "multipart_threshold_bytes", "part_bytes", "unverified_objects"}));
+  KILN_RETURN_IF_ERROR(url.CheckParams({"endpoint", "region", "path_style", "credentials_file",
+                                        "max_attempts", "max_connections", "connect_timeout_ms",
+                                        "stall_timeout_ms", "multipart_threshold_bytes",
+                                        "part_bytes", "unverified_objects", "max_object_bytes"}));
   S3BlockBackendOptions options;
   KILN_ASSIGN_OR_RETURN(options.client, S3ClientOptionsFromUrl(url, &options.prefix));
   KILN_ASSIGN_OR_RETURN(options.multipart_threshold,
                         url.UintParam("multipart_threshold_bytes", 16ull << 20));
   KILN_ASSIGN_OR_RETURN(options.part_bytes, url.UintParam("part_bytes", 8ull << 20));
+  KILN_ASSIGN_OR_RETURN(options.max_object_bytes, url.UintParam("max_object_bytes", 256ull << 20));
   if (options.part_bytes < (5ull << 20) || options.part_bytes > (5ull << 30)) {
     return absl::InvalidArgumentError(
         "s3:// part_bytes must be between 5 MiB and 5 GiB (S3's limits for a part)");

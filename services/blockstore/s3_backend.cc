@@ -226,7 +226,14 @@ absl::Status S3BlockBackend::PutMultipart(const std::string& object, absl::strin
 }
 
 absl::StatusOr<std::unique_ptr<Blob>> S3BlockBackend::Get(const BlobKey& key) {
-  KILN_ASSIGN_OR_RETURN(HttpResponse response, client_.Send(Request("GET", ObjectName(key))));
+  S3Request get = Request("GET", ObjectName(key));
+  get.max_response_bytes = options_.max_object_bytes;
+  absl::StatusOr<HttpResponse> got = client_.Send(get);
+  if (got.status().code() == absl::StatusCode::kResourceExhausted) {
+    return absl::FailedPreconditionError(
+        "the stored object is larger than this block-store serves (s3:// max_object_bytes)");
+  }
+  KILN_ASSIGN_OR_RETURN(HttpResponse response, std::move(got));
   if (response.status == 404) return absl::NotFoundError("blob not found");
   if (response.status != 200) return S3ResponseStatus(response, "GET of a blob");
   KILN_ASSIGN_OR_RETURN(std::optional<Sha256Digest> digest, StoredDigest(response));

@@ -40,6 +40,9 @@ struct S3BlockBackendOptions {
   // served, their digest computed from the bytes, and BatchStat reports them with an all-zero
   // sha256. When false they count as absent (an upload cut short on a store without atomic PUTs).
   bool serve_unverified = false;
+  // Get refuses (FAILED_PRECONDITION) objects larger than this instead of reading them into
+  // memory: objects uploaded directly through presigned URLs have no size limit of their own.
+  uint64_t max_object_bytes = 256ull << 20;
 };
 
 class S3BlockBackend : public BlockBackend {

@@ -169,6 +169,17 @@ TEST_F(S3BackendTest, WithServeUnverifiedDirectUploadsAreServedAndStatted) {
   EXPECT_TRUE(backend->Delete(key).ok());
 }
 
+TEST_F(S3BackendTest, ObjectLargerThanMaxObjectBytesIsRefusedNotRead) {
+  auto backend = Open("&unverified_objects=serve&max_object_bytes=1024");
+  ASSERT_NE(backend, nullptr);
+  std::string data(4096, 'x');
+  BlobKey key{"t1", "l1", Store::kFile, CarKey(data)};
+  auto raw = RawPut(backend->ObjectName(key), data, "");
+  ASSERT_TRUE(raw.ok() && raw->status == 200);
+  EXPECT_EQ(backend->Get(key).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(backend->client().stats()->retries.load(), 0u);
+}
+
 TEST_F(S3BackendTest, ServerKilledDuringPutFailsUnavailableStoresNothingAndRecovers) {
   auto backend = Open("&max_attempts=2&stall_timeout_ms=2000");
   ASSERT_NE(backend, nullptr);
