@@ -15,7 +15,7 @@ RUN apt-get update \
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev \
       librocksdb-dev libssl-dev prometheus-cpp-dev libgoogle-glog-dev \
       libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
-      libgtest-dev libgmock-dev \
+      libgtest-dev libgmock-dev libcurl4-openssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -28,28 +28,52 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DKILN_BUILD_TOOLS=O
 
 FROM debian:12-slim AS runtime
 # Runtime shared libraries only. libc6, libgcc-s1 and libstdc++6 are part of debian:12-slim.
+# libcurl4 (the block-store's S3 transport) brings most of the rest (TLS, Kerberos, LDAP, ...).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates \
       libabsl20220623 \
       libboost-json1.81.0 \
       libboost-url1.81.0 \
+      libbrotli1 \
       libbz2-1.0 \
       libc-ares2 \
       libcivetweb1 \
+      libcom-err2 \
+      libcurl4 \
+      libffi8 \
       libgflags2.2 \
+      libgmp10 \
+      libgnutls30 \
       libgoogle-glog0v6 \
       libgrpc++1.51 \
       libgrpc29 \
+      libgssapi-krb5-2 \
+      libhogweed6 \
+      libidn2-0 \
+      libk5crypto3 \
+      libkeyutils1 \
+      libkrb5-3 \
+      libkrb5support0 \
+      libldap-2.5-0 \
       liblz4-1 \
       liblzma5 \
+      libnettle8 \
+      libnghttp2-14 \
+      libp11-kit0 \
       libprometheus-cpp-core1.0 \
       libprometheus-cpp-pull1.0 \
       libprotobuf32 \
+      libpsl5 \
       libre2-9 \
       librocksdb7.8 \
+      librtmp1 \
+      libsasl2-2 \
       libsnappy1v5 \
+      libssh2-1 \
       libssl3 \
+      libtasn1-6 \
+      libunistring2 \
       libunwind8 \
       libzstd1 \
       zlib1g \

@@ -3,28 +3,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/metric_families.h"
 
 namespace kiln {
-namespace {
-
-prometheus::MetricFamily Family(const std::string& name, const std::string& help,
-                                prometheus::MetricType type, double value) {
-  prometheus::MetricFamily f;
-  f.name = name;
-  f.help = help;
-  f.type = type;
-  prometheus::ClientMetric m;
-  if (type == prometheus::MetricType::Counter) {
-    m.counter.value = value;
-  } else {
-    m.gauge.value = value;
-  }
-  f.metric.push_back(std::move(m));
-  return f;
-}
-
-}  // namespace
-
 RocksDbStatsCollector::RocksDbStatsCollector(std::string prefix, rocksdb::DB* db,
                                              std::shared_ptr<rocksdb::Statistics> statistics)
     : prefix_(std::move(prefix)), db_(db), statistics_(std::move(statistics)) {}
@@ -40,8 +21,8 @@ std::vector<prometheus::MetricFamily> RocksDbStatsCollector::Collect() const {
   if (db_ == nullptr) return out;
   using prometheus::MetricType;
   auto ticker = [&](const char* name, const char* help, rocksdb::Tickers t, double scale = 1) {
-    out.push_back(Family(absl::StrCat(prefix_, name), help, MetricType::Counter,
-                         static_cast<double>(statistics_->getTickerCount(t)) * scale));
+    out.push_back(SingleSampleFamily(absl::StrCat(prefix_, name), help, MetricType::Counter,
+                                     static_cast<double>(statistics_->getTickerCount(t)) * scale));
   };
   ticker("wal_syncs_total", "WAL fsyncs performed.", rocksdb::WAL_FILE_SYNCED);
   ticker("wal_bytes_total", "Bytes written to the WAL.", rocksdb::WAL_FILE_BYTES);
@@ -61,7 +42,8 @@ std::vector<prometheus::MetricFamily> RocksDbStatsCollector::Collect() const {
   auto prop = [&](const char* name, const char* help, const char* property, MetricType type) {
     uint64_t v = 0;
     if (db_->GetAggregatedIntProperty(property, &v)) {
-      out.push_back(Family(absl::StrCat(prefix_, name), help, type, static_cast<double>(v)));
+      out.push_back(
+          SingleSampleFamily(absl::StrCat(prefix_, name), help, type, static_cast<double>(v)));
     }
   };
   prop("live_data_bytes", "Estimated size of live data in SST files.",

@@ -15,14 +15,17 @@
 #include "common/server.h"
 #include "common/shards.h"
 #include "glog/logging.h"
-#include "services/blockstore/backends.h"
+#include "services/blockstore/backend_spec.h"
 #include "services/blockstore/blockstore_service.h"
 
 ABSL_FLAG(std::string, grpc_address, "127.0.0.1:7101", "Address the gRPC server listens on.");
 ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9101",
           "Address of the Prometheus /metrics endpoint; empty disables it.");
 ABSL_FLAG(std::string, backend, "",
-          "Storage backend URL: rocksdb:///abs/path[?sync=false] or memory:// (required).");
+          "Storage backend URL (required): rocksdb:///abs/path[?sync=false], memory://, or "
+          "s3://bucket/prefix?endpoint=http://host:port&region=us-east-1&path_style=true "
+          "(credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or credentials_file=), or a "
+          "composition: cache(FRONT, BACK[, max_bytes=N]), mirror(FIRST, SECOND).");
 ABSL_FLAG(uint64_t, max_blob_bytes, 64ull << 20, "Largest blob accepted, in bytes.");
 ABSL_FLAG(uint64_t, max_inflight_put_bytes, 1ull << 30,
           "Bytes of unfinished uploads held in memory at once before puts are refused.");
@@ -87,7 +90,7 @@ int main(int argc, char** argv) {
   server_options.max_receive_message_bytes =
       static_cast<int>(std::min<uint64_t>(service_options.max_blob_bytes + (1 << 20), 1u << 30));
 
-  auto backend = kiln::blockstore::BlockBackendRegistry().Create(backend_url);
+  auto backend = kiln::blockstore::CreateBlockBackend(backend_url);
   if (!backend.ok()) Die(std::string(backend.status().message()));
 
   kiln::Metrics metrics;

@@ -333,8 +333,11 @@ void Dispatcher::HandleBlobUrl(Call call) {
     lifetime = std::min(lifetime, absl::Seconds(*url_param->expires));
   }
   boost::json::object reply = EncodeEnvelope(call.msg, ReplyTypeName(type));
-  reply["signedUrl"] = signer_.Sign(method, BlobAddress{call.tenant, call.ledger, store, key},
-                                    clock_.Now() + lifetime);
+  BlobAddress blob{call.tenant, call.ledger, store, key};
+  // With the block-store on S3, data URLs point straight at the object store; WAL stays here.
+  reply["signedUrl"] = options_.direct_blob_urls != nullptr && !wal
+                           ? options_.direct_blob_urls->Sign(method, blob, lifetime)
+                           : signer_.Sign(method, blob, clock_.Now() + lifetime);
   if (call.session != nullptr && !call.session->res_id().empty()) {
     reply["conn"] = EncodeConn(Conn{call.session->req_id(), call.session->res_id()});
   }

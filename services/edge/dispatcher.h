@@ -19,6 +19,7 @@
 #include "prometheus/registry.h"
 #include "services/edge/auth.h"
 #include "services/edge/chat_room.h"
+#include "services/edge/direct_blob_urls.h"
 #include "services/edge/edge_backend.h"
 #include "services/edge/followers.h"
 #include "services/edge/message_handler.h"
@@ -38,6 +39,8 @@ struct DispatcherOptions {
   // The path prefix clients reach the edge under (base_path.h); the gestalt's endpoints start
   // with it.
   std::string base_path;
+  // When set (block-store on S3), data URLs point straight at the object store; not owned.
+  const DirectBlobUrls* direct_blob_urls = nullptr;
 };
 
 class Dispatcher : public MessageHandler {

@@ -73,6 +73,15 @@ ABSL_FLAG(std::vector<std::string>, previous_url_signing_key_files, {},
           "Key rotation: comma-separated files with previous URL-signing secrets. Blob URLs they "
           "signed keep working until they expire (--url_lifetime); new URLs use "
           "--url_signing_key_file.");
+ABSL_FLAG(std::string, s3_blob_url, "",
+          "The block-store's s3:// backend URL when blobs live on S3 (same bucket, prefix and "
+          "endpoint; credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or "
+          "credentials_file=). With --direct_blob_urls, data URLs are presigned for the store.");
+ABSL_FLAG(
+    bool, direct_blob_urls, true,
+    "With --s3_blob_url: answer reqPutData/reqGetData/reqDelData with presigned URLs straight "
+    "to the object store (no blob bytes pass the edge or block-store). false: keep the "
+    "proxied /blob path, where the block-store checks every byte.");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain; with --tls_key serves TLS.");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert.");
 ABSL_FLAG(bool, websocket, true,
@@ -215,6 +224,13 @@ int main(int argc, char** argv) {
   dispatcher_options.url_lifetime = absl::GetFlag(FLAGS_url_lifetime);
   dispatcher_options.offer_stream = absl::GetFlag(FLAGS_websocket);
   dispatcher_options.base_path = http.base_path;
+  std::unique_ptr<kiln::edge::DirectBlobUrls> direct_blob_urls;
+  if (!absl::GetFlag(FLAGS_s3_blob_url).empty() && absl::GetFlag(FLAGS_direct_blob_urls)) {
+    auto made = kiln::edge::DirectBlobUrls::FromBackendUrl(absl::GetFlag(FLAGS_s3_blob_url));
+    if (!made.ok()) Die("--s3_blob_url: " + std::string(made.status().message()));
+    direct_blob_urls = *std::move(made);
+    dispatcher_options.direct_blob_urls = direct_blob_urls.get();
+  }
   kiln::edge::Dispatcher dispatcher(dispatcher_options, *auth, signer, *backend, followers,
                                     kiln::RealClock::Get(), metrics.registry());
   auto server = kiln::edge::HttpServer::Bind(http, dispatcher, *blobs, signer, followers,

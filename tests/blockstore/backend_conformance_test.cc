@@ -7,7 +7,9 @@
 #include "common/cid.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/blockstore/backend_spec.h"
 #include "services/blockstore/backends.h"
+#include "tests/support/s3rver.h"
 #include "tests/support/test_support.h"
 
 namespace kiln::blockstore {
@@ -23,16 +25,47 @@ BlobKey Key(const std::string& key, Store store = Store::kCar, const std::string
   return BlobKey{"t1", ledger, store, key};
 }
 
-// Builds a backend from a URL template; "{dir}" is replaced with a fresh temp dir.
+// One s3rver for the whole test binary, started on first use (tests/support/s3rver.h). Each
+// test writes under its own prefix.
+// The server is stopped when the test binary exits (static destruction).
+kiln::testing::S3rver* SharedS3rver() {
+  static absl::StatusOr<std::unique_ptr<kiln::testing::S3rver>> server = [] {
+    kiln::testing::S3rver::SetCredentialsInEnvironment();
+    return kiln::testing::S3rver::Start();
+  }();
+  EXPECT_TRUE(server.ok()) << server.status();
+  return server.ok() ? server->get() : nullptr;
+}
+
+// Replaces every `name` in `url` with `value`.
+void ReplaceAll(std::string& url, const std::string& name, const std::string& value) {
+  for (size_t pos = url.find(name); pos != std::string::npos; pos = url.find(name, pos)) {
+    url.replace(pos, name.size(), value);
+    pos += value.size();
+  }
+}
+
+// Builds a backend from a URL template: "{dir}" becomes a fresh temp dir, "{s3}" an s3:// URL
+// with a fresh prefix on the shared s3rver.
 class BackendConformanceTest : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override { backend_ = Open(); }
+  void SetUp() override {
+    backend_ = Open();
+    ASSERT_NE(backend_, nullptr);
+  }
 
   std::unique_ptr<BlockBackend> Open() {
     std::string url = GetParam();
-    size_t pos = url.find("{dir}");
-    if (pos != std::string::npos) url.replace(pos, 5, dir_.path() + "/db");
-    auto backend = BlockBackendRegistry().Create(url);
+    ReplaceAll(url, "{dir}", dir_.path() + "/db");
+    if (url.find("{s3}") != std::string::npos) {
+      kiln::testing::S3rver* s3 = SharedS3rver();
+      if (s3 == nullptr) return nullptr;
+      static int instance = 0;
+      const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+      ReplaceAll(url, "{s3}",
+                 s3->BackendUrl(absl::StrCat("conformance/", info->name(), "-", ++instance)));
+    }
+    auto backend = CreateBlockBackend(url);
     EXPECT_TRUE(backend.ok()) << backend.status();
     return backend.ok() ? *std::move(backend) : nullptr;
   }
@@ -174,22 +207,35 @@ TEST_P(BackendConformanceTest, ConcurrentPutsOfSameKeyStoreExactlyOne) {
   EXPECT_TRUE(backend_->Get(Key(key)).ok());
 }
 
+// The s3:// cases run against a real s3rver (see tests/support/s3rver.h; it does not verify
+// signatures, which tests/common/sigv4_test.cc proves against AWS's published vectors).
 INSTANTIATE_TEST_SUITE_P(AllBackends, BackendConformanceTest,
                          ::testing::Values("memory://", "rocksdb://{dir}",
-                                           "rocksdb://{dir}?sync=false"),
+                                           "rocksdb://{dir}?sync=false", "{s3}",
+                                           "cache(memory://, {s3})",
+                                           "mirror(rocksdb://{dir}, {s3})",
+                                           "cache(memory://, rocksdb://{dir}, max_bytes=100)"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            switch (info.index) {
                              case 0:
                                return std::string("Memory");
                              case 1:
                                return std::string("RocksDb");
-                             default:
+                             case 2:
                                return std::string("RocksDbNoSync");
+                             case 3:
+                               return std::string("S3");
+                             case 4:
+                               return std::string("CacheMemoryOverS3");
+                             case 5:
+                               return std::string("MirrorRocksDbAndS3");
+                             default:
+                               return std::string("TinyCacheMemoryOverRocksDb");
                            }
                          });
 
 TEST(BlockBackendRegistryTest, UnknownSchemeIsInvalidArgumentNamingKnownSchemes) {
-  auto backend = BlockBackendRegistry().Create("s3://bucket");
+  auto backend = BlockBackendRegistry().Create("nosuch://bucket");
   EXPECT_EQ(backend.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(backend.status().message()), ::testing::HasSubstr("rocksdb://"));
 }

@@ -8,6 +8,8 @@
 # targets. Builds nothing: run `ninja -C build kiln-blockstore kiln-blockstore-load` first.
 #
 # Usage: tools/bench/blockstore.sh            (about 8 cases x DURATION seconds, plus dd)
+#        tools/bench/blockstore.sh s3         (block-store on s3rver vs direct S3 requests:
+#                                              tools/bench/blockstore_s3.sh)
 # Environment (all optional):
 #   BUILD_DIR       build tree with the binaries (default: <repo>/build)
 #   BENCH_DIR       where the temporary directory goes; must be on the filesystem under test
@@ -27,6 +29,10 @@
 # Exit status: 0 when every run completed without errors, 1 otherwise.
 set -euo pipefail
 export LC_ALL=C
+if [[ ${1:-} == s3 ]]; then
+  shift
+  exec "$(dirname "${BASH_SOURCE[0]}")/blockstore_s3.sh" "$@"
+fi
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$REPO/build}
@@ -80,37 +86,11 @@ trap 'exit 130' INT TERM
 
 log() { echo "blockstore.sh: $*" >&2; }
 
-# Sum of user+system CPU seconds of process $1 (fields 14 and 15 of /proc/PID/stat).
-proc_cpu_secs() {
-  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"
-}
-# "busy total" jiffies of the whole machine, from /proc/stat.
-machine_jiffies() {
-  awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
-}
+# shellcheck source=tools/bench/bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 # Value of metric $2 in the scrape file $1 (0 when absent).
 metric() {
   awk -v name="$2" '$1 == name { v = $2 } END { print v + 0 }' "$1"
-}
-# Field $2 (key=value) of the load tool's output line $1.
-field() {
-  tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'
-}
-
-# Waits up to QUIET_WAIT seconds for the machine to be idle; warns when it never is.
-wait_for_quiet() {
-  local deadline=$((SECONDS + QUIET_WAIT)) b0 t0 b1 t1 pct
-  while :; do
-    read -r b0 t0 < <(machine_jiffies)
-    sleep 1
-    read -r b1 t1 < <(machine_jiffies)
-    pct=$((100 * (b1 - b0) / (t1 - t0 > 0 ? t1 - t0 : 1)))
-    ((pct < 15)) && return 0
-    if ((SECONDS >= deadline)); then
-      log "warning: machine still ${pct}% busy with other work; figures will be low"
-      return 0
-    fi
-  done
 }
 
 # --- 1. Disk: synced sequential write bandwidth --------------------------------------------------

@@ -152,6 +152,34 @@ export async function metricSum(port, name, labels = {}) {
   return sum;
 }
 
+// KILN_E2E_BLOBS=s3: the block-stores keep blobs on a fresh s3rver (the pinned test server in
+// tests/support/s3rver, npm-installed by tools/dev) and the edges hand out presigned URLs straight
+// to it; s3-proxied: the same with --direct_blob_urls=false (blobs through the edge's /blob path).
+// With replicas, the block-stores share the bucket with no shard list; edge and merge i use
+// block-store i.
+const BLOBS = process.env.KILN_E2E_BLOBS || "rocksdb";
+
+async function startS3rver(dataDir, logDir) {
+  const dir = process.env.KILN_S3RVER_DIR || path.join(path.dirname(new URL(import.meta.url).pathname), "../../support/s3rver");
+  const script = path.join(dir, "node_modules/s3rver/bin/s3rver.js");
+  if (!fs.existsSync(script)) throw new Error(`KILN_E2E_BLOBS=${BLOBS} needs s3rver: run npm ci in tests/support/s3rver (${script} is missing)`);
+  const logFile = path.join(logDir, "s3rver.log");
+  const fd = fs.openSync(logFile, "a");
+  fs.mkdirSync(path.join(dataDir, "s3"));
+  const child = spawn(process.execPath, ["--openssl-legacy-provider", script, "--silent", "--address", "127.0.0.1", "--port", "0",
+    "--directory", path.join(dataDir, "s3"), "--configure-bucket", "kiln"], { stdio: ["ignore", fd, fd] });
+  fs.closeSync(fd);
+  allChildren.add(child);
+  child.on("exit", () => allChildren.delete(child));
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    const m = /S3rver listening on 127\.0\.0\.1:(\d+)/.exec(tail(logFile));
+    if (m) return { child, port: Number(m[1]) };
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`s3rver did not start; log ${logFile}:\n${tail(logFile)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 // Options:
 //   auth            "none" (default) or "es256"
 //   tokenPublicKey  for es256: the public key string (kp.strings.publicKey)
@@ -200,13 +228,25 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
     else metrics.push({ job: "kiln-edge", instance: `edge${suffix(i)}`, port: e.metricsPort });
   };
 
+  let s3rver = null;
+  let s3Url = "";
   try {
+    if (BLOBS !== "rocksdb") {
+      s3rver = await startS3rver(dataDir, logDir);
+      process.env.AWS_ACCESS_KEY_ID = "S3RVER";
+      process.env.AWS_SECRET_ACCESS_KEY = "S3RVER";
+      s3Url = `s3://kiln/blobs?endpoint=http://127.0.0.1:${s3rver.port}&path_style=true&unverified_objects=serve`;
+    }
     for (let i = 0; i < replicas; i++) {
       const bs = await start(`blockstore${suffix(i)}`, [
         path.join(bin, "services/blockstore/kiln-blockstore"),
-        `--backend=rocksdb://${path.join(dataDir, `blockstore${suffix(i)}`)}`,
-        `--shard_index=${i}`,
-        `--shard_count=${replicas > 1 ? replicas : 0}`,
+        ...(s3Url
+          ? [`--backend=${s3Url}`]
+          : [
+              `--backend=rocksdb://${path.join(dataDir, `blockstore${suffix(i)}`)}`,
+              `--shard_index=${i}`,
+              `--shard_count=${replicas > 1 ? replicas : 0}`,
+            ]),
         ...common,
       ]);
       shards.blockstore.push(`127.0.0.1:${bs.ports.grpc_port}`);
@@ -228,7 +268,7 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
     for (let i = 0; i < replicas; i++) {
       const mg = await start(`merge${suffix(i)}`, [
         path.join(bin, "services/merge/kiln-merge"),
-        `--blockstore_target=${blockstoreTarget}`,
+        `--blockstore_target=${s3Url ? shards.blockstore[i] : blockstoreTarget}`,
         `--metadata_target=${metadataTarget}`,
         ...common,
       ]);
@@ -245,12 +285,14 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
         argv: [
           ...edgeCmd,
           "--metrics_address=127.0.0.1:0",
-          `--blockstore_target=${blockstoreTarget}`,
+          `--blockstore_target=${s3Url ? shards.blockstore[i] : blockstoreTarget}`,
           `--metadata_target=${metadataTarget}`,
           // Every edge balances over every merge replica, as with the headless Service in k8s.
           replicas > 1 ? `--merge_target=ipv4:${merges.join(",")}` : `--merge_target=${merges[0]}`,
           `--url_signing_key_file=${signingKeyFile}`,
           ...authArgs,
+          ...(s3Url ? [`--s3_blob_url=${s3Url}`] : []),
+          ...(BLOBS === "s3-proxied" ? ["--direct_blob_urls=false"] : []),
           ...edgeArgs,
         ],
       });
@@ -259,6 +301,7 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
   } catch (e) {
     failed = true;
     await Promise.allSettled(services.map((s) => s.stop("SIGKILL")));
+    s3rver?.child.kill("SIGKILL");
     e.message += `\n(data dir kept: ${dataDir})`;
     throw e;
   }
@@ -334,6 +377,7 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
           problems.push(e.message);
         }
       }
+      s3rver?.child.kill("SIGKILL");
       if (problems.length || failed || process.env.KILN_E2E_KEEP === "1") {
         if (problems.length) throw new Error(`${problems.join("\n")}\n(data dir kept: ${dataDir})`);
         return;

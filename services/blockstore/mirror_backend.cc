@@ -1,0 +1,178 @@
+#include "services/blockstore/mirror_backend.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "glog/logging.h"
+#include "services/blockstore/stats_collectors.h"
+
+namespace kiln::blockstore {
+namespace {
+
+// Every key of one store, in order.
+absl::StatusOr<std::vector<std::string>> AllKeys(BlockBackend& backend, absl::string_view tenant,
+                                                 absl::string_view ledger, Store store) {
+  std::vector<std::string> keys;
+  std::string after;
+  while (true) {
+    KILN_ASSIGN_OR_RETURN(ListPage page, backend.List(tenant, ledger, store, after, 1000));
+    for (auto& e : page.entries) keys.push_back(std::move(e.key));
+    if (!page.more || page.entries.empty()) return keys;
+    after = keys.back();
+  }
+}
+
+// Copies `key` from `from` to `to`; false when it could not be.
+bool Copy(BlockBackend& from, BlockBackend& to, const BlobKey& key) {
+  absl::StatusOr<std::unique_ptr<Blob>> blob = from.Get(key);
+  if (!blob.ok()) {
+    LOG(WARNING) << "mirror repair: reading a blob failed: " << blob.status().message();
+    return false;
+  }
+  absl::StatusOr<PutOutcome> put = to.Put(key, (*blob)->data(), (*blob)->info().sha256);
+  if (!put.ok()) {
+    LOG(WARNING) << "mirror repair: writing a blob failed: " << put.status().message();
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+MirrorBlockBackend::MirrorBlockBackend(std::unique_ptr<BlockBackend> first,
+                                       std::unique_ptr<BlockBackend> second)
+    : first_(std::move(first)), second_(std::move(second)) {}
+
+absl::StatusOr<PutOutcome> MirrorBlockBackend::Put(const BlobKey& key, absl::string_view data,
+                                                   const Sha256Digest& digest) {
+  KILN_ASSIGN_OR_RETURN(PutOutcome first, first_->Put(key, data, digest));
+  absl::StatusOr<PutOutcome> second = second_->Put(key, data, digest);
+  if (second.status().code() == absl::StatusCode::kAlreadyExists && first == PutOutcome::kCreated) {
+    // SECOND holds other bytes under this key: do not let the two stores disagree.
+    absl::Status undo = first_->Delete(key);
+    if (!undo.ok()) LOG(ERROR) << "mirror: undoing a put failed: " << undo.message();
+  }
+  if (!second.ok()) return second.status();
+  return first == PutOutcome::kCreated || *second == PutOutcome::kCreated
+             ? PutOutcome::kCreated
+             : PutOutcome::kAlreadyPresent;
+}
+
+absl::StatusOr<std::unique_ptr<Blob>> MirrorBlockBackend::Get(const BlobKey& key) {
+  absl::StatusOr<std::unique_ptr<Blob>> first = first_->Get(key);
+  if (first.ok()) return first;
+  absl::StatusOr<std::unique_ptr<Blob>> second = second_->Get(key);
+  if (second.ok()) {
+    stats_->fallback_reads.fetch_add(1);
+    return second;
+  }
+  if (first.status().code() == absl::StatusCode::kNotFound) return second.status();
+  return first.status();
+}
+
+absl::StatusOr<std::vector<std::optional<BlobInfo>>> MirrorBlockBackend::BatchStat(
+    absl::string_view tenant, absl::string_view ledger, Store store,
+    absl::Span<const std::string> keys) {
+  absl::StatusOr<std::vector<std::optional<BlobInfo>>> first =
+      first_->BatchStat(tenant, ledger, store, keys);
+  if (!first.ok()) return second_->BatchStat(tenant, ledger, store, keys);
+  std::vector<std::string> missing;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!(*first)[i].has_value()) missing.push_back(keys[i]);
+  }
+  if (missing.empty()) return first;
+  KILN_ASSIGN_OR_RETURN(auto second, second_->BatchStat(tenant, ledger, store, missing));
+  for (size_t i = 0, j = 0; i < keys.size(); ++i) {
+    if (!(*first)[i].has_value()) (*first)[i] = second[j++];
+  }
+  return first;
+}
+
+absl::Status MirrorBlockBackend::Delete(const BlobKey& key) {
+  absl::Status first = first_->Delete(key);
+  absl::Status second = second_->Delete(key);
+  if (first.ok() || second.ok()) {
+    if (!first.ok() && first.code() != absl::StatusCode::kNotFound) return first;
+    if (!second.ok() && second.code() != absl::StatusCode::kNotFound) return second;
+    return absl::OkStatus();
+  }
+  if (first.code() != absl::StatusCode::kNotFound) return first;
+  return second;
+}
+
+absl::StatusOr<ListPage> MirrorBlockBackend::List(absl::string_view tenant,
+                                                  absl::string_view ledger, Store store,
+                                                  absl::string_view start_after, size_t limit) {
+  KILN_ASSIGN_OR_RETURN(ListPage a, first_->List(tenant, ledger, store, start_after, limit));
+  KILN_ASSIGN_OR_RETURN(ListPage b, second_->List(tenant, ledger, store, start_after, limit));
+  ListPage out;
+  std::merge(a.entries.begin(), a.entries.end(), b.entries.begin(), b.entries.end(),
+             std::back_inserter(out.entries),
+             [](const ListPage::Entry& x, const ListPage::Entry& y) { return x.key < y.key; });
+  out.entries.erase(std::unique(out.entries.begin(), out.entries.end(),
+                                [](const ListPage::Entry& x, const ListPage::Entry& y) {
+                                  return x.key == y.key;
+                                }),
+                    out.entries.end());
+  // A store with more entries has none below its last listed key that are missing here; keys
+  // past that point may be missing from this page, so cut there.
+  auto cut = [&out](const ListPage& page) {
+    if (!page.more || page.entries.empty()) return;
+    const std::string& last = page.entries.back().key;
+    auto end =
+        std::upper_bound(out.entries.begin(), out.entries.end(), last,
+                         [](const std::string& k, const ListPage::Entry& e) { return k < e.key; });
+    if (end != out.entries.end()) {
+      out.entries.erase(end, out.entries.end());
+      out.more = true;
+    }
+  };
+  cut(a);
+  cut(b);
+  if (a.more || b.more) out.more = true;
+  if (out.entries.size() > limit) {
+    out.entries.resize(limit);
+    out.more = true;
+  }
+  return out;
+}
+
+absl::StatusOr<RepairReport> MirrorBlockBackend::Repair(absl::string_view tenant,
+                                                        absl::string_view ledger, Store store) {
+  KILN_ASSIGN_OR_RETURN(std::vector<std::string> a, AllKeys(*first_, tenant, ledger, store));
+  KILN_ASSIGN_OR_RETURN(std::vector<std::string> b, AllKeys(*second_, tenant, ledger, store));
+  std::vector<std::string> only_a, only_b;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(only_a));
+  std::set_difference(b.begin(), b.end(), a.begin(), a.end(), std::back_inserter(only_b));
+  RepairReport report;
+  auto key = [&](const std::string& k) {
+    return BlobKey{std::string(tenant), std::string(ledger), store, k};
+  };
+  for (const std::string& k : only_a) {
+    Copy(*first_, *second_, key(k)) ? ++report.copied_to_second : ++report.failed;
+  }
+  for (const std::string& k : only_b) {
+    Copy(*second_, *first_, key(k)) ? ++report.copied_to_first : ++report.failed;
+  }
+  stats_->repaired.fetch_add(report.copied_to_first + report.copied_to_second);
+  return report;
+}
+
+std::shared_ptr<prometheus::Collectable> MirrorBlockBackend::StatsCollector() {
+  auto own = [stats = stats_] {
+    return std::vector<prometheus::MetricFamily>{
+        CounterFamily("kiln_blockstore_mirror_fallback_reads_total",
+                      "Gets the first store could not answer, served by the second.",
+                      static_cast<double>(stats->fallback_reads.load())),
+        CounterFamily("kiln_blockstore_mirror_repaired_blobs_total",
+                      "Blobs copied from one store to the other by repair passes.",
+                      static_cast<double>(stats->repaired.load()))};
+  };
+  return std::make_shared<CombinedCollector>(
+      own, std::vector<std::shared_ptr<prometheus::Collectable>>{first_->StatsCollector(),
+                                                                 second_->StatsCollector()});
+}
+
+}  // namespace kiln::blockstore

@@ -1,0 +1,92 @@
+// s3:// block backend: each blob is one object in an S3-compatible bucket, at
+// `<prefix>/<tenant>/<ledger>/<store>/<key>` (tenant and ledger with '%' and '/' escaped as %25
+// and %2F so they stay one path segment; store is car, file, meta or wal). The blob's SHA-256 is
+// stored with the object (x-amz-meta-kiln-sha256) and checked on every read. Objects are named by
+// common/s3_blob_layout.h, which the edge shares to presign URLs straight to them.
+//
+// Contract as the other backends (block_backend.h): identical re-puts are idempotent, a key with
+// different bytes is ALREADY_EXISTS, DATA_LOSS when bytes do not match their digest. Writes are
+// one PUT (atomic in S3) or, above `multipart_threshold`, a multipart upload that becomes visible
+// only when completed and is aborted on failure; an object without the kiln digest (an upload
+// cut short on a store without atomic PUTs, or bytes put there by something else) is treated as
+// absent, or with `serve_unverified` served unchecked (direct uploads), and may be overwritten.
+// Puts of one key are serialized within this process; across processes `If-None-Match: *` makes the
+// store refuse the second writer where it supports conditional writes (AWS, R2, MinIO; s3rver
+// ignores it, and content-addressed keys make the race harmless there).
+//
+// Thread-safe; every call blocks on the network (see S3Client for retries and timeouts). The
+// backend holds no blob beyond the one being read or written: the BlockBackend interface passes
+// whole blobs, and they are sent from and received into those buffers without further copies.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "common/s3_client.h"
+#include "services/blockstore/block_backend.h"
+
+namespace kiln::blockstore {
+
+struct S3BlockBackendOptions {
+  S3ClientOptions client;
+  // Object name prefix without slashes at either end; may be empty.
+  std::string prefix;
+  // Blobs larger than this go up as multipart uploads of `part_bytes` parts.
+  uint64_t multipart_threshold = 16ull << 20;
+  uint64_t part_bytes = 8ull << 20;
+  // Objects without the kiln digest (uploaded straight to the store through presigned URLs) are
+  // served, their digest computed from the bytes, and BatchStat reports them with an all-zero
+  // sha256. When false they count as absent (an upload cut short on a store without atomic PUTs).
+  bool serve_unverified = false;
+  // Get refuses (FAILED_PRECONDITION) objects larger than this instead of reading them into
+  // memory: objects uploaded directly through presigned URLs have no size limit of their own.
+  uint64_t max_object_bytes = 256ull << 20;
+};
+
+class S3BlockBackend : public BlockBackend {
+ public:
+  explicit S3BlockBackend(S3BlockBackendOptions options);
+
+  // All calls return UNAVAILABLE when the store cannot be reached or keeps failing,
+  // PERMISSION_DENIED when it refuses the credentials, FAILED_PRECONDITION when the bucket is
+  // missing, and otherwise as documented in block_backend.h.
+  absl::StatusOr<PutOutcome> Put(const BlobKey& key, absl::string_view data,
+                                 const Sha256Digest& digest) override;
+  absl::StatusOr<std::unique_ptr<Blob>> Get(const BlobKey& key) override;
+  absl::StatusOr<std::vector<std::optional<BlobInfo>>> BatchStat(
+      absl::string_view tenant, absl::string_view ledger, Store store,
+      absl::Span<const std::string> keys) override;
+  absl::Status Delete(const BlobKey& key) override;
+  absl::StatusOr<ListPage> List(absl::string_view tenant, absl::string_view ledger, Store store,
+                                absl::string_view start_after, size_t limit) override;
+  std::shared_ptr<prometheus::Collectable> StatsCollector() override;
+
+  // The object name of `key` (for presigned URLs and tests).
+  std::string ObjectName(const BlobKey& key) const;
+  S3Client& client() { return client_; }
+
+ private:
+  std::string StorePrefix(absl::string_view tenant, absl::string_view ledger, Store store) const;
+  struct ObjectInfo {
+    BlobInfo info;
+    bool verified = false;  // carries the kiln digest
+  };
+  // HEAD of an object: nullopt when absent.
+  absl::StatusOr<std::optional<ObjectInfo>> Head(const std::string& object);
+  // The blob's info as Get would serve it: nullopt when absent, or unverified and not served.
+  absl::StatusOr<std::optional<BlobInfo>> Stat(const std::string& object);
+  // `create_only`: send If-None-Match: * (ABORTED when the store already has the object).
+  absl::Status PutSingle(const std::string& object, absl::string_view data,
+                         const Sha256Digest& digest, bool create_only);
+  absl::Status PutMultipart(const std::string& object, absl::string_view data,
+                            const Sha256Digest& digest, bool create_only);
+  absl::Mutex& KeyLock(const std::string& object);
+
+  const S3BlockBackendOptions options_;
+  S3Client client_;
+  std::array<absl::Mutex, 64> key_locks_;
+};
+
+}  // namespace kiln::blockstore
