@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/log_limiter.h"
 #include "glog/logging.h"
 
 namespace kiln::metadata {
@@ -136,9 +137,15 @@ absl::StatusOr<PgConnPtr> PgPool::Connect() const {
   PQsetNoticeProcessor(
       conn.get(), [](void*, const char*) {}, nullptr);
   if (PQstatus(conn.get()) != CONNECTION_OK) {
-    std::string message(absl::StripAsciiWhitespace(PQerrorMessage(conn.get())));
-    return absl::UnavailableError(
-        absl::StrCat("database unavailable: cannot connect to ", options_.display, ": ", message));
+    // libpq's message names hosts and socket paths: log it, keep it out of what clients see.
+    static LogLimiter limiter(5, absl::Seconds(30));
+    uint64_t dropped = 0;
+    if (limiter.Allow(&dropped)) {
+      LOG(WARNING) << "cannot connect to " << options_.display << ": "
+                   << absl::StripAsciiWhitespace(PQerrorMessage(conn.get())) << " (" << dropped
+                   << " more)";
+    }
+    return absl::UnavailableError("database unavailable: cannot connect to the metadata database");
   }
   return conn;
 }

@@ -16,6 +16,7 @@
 #include "services/metadata/metadata_service.h"
 #include "services/metadata/pg_notify_hints.h"
 #include "tests/metadata/commit_request.h"
+#include "tests/metadata/replica.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/test_support.h"
 
@@ -24,44 +25,7 @@ namespace {
 
 using kiln::testing::PostgresServer;
 
-// One metadata replica, wired as kiln-metadata's main wires a shared backend.
-struct Replica {
-  Replica(const std::string& url, absl::Duration poll_interval) {
-    auto opened = KvBackendRegistry().Create(url);
-    EXPECT_TRUE(opened.ok()) << opened.status();
-    kv = *std::move(opened);
-    store = std::make_unique<LedgerStore>(*kv, sealer, RealClock::Get(),
-                                          [this](const std::string& t, const std::string& l,
-                                                 std::shared_ptr<const v1::WatchEvent> e) {
-                                            follower->OnLocalCommit(t, l, std::move(e));
-                                          });
-    follower = std::make_unique<LogFollower>(*store, hub, kv->NewCommitHints(),
-                                             LogFollowerOptions{.poll_interval = poll_interval});
-    service = std::make_unique<MetadataServiceImpl>(MetadataServiceOptions{}, *store, hub, executor,
-                                                    metrics.registry(), follower.get());
-    auto started = GrpcServer::Start(ServerOptions{}, {service.get()}, metrics);
-    EXPECT_TRUE(started.ok()) << started.status();
-    server = *std::move(started);
-    stub = v1::MetadataService::NewStub(
-        kiln::testing::LoopbackChannel("127.0.0.1:" + std::to_string(server->port())));
-  }
-  ~Replica() {
-    server->Shutdown();
-    executor.Shutdown();
-    follower.reset();
-  }
-
-  std::unique_ptr<KvBackend> kv;
-  KeySealer sealer = *KeySealer::Create(std::string(32, 'k'));
-  WatchHub hub;
-  std::unique_ptr<LedgerStore> store;
-  std::unique_ptr<LogFollower> follower;
-  BoundedExecutor executor{{.threads = 4, .max_queued = 256}};
-  Metrics metrics;
-  std::unique_ptr<MetadataServiceImpl> service;
-  std::unique_ptr<GrpcServer> server;
-  std::unique_ptr<v1::MetadataService::Stub> stub;
-};
+using Replica = MetadataReplica;
 
 grpc::Status CommitNext(Replica& r, uint64_t expected, const std::string& cid) {
   grpc::ClientContext ctx;
