@@ -15,7 +15,7 @@ RUN apt-get update \
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev \
       librocksdb-dev libssl-dev prometheus-cpp-dev libgoogle-glog-dev \
       libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
-      libgtest-dev libgmock-dev \
+      libgtest-dev libgmock-dev libpq-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -37,19 +37,37 @@ RUN apt-get update \
       libbz2-1.0 \
       libc-ares2 \
       libcivetweb1 \
+      libcom-err2 \
+      libffi8 \
       libgflags2.2 \
+      libgmp10 \
+      libgnutls30 \
       libgoogle-glog0v6 \
       libgrpc++1.51 \
       libgrpc29 \
+      libgssapi-krb5-2 \
+      libhogweed6 \
+      libidn2-0 \
+      libk5crypto3 \
+      libkeyutils1 \
+      libkrb5-3 \
+      libkrb5support0 \
+      libldap-2.5-0 \
       liblz4-1 \
       liblzma5 \
+      libnettle8 \
+      libp11-kit0 \
+      libpq5 \
       libprometheus-cpp-core1.0 \
       libprometheus-cpp-pull1.0 \
       libprotobuf32 \
       libre2-9 \
       librocksdb7.8 \
+      libsasl2-2 \
       libsnappy1v5 \
       libssl3 \
+      libtasn1-6 \
+      libunistring2 \
       libunwind8 \
       libzstd1 \
       zlib1g \
