@@ -105,15 +105,25 @@ void PgNotifyHints::SendLoop() {
       payloads.back() += e;
     }
     for (const std::string& payload : payloads) {
-      auto r = pool_.Exec("SELECT pg_notify($1, $2)", {{kChannel, kPgText}, {payload, kPgText}},
-                          PGRES_TUPLES_OK, false);
+      absl::Status s = Send(payload);
       uint64_t dropped = 0;
-      if (!r.ok() && limiter.Allow(&dropped)) {
-        LOG(WARNING) << "commit hint not sent (watchers on other replicas poll instead): "
-                     << r.status() << " (" << dropped << " more)";
+      if (!s.ok() && limiter.Allow(&dropped)) {
+        LOG(WARNING) << "commit hint not sent (watchers on other replicas poll instead): " << s
+                     << " (" << dropped << " more)";
       }
     }
   }
+}
+
+absl::Status PgNotifyHints::Send(const std::string& payload) {
+  if (sender_conn_ == nullptr || PQstatus(sender_conn_.get()) != CONNECTION_OK) {
+    absl::StatusOr<PgConnPtr> conn = pool_.Connect();
+    if (!conn.ok()) return conn.status();
+    sender_conn_ = *std::move(conn);
+  }
+  return PgExec(sender_conn_.get(), "SELECT pg_notify($1, $2)",
+                {{kChannel, kPgText}, {payload, kPgText}}, PGRES_TUPLES_OK)
+      .status();
 }
 
 void PgNotifyHints::ListenLoop() {

@@ -4,7 +4,8 @@
 // (the payload lists the changed ledgers, split below PostgreSQL's 8000-byte limit), outside any
 // commit transaction, so notifications never serialise commits (NOTIFY inside a committing
 // transaction takes a database-wide lock). A listener thread holds its own connection with LISTEN,
-// reconnects with backoff when it drops, and reports `maybe_lost` after every (re)connect.
+// reconnects with backoff when it drops, and reports `maybe_lost` after every (re)connect. Both
+// threads hold their own connection, outside the pool.
 //
 // Threading: thread-safe; two threads of its own, stopped and joined by the destructor.
 #pragma once
@@ -30,6 +31,8 @@ class PgNotifyHints : public CommitHints {
 
  private:
   void SendLoop();
+  // Sends one NOTIFY on the sender's own connection (opened again after a failure).
+  absl::Status Send(const std::string& payload);
   void ListenLoop();
   // Listens on `conn` until it fails or Stop; returns false when stopping.
   bool Listen(PGconn* conn);
@@ -42,6 +45,7 @@ class PgNotifyHints : public CommitHints {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_set<std::string> pending_ ABSL_GUARDED_BY(mu_);  // encoded ledger names
+  PgConnPtr sender_conn_;                                          // used by the sender thread only
   std::thread sender_;
   std::thread listener_;
 };
