@@ -1,6 +1,7 @@
 #include "services/metadata/ledger_store.h"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <set>
 #include <utility>
@@ -189,16 +190,11 @@ absl::StatusOr<v1::CommitResponse> LedgerStore::Commit(const v1::CommitRequest& 
   // The in-process lock only spares doomed work; the conditional write below is the guarantee
   // (other processes may share the storage, e.g. metadata replicas on one PostgreSQL).
   absl::MutexLock lock(&LockFor(tenant, ledger));
-  std::optional<std::string> header_bytes;
-  KILN_ASSIGN_OR_RETURN(v1::LedgerHeader header, ReadHeader(tenant, ledger, &header_bytes));
-  if (header.version() != request.expected_version()) {
-    return StaleVersion(header.version(), request.expected_version());
-  }
-
-  // Which entries and keys are new.
+  // One read: the header, and which entries and keys are new.
+  const std::string header_key = LedgerPrefix(kHeader, tenant, ledger);
   std::string entry_prefix = LedgerPrefix(kEntry, tenant, ledger);
   std::string key_prefix = LedgerPrefix(kKey, tenant, ledger);
-  std::vector<std::string> probe;
+  std::vector<std::string> probe = {header_key};
   std::vector<std::string> key_fps;
   std::set<std::string> seen_cids, seen_fps;
   for (const auto& e : request.entries()) probe.push_back(entry_prefix + e.cid());
@@ -206,7 +202,17 @@ absl::StatusOr<v1::CommitResponse> LedgerStore::Commit(const v1::CommitRequest& 
     key_fps.push_back(DigestBytes(Sha256(k)));
     probe.push_back(key_prefix + key_fps.back());
   }
-  KILN_ASSIGN_OR_RETURN(auto existing, kv_.MultiGet(probe));
+  KILN_ASSIGN_OR_RETURN(auto values, kv_.MultiGet(probe));
+  std::optional<std::string> header_bytes = std::move(values[0]);
+  v1::LedgerHeader header;
+  if (header_bytes.has_value()) {
+    KILN_ASSIGN_OR_RETURN(header, ParseRecord<v1::LedgerHeader>(*header_bytes, "ledger header"));
+  }
+  if (header.version() != request.expected_version()) {
+    return StaleVersion(header.version(), request.expected_version());
+  }
+  std::vector<std::optional<std::string>> existing(std::make_move_iterator(values.begin() + 1),
+                                                   std::make_move_iterator(values.end()));
 
   v1::LogRecord record;
   record.set_seq(header.version() + 1);
@@ -285,7 +291,6 @@ absl::StatusOr<v1::CommitResponse> LedgerStore::Commit(const v1::CommitRequest& 
     next.mutable_writer_heads()->DeleteSubrange(
         0, next.writer_heads_size() - static_cast<int>(kMaxWriterHeads));
   }
-  const std::string header_key = LedgerPrefix(kHeader, tenant, ledger);
   puts.emplace_back(header_key, next.SerializeAsString());
   absl::Status written = kv_.WriteIf({header_key, std::move(header_bytes)}, puts);
   if (written.code() == absl::StatusCode::kAborted) {
@@ -308,7 +313,17 @@ absl::StatusOr<v1::GetLedgerResponse> LedgerStore::GetLedger(const v1::GetLedger
   const std::string& tenant = request.tenant();
   const std::string& ledger = request.ledger();
   v1::GetLedgerResponse response;
-  KILN_ASSIGN_OR_RETURN(v1::LedgerHeader header, ReadHeader(tenant, ledger));
+  // One read: the header and the probes (a consistent snapshot on PostgreSQL).
+  std::vector<std::string> keys = {LedgerPrefix(kHeader, tenant, ledger)};
+  std::string entry_prefix = LedgerPrefix(kEntry, tenant, ledger);
+  std::string referenced_prefix = LedgerPrefix(kReferenced, tenant, ledger);
+  for (const auto& cid : request.probe_cids()) keys.push_back(entry_prefix + cid);
+  for (const auto& cid : request.probe_cids()) keys.push_back(referenced_prefix + cid);
+  KILN_ASSIGN_OR_RETURN(auto values, kv_.MultiGet(keys));
+  v1::LedgerHeader header;
+  if (values[0].has_value()) {
+    KILN_ASSIGN_OR_RETURN(header, ParseRecord<v1::LedgerHeader>(*values[0], "ledger header"));
+  }
   v1::LedgerState* state = response.mutable_state();
   state->set_tenant(tenant);
   state->set_ledger(ledger);
@@ -329,20 +344,12 @@ absl::StatusOr<v1::GetLedgerResponse> LedgerStore::GetLedger(const v1::GetLedger
     KILN_ASSIGN_OR_RETURN(auto keys, ReadKeys(tenant, ledger, nullptr));
     for (auto& k : keys) state->add_keys(std::move(k));
   }
-  if (request.probe_cids_size() > 0) {
-    std::string entry_prefix = LedgerPrefix(kEntry, tenant, ledger);
-    std::string referenced_prefix = LedgerPrefix(kReferenced, tenant, ledger);
-    std::vector<std::string> keys;
-    for (const auto& cid : request.probe_cids()) keys.push_back(entry_prefix + cid);
-    for (const auto& cid : request.probe_cids()) keys.push_back(referenced_prefix + cid);
-    KILN_ASSIGN_OR_RETURN(auto values, kv_.MultiGet(keys));
-    int n = request.probe_cids_size();
-    for (int i = 0; i < n; ++i) {
-      v1::EntryProbe* probe = response.add_probes();
-      probe->set_cid(request.probe_cids(i));
-      probe->set_accepted(values[i].has_value());
-      probe->set_referenced(values[n + i].has_value());
-    }
+  int n = request.probe_cids_size();
+  for (int i = 0; i < n; ++i) {
+    v1::EntryProbe* probe = response.add_probes();
+    probe->set_cid(request.probe_cids(i));
+    probe->set_accepted(values[1 + i].has_value());
+    probe->set_referenced(values[1 + n + i].has_value());
   }
   return response;
 }

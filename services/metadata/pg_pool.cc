@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/log_limiter.h"
+#include "common/status_macros.h"
 #include "glog/logging.h"
 
 namespace kiln::metadata {
@@ -69,27 +70,73 @@ absl::Status PgError(PGconn* conn, const PGresult* result, absl::string_view wha
   return absl::InternalError(text);
 }
 
-absl::StatusOr<PgResultPtr> PgExec(PGconn* conn, const std::string& sql,
-                                   absl::Span<const PgParam> params, ExecStatusType expect) {
+namespace {
+
+// Parameters laid out as libpq wants them (binary format).
+struct ParamArrays {
+  explicit ParamArrays(absl::Span<const PgParam> params) {
+    for (const PgParam& p : params) {
+      types.push_back(p.type);
+      values.push_back(p.value.data());
+      lengths.push_back(static_cast<int>(p.value.size()));
+      formats.push_back(1);
+    }
+  }
   std::vector<Oid> types;
   std::vector<const char*> values;
   std::vector<int> lengths;
   std::vector<int> formats;
-  types.reserve(params.size());
-  values.reserve(params.size());
-  for (const PgParam& p : params) {
-    types.push_back(p.type);
-    values.push_back(p.value.data());
-    lengths.push_back(static_cast<int>(p.value.size()));
-    formats.push_back(1);
-  }
-  PgResultPtr result(PQexecParams(conn, sql.c_str(), static_cast<int>(params.size()), types.data(),
-                                  values.data(), lengths.data(), formats.data(),
-                                  /*resultFormat=*/1));
+};
+
+absl::StatusOr<PgResultPtr> Checked(PGconn* conn, PgResultPtr result, ExecStatusType expect) {
   if (result == nullptr || PQresultStatus(result.get()) != expect) {
     return PgError(conn, result.get(), "PostgreSQL statement failed");
   }
   return result;
+}
+
+// Distinct statements kept prepared per connection; others run unprepared.
+constexpr size_t kMaxPreparedPerConnection = 512;
+
+}  // namespace
+
+absl::StatusOr<PgResultPtr> PgExec(PGconn* conn, const std::string& sql,
+                                   absl::Span<const PgParam> params, ExecStatusType expect) {
+  ParamArrays a(params);
+  PgResultPtr result(PQexecParams(conn, sql.c_str(), static_cast<int>(params.size()),
+                                  a.types.data(), a.values.data(), a.lengths.data(),
+                                  a.formats.data(), /*resultFormat=*/1));
+  return Checked(conn, std::move(result), expect);
+}
+
+absl::StatusOr<PgResultPtr> PgPool::Run(PGconn* conn, const std::string& sql,
+                                        absl::Span<const PgParam> params, ExecStatusType expect) {
+  std::string name;
+  bool prepare = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto& cache = prepared_[conn];
+    auto it = cache.find(sql);
+    if (it != cache.end()) {
+      name = it->second;
+    } else if (cache.size() < kMaxPreparedPerConnection) {
+      name = absl::StrCat("kiln_", cache.size());
+      prepare = true;
+    }
+  }
+  if (name.empty()) return PgExec(conn, sql, params, expect);
+  ParamArrays a(params);
+  if (prepare) {
+    PgResultPtr prepared(PQprepare(conn, name.c_str(), sql.c_str(), static_cast<int>(params.size()),
+                                   a.types.data()));
+    KILN_RETURN_IF_ERROR(Checked(conn, std::move(prepared), PGRES_COMMAND_OK).status());
+    absl::MutexLock lock(&mu_);
+    prepared_[conn][sql] = name;
+  }
+  PgResultPtr result(PQexecPrepared(conn, name.c_str(), static_cast<int>(params.size()),
+                                    a.values.data(), a.lengths.data(), a.formats.data(),
+                                    /*resultFormat=*/1));
+  return Checked(conn, std::move(result), expect);
 }
 
 PgPool::PgPool(PgPoolOptions options) : options_(std::move(options)) {
@@ -159,6 +206,7 @@ absl::StatusOr<PGconn*> PgPool::Acquire() {
         PGconn* c = idle_.back();
         idle_.pop_back();
         if (IdleConnectionAlive(c)) return c;
+        prepared_.erase(c);
         PQfinish(c);
         --open_;
       }
@@ -187,11 +235,12 @@ absl::StatusOr<PGconn*> PgPool::Acquire() {
 
 void PgPool::Release(PGconn* conn, bool keep) {
   keep = keep && !ConnectionBroken(conn) && PQtransactionStatus(conn) == PQTRANS_IDLE;
-  if (!keep) PQfinish(conn);
   absl::MutexLock lock(&mu_);
   if (keep) {
     idle_.push_back(conn);
   } else {
+    prepared_.erase(conn);
+    PQfinish(conn);
     --open_;
   }
 }
@@ -209,7 +258,7 @@ absl::StatusOr<PgResultPtr> PgPool::Exec(const std::string& sql, absl::Span<cons
   for (int attempt = 0;; ++attempt) {
     PgResultPtr out;
     absl::Status s = With([&](PGconn* conn) -> absl::Status {
-      absl::StatusOr<PgResultPtr> r = PgExec(conn, sql, params, expect);
+      absl::StatusOr<PgResultPtr> r = Run(conn, sql, params, expect);
       if (!r.ok()) return r.status();
       out = *std::move(r);
       return absl::OkStatus();

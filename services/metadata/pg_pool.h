@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -86,6 +87,11 @@ class PgPool {
   absl::StatusOr<PgResultPtr> Exec(const std::string& sql, absl::Span<const PgParam> params,
                                    ExecStatusType expect, bool retry_once);
 
+  // Runs a statement on `conn` (a connection given to With's callback) as PgExec does, but as a
+  // prepared statement cached per connection, so repeated statements are parsed and planned once.
+  absl::StatusOr<PgResultPtr> Run(PGconn* conn, const std::string& sql,
+                                  absl::Span<const PgParam> params, ExecStatusType expect);
+
   // Opens a dedicated connection outside the pool (e.g. for LISTEN). UNAVAILABLE on failure.
   absl::StatusOr<PgConnPtr> Connect() const;
 
@@ -100,6 +106,9 @@ class PgPool {
   std::vector<std::string> values_;
   absl::Mutex mu_;
   std::vector<PGconn*> idle_ ABSL_GUARDED_BY(mu_);
+  // Prepared statements of each open connection: SQL text -> statement name.
+  absl::flat_hash_map<PGconn*, absl::flat_hash_map<std::string, std::string>> prepared_
+      ABSL_GUARDED_BY(mu_);
   size_t open_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

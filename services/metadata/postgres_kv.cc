@@ -104,36 +104,38 @@ class PostgresKv : public KvBackend {
     return std::move(values[0]);
   }
 
+  // One statement per kMaxParams keys: a UNION ALL of one lookup per table involved.
   absl::StatusOr<std::vector<std::optional<std::string>>> MultiGet(
       absl::Span<const std::string> keys) override {
     std::vector<std::optional<std::string>> out(keys.size());
-    std::map<char, std::vector<size_t>> by_type;
+    std::vector<size_t> valid;
     for (size_t i = 0; i < keys.size(); ++i) {
-      if (keys[i].empty() || TableFor(keys[i][0]) == nullptr) continue;  // no such record
-      by_type[keys[i][0]].push_back(i);
+      if (!keys[i].empty() && TableFor(keys[i][0]) != nullptr) valid.push_back(i);
     }
-    for (const auto& [type, indexes] : by_type) {
-      const Table& t = *TableFor(type);
-      for (size_t from = 0; from < indexes.size(); from += kMaxParams) {
-        size_t n = std::min(kMaxParams, indexes.size() - from);
-        std::vector<PgParam> params;
-        std::vector<std::string> placeholders;
-        std::map<std::string, std::vector<size_t>> wanted;
-        for (size_t j = 0; j < n; ++j) {
-          const std::string& key = keys[indexes[from + j]];
-          wanted[key].push_back(indexes[from + j]);
-          params.push_back({key, kPgBytea});
-          placeholders.push_back(absl::StrCat("$", params.size()));
-        }
-        std::string sql = absl::StrCat("SELECT key, ", ValueExpr(t), " FROM ", t.name,
-                                       " WHERE key IN (", absl::StrJoin(placeholders, ","), ")");
-        KILN_ASSIGN_OR_RETURN(PgResultPtr r,
-                              pool_->Exec(sql, params, PGRES_TUPLES_OK, /*retry_once=*/true));
-        for (int row = 0; row < PQntuples(r.get()); ++row) {
-          std::string key(PQgetvalue(r.get(), row, 0), PQgetlength(r.get(), row, 0));
-          std::string value(PQgetvalue(r.get(), row, 1), PQgetlength(r.get(), row, 1));
-          for (size_t i : wanted[key]) out[i] = value;
-        }
+    for (size_t from = 0; from < valid.size(); from += kMaxParams) {
+      size_t n = std::min(kMaxParams, valid.size() - from);
+      std::map<char, std::vector<std::string>> placeholders;  // by table
+      std::vector<PgParam> params;
+      std::map<std::string, std::vector<size_t>> wanted;
+      for (size_t j = 0; j < n; ++j) {
+        const std::string& key = keys[valid[from + j]];
+        wanted[key].push_back(valid[from + j]);
+        params.push_back({key, kPgBytea});
+        placeholders[key[0]].push_back(absl::StrCat("$", params.size()));
+      }
+      std::vector<std::string> selects;
+      for (const auto& [type, ph] : placeholders) {
+        const Table& t = *TableFor(type);
+        selects.push_back(absl::StrCat("SELECT key, ", ValueExpr(t), " FROM ", t.name,
+                                       " WHERE key IN (", absl::StrJoin(ph, ","), ")"));
+      }
+      KILN_ASSIGN_OR_RETURN(
+          PgResultPtr r, pool_->Exec(absl::StrJoin(selects, " UNION ALL "), params, PGRES_TUPLES_OK,
+                                     /*retry_once=*/true));
+      for (int row = 0; row < PQntuples(r.get()); ++row) {
+        std::string key(PQgetvalue(r.get(), row, 0), PQgetlength(r.get(), row, 0));
+        std::string value(PQgetvalue(r.get(), row, 1), PQgetlength(r.get(), row, 1));
+        for (size_t i : wanted[key]) out[i] = value;
       }
     }
     return out;
@@ -355,8 +357,8 @@ class PostgresKv : public KvBackend {
     });
   }
 
-  static absl::Status WriteChunks(PGconn* conn, const WriteCondition* condition, const Row* header,
-                                  const std::vector<std::vector<const Row*>>& chunks) {
+  absl::Status WriteChunks(PGconn* conn, const WriteCondition* condition, const Row* header,
+                           const std::vector<std::vector<const Row*>>& chunks) {
     const bool one_statement = chunks.size() == 1;
     if (!one_statement) KILN_RETURN_IF_ERROR(PgExec(conn, "BEGIN", {}, PGRES_COMMAND_OK).status());
     for (size_t c = 0; c < chunks.size(); ++c) {
@@ -373,7 +375,7 @@ class PostgresKv : public KvBackend {
       if (ctes.empty()) continue;
       std::string sql = absl::StrCat("WITH ", absl::StrJoin(ctes, ", "), " SELECT ",
                                      guarded ? "(SELECT count(*) FROM g)" : "1");
-      KILN_ASSIGN_OR_RETURN(PgResultPtr r, PgExec(conn, sql, params, PGRES_TUPLES_OK));
+      KILN_ASSIGN_OR_RETURN(PgResultPtr r, pool_->Run(conn, sql, params, PGRES_TUPLES_OK));
       if (guarded && PgReadInt8(r.get(), 0, 0) != 1) {
         if (!one_statement) PgResultPtr(PQexec(conn, "ROLLBACK"));
         return absl::AbortedError("the ledger's version changed since it was read");
