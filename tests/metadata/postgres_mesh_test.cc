@@ -6,6 +6,8 @@
 //  - Faults: the PostgreSQL server stopped (fast, then immediate) during a stream of commits:
 //    commits fail with UNAVAILABLE while it is down, nothing acknowledged is lost, commits resume
 //    after the restart with no intervention, and a watcher resumes without gaps.
+#include <signal.h>
+
 #include <algorithm>
 #include <random>
 #include <set>
@@ -13,6 +15,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/cid.h"
 #include "common/hash_chain.h"
@@ -27,6 +33,7 @@
 #include "services/merge/merge_service.h"
 #include "tests/metadata/replica.h"
 #include "tests/support/postgres_server.h"
+#include "tests/support/test_support.h"
 
 namespace kiln::metadata {
 namespace {
@@ -37,28 +44,26 @@ using ::testing::UnorderedElementsAreArray;
 
 class PostgresMesh {
  public:
+  // Two in-process metadata replicas on `url`; merge i talks to replica i.
   explicit PostgresMesh(const std::string& url) {
-    blockstore_ = std::make_unique<blockstore::BlockStoreServiceImpl>(
-        blockstore::BlockStoreServiceOptions{}, blocks_, executor_, blockstore_metrics_.registry());
-    blockstore_server_ =
-        *GrpcServer::Start(ServerOptions{}, {blockstore_.get()}, blockstore_metrics_);
+    StartBlockStore();
     for (int i = 0; i < 2; ++i) {
       replicas_.push_back(std::make_unique<MetadataReplica>(url, absl::Milliseconds(100)));
+      stubs_.push_back(v1::MetadataService::NewStub(LoopbackChannel(replicas_[i]->target())));
     }
-    for (int i = 0; i < 2; ++i) {
-      auto& m = merges_.emplace_back(std::make_unique<Merge>());
-      m->blockstore = merge::NewGrpcBlockStoreClient(
-          LoopbackChannel("127.0.0.1:" + std::to_string(blockstore_server_->port())),
-          absl::Seconds(10));
-      m->metadata =
-          merge::NewGrpcMetadataClient(LoopbackChannel(replicas_[i]->target()), absl::Seconds(10));
-      m->service = std::make_unique<merge::MergeServiceImpl>(
-          merge::MergeServiceOptions{}, *m->blockstore, *m->metadata, m->metrics.registry());
-      m->server = *GrpcServer::Start(ServerOptions{}, {m->service.get()}, m->metrics);
-      m->stub = merge::v1::MergeService::NewStub(
-          LoopbackChannel("127.0.0.1:" + std::to_string(m->server->port())));
-    }
+    for (int i = 0; i < 2; ++i) AddMerge(replicas_[i]->target());
   }
+
+  // Metadata replicas running elsewhere (processes) at `targets`; one merge balancing over all.
+  explicit PostgresMesh(const std::vector<std::string>& targets) {
+    StartBlockStore();
+    for (const auto& t : targets)
+      stubs_.push_back(v1::MetadataService::NewStub(LoopbackChannel(t)));
+    std::string all = "ipv4:";
+    for (size_t i = 0; i < targets.size(); ++i) absl::StrAppend(&all, i > 0 ? "," : "", targets[i]);
+    AddMerge(all);
+  }
+
   ~PostgresMesh() {
     for (auto& m : merges_) m->server->Shutdown();
     replicas_.clear();
@@ -66,7 +71,7 @@ class PostgresMesh {
   }
 
   merge::v1::MergeService::Stub& merge(int i) { return *merges_[i]->stub; }
-  MetadataReplica& replica(int i) { return *replicas_[i]; }
+  v1::MetadataService::Stub& metadata(int i) { return *stubs_[i]; }
 
   // A CAR of (t1, ledger) in the block-store.
   Cid StoreCar(const std::string& ledger, const std::string& bytes) {
@@ -104,7 +109,7 @@ class PostgresMesh {
     r.set_include_entries(true);
     for (const auto& c : cids) r.add_probe_cids(c);
     v1::GetLedgerResponse resp;
-    grpc::Status s = replicas_[i]->stub->GetLedger(&ctx, r, &resp);
+    grpc::Status s = stubs_[i]->GetLedger(&ctx, r, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return resp;
   }
@@ -122,7 +127,7 @@ class PostgresMesh {
       r.set_from_seq(from);
       r.set_limit(1000);
       v1::ReadLogResponse& page = pages.emplace_back();
-      grpc::Status s = replicas_[i]->stub->ReadLog(&ctx, r, &page);
+      grpc::Status s = stubs_[i]->ReadLog(&ctx, r, &page);
       if (!s.ok()) return absl::InternalError(s.error_message());
       head = page.head_sha256();
       if (page.records_size() == 0) break;
@@ -138,6 +143,29 @@ class PostgresMesh {
   }
 
  private:
+  void StartBlockStore() {
+    blockstore_ = std::make_unique<blockstore::BlockStoreServiceImpl>(
+        blockstore::BlockStoreServiceOptions{}, blocks_, executor_, blockstore_metrics_.registry());
+    blockstore_server_ =
+        *GrpcServer::Start(ServerOptions{}, {blockstore_.get()}, blockstore_metrics_);
+  }
+
+  // A merge whose metadata target is `metadata` (one address or an ipv4: list, balanced).
+  void AddMerge(const std::string& metadata) {
+    auto& m = merges_.emplace_back(std::make_unique<Merge>());
+    m->blockstore = merge::NewGrpcBlockStoreClient(
+        LoopbackChannel("127.0.0.1:" + std::to_string(blockstore_server_->port())),
+        absl::Seconds(10));
+    auto channels = ShardedChannels::Create(metadata, "metadata_target");
+    EXPECT_TRUE(channels.ok()) << channels.status();
+    m->metadata = merge::NewGrpcMetadataClient(*channels, absl::Seconds(10));
+    m->service = std::make_unique<merge::MergeServiceImpl>(
+        merge::MergeServiceOptions{}, *m->blockstore, *m->metadata, m->metrics.registry());
+    m->server = *GrpcServer::Start(ServerOptions{}, {m->service.get()}, m->metrics);
+    m->stub = merge::v1::MergeService::NewStub(
+        LoopbackChannel("127.0.0.1:" + std::to_string(m->server->port())));
+  }
+
   struct Merge {
     Metrics metrics;
     std::unique_ptr<merge::BlockStoreClient> blockstore;
@@ -152,18 +180,19 @@ class PostgresMesh {
   std::unique_ptr<blockstore::BlockStoreServiceImpl> blockstore_;
   std::unique_ptr<GrpcServer> blockstore_server_;
   std::vector<std::unique_ptr<MetadataReplica>> replicas_;
+  std::vector<std::unique_ptr<v1::MetadataService::Stub>> stubs_;
   std::vector<std::unique_ptr<Merge>> merges_;
 };
 
 // Collects the versions a Watch stream delivers, on its own thread.
 class VersionCollector {
  public:
-  VersionCollector(MetadataReplica& replica, const std::string& ledger) {
+  VersionCollector(v1::MetadataService::Stub& stub, const std::string& ledger) {
     v1::WatchRequest r;
     r.set_tenant("t1");
     r.set_ledger(ledger);
     ctx_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
-    reader_ = replica.stub->Watch(&ctx_, r);
+    reader_ = stub.Watch(&ctx_, r);
     thread_ = std::thread([this] {
       v1::WatchEvent event;
       while (reader_->Read(&event)) {
@@ -217,7 +246,7 @@ TEST(PostgresMeshTest, RandomDagsThroughTwoMergesAndTwoReplicasConverge) {
   for (int round = 0; round < 3; ++round) {
     std::mt19937_64 rng(base_seed + round);
     const std::string ledger = "prop-" + std::to_string(round);
-    VersionCollector watcher(mesh.replica(1), ledger);
+    VersionCollector watcher(mesh.metadata(1), ledger);
     // Each writer extends its own view, sometimes merging another writer's entry.
     std::vector<EncodedMetaEntry> nodes;
     std::vector<std::vector<int>> writer_heads(3);
@@ -355,7 +384,7 @@ TEST(PostgresMeshTest, DatabaseStoppedDuringCommitsLosesNothingAcknowledgedAndRe
   PostgresServer& server = PostgresServer::Shared();
   PostgresMesh mesh(NewDatabaseUrl());
   const std::string ledger = "faults";
-  VersionCollector watcher(mesh.replica(1), ledger);
+  VersionCollector watcher(mesh.metadata(1), ledger);
   Writer writer(mesh, ledger);
   writer.AwaitAcked(10);
   for (const char* mode : {"fast", "immediate"}) {
@@ -383,6 +412,68 @@ TEST(PostgresMeshTest, DatabaseStoppedDuringCommitsLosesNothingAcknowledgedAndRe
   const uint64_t version = state.state().version();
   EXPECT_GE(version, acked.size());
   EXPECT_EQ(watcher.Until(version), OneTo(version)) << "the watcher skipped or repeated versions";
+}
+
+}  // namespace
+}  // namespace kiln::metadata
+
+namespace kiln::metadata {
+namespace {
+
+// Sum of grpc_server_handled_total over the metadata service's methods in a /metrics body.
+double HandledMetadataCalls(const std::string& body) {
+  double sum = 0;
+  for (absl::string_view line : absl::StrSplit(body, '\n')) {
+    if (!absl::StartsWith(line, "grpc_server_handled_total{") ||
+        !absl::StrContains(line, "kiln.metadata.v1.MetadataService")) {
+      continue;
+    }
+    double v = 0;
+    if (absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) sum += v;
+  }
+  return sum;
+}
+
+// Two kiln-metadata processes on one database behind one merge that balances over both: one is
+// SIGKILLed during a stream of commits; the other keeps serving, every acknowledged commit is
+// there, and a watcher on the survivor saw every version once.
+TEST(PostgresMeshTest, OneReplicaKilledUnderLoadTheOtherKeepsServing) {
+  const std::string url = NewDatabaseUrl();
+  std::vector<std::unique_ptr<kiln::testing::ServiceProcess>> procs;
+  std::vector<std::string> targets;
+  for (int i = 0; i < 2; ++i) {
+    procs.push_back(std::make_unique<kiln::testing::ServiceProcess>(
+        kiln::testing::BinaryPath("services/metadata/kiln-metadata"),
+        std::vector<std::string>{"--backend=" + url, "--insecure_dev_kek",
+                                 "--watch_poll_interval=100ms"}));
+    ASSERT_TRUE(procs.back()->Start().ok());
+    targets.push_back(procs.back()->grpc_target());
+  }
+  PostgresMesh mesh(targets);
+  const std::string ledger = "kill";
+  VersionCollector watcher(mesh.metadata(1), ledger);
+  Writer writer(mesh, ledger);
+  writer.AwaitAcked(20);
+  // Merge balances over both replicas: each has answered metadata calls by now.
+  for (auto& p : procs) {
+    EXPECT_GT(HandledMetadataCalls(kiln::testing::ScrapeMetrics(p->metrics_port())), 0);
+  }
+  procs[0]->Stop(SIGKILL);
+  size_t acked = writer.acked();
+  writer.AwaitAcked(acked + 20);
+  ASSERT_GE(writer.acked(), acked + 20) << "commits stopped with one replica gone";
+  writer.Stop();
+  for (grpc::StatusCode code : writer.failures()) {
+    EXPECT_EQ(code, grpc::StatusCode::UNAVAILABLE);
+  }
+  std::vector<std::string> all = writer.acked_cids();
+  auto state = mesh.Ledger(1, ledger, all);
+  for (const auto& probe : state.probes()) {
+    EXPECT_TRUE(probe.accepted()) << "acknowledged entry " << probe.cid() << " was lost";
+  }
+  EXPECT_TRUE(mesh.VerifyLog(1, ledger).ok()) << mesh.VerifyLog(1, ledger);
+  const uint64_t version = state.state().version();
+  EXPECT_EQ(watcher.Until(version), OneTo(version));
 }
 
 }  // namespace
