@@ -1,4 +1,5 @@
 // kiln-metadata: durable ledger state. The only place that reads flags and picks the backend.
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -10,6 +11,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/admin_service.h"
 #include "common/aead.h"
@@ -36,6 +38,9 @@ ABSL_FLAG(std::string, backend, "",
 ABSL_FLAG(std::string, backend_password_file, "",
           "postgres:// only: file holding the database password (else libpq's $PGPASSWORD or "
           "~/.pgpass). Never put the password in the URL.");
+ABSL_FLAG(absl::Duration, backend_startup_wait, absl::Minutes(2),
+          "How long to keep retrying at startup while the backend is UNAVAILABLE (a database "
+          "that is still starting) before exiting.");
 ABSL_FLAG(absl::Duration, watch_poll_interval, absl::Seconds(1),
           "postgres:// only: how often watched ledgers are re-read for commits made through "
           "other replicas, besides LISTEN/NOTIFY hints (the only path with ?hints=poll).");
@@ -151,7 +156,18 @@ int main(int argc, char** argv) {
       });
     }
   }
+  // A shared database may still be starting (or failing over): wait for it instead of exiting.
+  const absl::Time connect_deadline = absl::Now() + absl::GetFlag(FLAGS_backend_startup_wait);
   auto kv = registry.Create(backend_url);
+  for (absl::Duration backoff = absl::Milliseconds(250);
+       !kv.ok() && kv.status().code() == absl::StatusCode::kUnavailable &&
+       absl::Now() + backoff < connect_deadline;
+       backoff = std::min(backoff * 2, absl::Seconds(5))) {
+    LOG(WARNING) << "backend unavailable, retrying in " << absl::FormatDuration(backoff) << ": "
+                 << kv.status().message();
+    absl::SleepFor(backoff);
+    kv = registry.Create(backend_url);
+  }
   if (!kv.ok()) Die(std::string(kv.status().message()));
 
   kiln::Metrics metrics;
