@@ -121,6 +121,39 @@ TEST_F(PostgresKvTest, LedgerRowsAreQueryableByTenantAndLedger) {
       << "a key stored in plaintext";
 }
 
+// The hash chain read back from PostgreSQL verifies, and a log row changed in the database (with
+// plain SQL, as an intruder or a faulty restore would) is named by the verifier.
+TEST_F(PostgresKvTest, ALogRowChangedInTheDatabaseIsNamedByTheVerifier) {
+  auto kv = Open();
+  ASSERT_NE(kv, nullptr);
+  LedgerStore store(*kv, sealer_, clock_, nullptr);
+  for (uint64_t v = 0; v < 5; ++v) {
+    ASSERT_TRUE(store.Commit(CommitAt(v, "e" + std::to_string(v))).ok());
+  }
+  auto links_of = [](const v1::ReadLogResponse& log) {
+    std::vector<ChainLink> links;
+    for (int i = 0; i < log.records_size(); ++i) {
+      links.push_back({log.records(i).seq(), log.records(i).prev_sha256(), log.raw_records(i)});
+    }
+    return links;
+  };
+  auto log = store.ReadLog("t1", "l1", 1, 100);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_EQ(log->records_size(), 5);
+  EXPECT_TRUE(VerifyHashChain(links_of(*log), "", log->head_sha256()).ok());
+
+  // Change the writer name inside record 3's stored bytes ("w1" -> "w9").
+  Query(db_,
+        "UPDATE kiln_log SET record = decode(replace(encode(record, 'hex'), "
+        "encode('w1'::bytea, 'hex'), encode('w9'::bytea, 'hex')), 'hex') "
+        "WHERE tenant = 't1' AND ledger = 'l1' AND seq = 3 RETURNING seq");
+  auto tampered = store.ReadLog("t1", "l1", 1, 100);
+  ASSERT_TRUE(tampered.ok()) << tampered.status();
+  absl::Status s = VerifyHashChain(links_of(*tampered), "", tampered->head_sha256());
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("log record 3 "));
+}
+
 // Two stores on one database are two metadata replicas: their in-process locks are distinct, so
 // only the database decides. Every round both commit at the same expected version.
 TEST_F(PostgresKvTest, ConcurrentCommitsFromTwoReplicasHaveExactlyOneWinner) {
