@@ -380,6 +380,25 @@ class Writer {
   std::thread thread_;
 };
 
+// After a fault: every failure the writer saw was UNAVAILABLE, every acknowledged entry is
+// accepted (read through replica `i`), the log verifies, and the watcher saw versions 1..N once.
+void ExpectNothingLost(PostgresMesh& mesh, int i, const std::string& ledger, Writer& writer,
+                       VersionCollector& watcher) {
+  for (grpc::StatusCode code : writer.failures()) {
+    EXPECT_EQ(code, grpc::StatusCode::UNAVAILABLE);
+  }
+  std::vector<std::string> acked = writer.acked_cids();
+  auto state = mesh.Ledger(i, ledger, acked);
+  ASSERT_EQ(state.probes_size(), static_cast<int>(acked.size()));
+  for (const auto& probe : state.probes()) {
+    EXPECT_TRUE(probe.accepted()) << "acknowledged entry " << probe.cid() << " was lost";
+  }
+  EXPECT_TRUE(mesh.VerifyLog(i, ledger).ok()) << mesh.VerifyLog(i, ledger);
+  const uint64_t version = state.state().version();
+  EXPECT_GE(version, acked.size());
+  EXPECT_EQ(watcher.Until(version), OneTo(version)) << "the watcher skipped or repeated versions";
+}
+
 TEST(PostgresMeshTest, DatabaseStoppedDuringCommitsLosesNothingAcknowledgedAndRecovers) {
   PostgresServer& server = PostgresServer::Shared();
   PostgresMesh mesh(NewDatabaseUrl());
@@ -399,26 +418,8 @@ TEST(PostgresMeshTest, DatabaseStoppedDuringCommitsLosesNothingAcknowledgedAndRe
     ASSERT_GE(writer.acked(), acked + 10) << "commits did not resume after the restart";
   }
   writer.Stop();
-  for (grpc::StatusCode code : writer.failures()) {
-    EXPECT_EQ(code, grpc::StatusCode::UNAVAILABLE);
-  }
-  std::vector<std::string> acked = writer.acked_cids();
-  auto state = mesh.Ledger(1, ledger, acked);
-  ASSERT_EQ(state.probes_size(), static_cast<int>(acked.size()));
-  for (const auto& probe : state.probes()) {
-    EXPECT_TRUE(probe.accepted()) << "acknowledged entry " << probe.cid() << " was lost";
-  }
-  EXPECT_TRUE(mesh.VerifyLog(0, ledger).ok()) << mesh.VerifyLog(0, ledger);
-  const uint64_t version = state.state().version();
-  EXPECT_GE(version, acked.size());
-  EXPECT_EQ(watcher.Until(version), OneTo(version)) << "the watcher skipped or repeated versions";
+  ExpectNothingLost(mesh, 1, ledger, writer, watcher);
 }
-
-}  // namespace
-}  // namespace kiln::metadata
-
-namespace kiln::metadata {
-namespace {
 
 // Sum of grpc_server_handled_total over the metadata service's methods in a /metrics body.
 double HandledMetadataCalls(const std::string& body) {
@@ -463,17 +464,7 @@ TEST(PostgresMeshTest, OneReplicaKilledUnderLoadTheOtherKeepsServing) {
   writer.AwaitAcked(acked + 20);
   ASSERT_GE(writer.acked(), acked + 20) << "commits stopped with one replica gone";
   writer.Stop();
-  for (grpc::StatusCode code : writer.failures()) {
-    EXPECT_EQ(code, grpc::StatusCode::UNAVAILABLE);
-  }
-  std::vector<std::string> all = writer.acked_cids();
-  auto state = mesh.Ledger(1, ledger, all);
-  for (const auto& probe : state.probes()) {
-    EXPECT_TRUE(probe.accepted()) << "acknowledged entry " << probe.cid() << " was lost";
-  }
-  EXPECT_TRUE(mesh.VerifyLog(1, ledger).ok()) << mesh.VerifyLog(1, ledger);
-  const uint64_t version = state.state().version();
-  EXPECT_EQ(watcher.Until(version), OneTo(version));
+  ExpectNothingLost(mesh, 1, ledger, writer, watcher);
 }
 
 }  // namespace
