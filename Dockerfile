@@ -15,7 +15,7 @@ RUN apt-get update \
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev \
       librocksdb-dev libssl-dev prometheus-cpp-dev libgoogle-glog-dev \
       libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
-      libgtest-dev libgmock-dev libcurl4-openssl-dev \
+      libgtest-dev libgmock-dev libcurl4-openssl-dev libpq-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -61,6 +61,7 @@ RUN apt-get update \
       libnettle8 \
       libnghttp2-14 \
       libp11-kit0 \
+      libpq5 \
       libprometheus-cpp-core1.0 \
       libprometheus-cpp-pull1.0 \
       libprotobuf32 \

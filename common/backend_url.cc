@@ -60,6 +60,9 @@ absl::StatusOr<BackendUrl> ParseBackendUrl(absl::string_view url) {
   out.scheme = absl::AsciiStrToLower(std::string(u.scheme()));
   out.host = std::string(u.encoded_host().decode());
   out.path = std::string(u.encoded_path().decode());
+  if (u.has_userinfo()) out.user = std::string(u.encoded_user().decode());
+  out.port = std::string(u.port());
+  out.has_password = u.has_password();
   for (auto param : u.params()) {
     out.params[std::string(param.key)] = param.has_value ? std::string(param.value) : "";
   }

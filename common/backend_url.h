@@ -22,9 +22,12 @@ namespace kiln {
 
 // A parsed backend URL.
 struct BackendUrl {
-  std::string scheme;  // lower-case, e.g. "rocksdb"
-  std::string host;    // e.g. "" for rocksdb:///path, "name" for memory://name
-  std::string path;    // percent-decoded, e.g. "/var/lib/kiln/blocks"
+  std::string scheme;         // lower-case, e.g. "rocksdb"
+  std::string host;           // e.g. "" for rocksdb:///path, "name" for memory://name
+  std::string user;           // percent-decoded user of user@host, e.g. "kiln"; empty when absent
+  std::string port;           // e.g. "5432" for postgres://host:5432/db; empty when absent
+  bool has_password = false;  // the URL carries user:password@ (the password itself is dropped)
+  std::string path;           // percent-decoded, e.g. "/var/lib/kiln/blocks"
   std::map<std::string, std::string> params;  // decoded query parameters
 
   // Returns the parameter or `fallback` when absent.

@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -111,6 +112,12 @@ std::shared_ptr<grpc::Channel> NewPeerChannel(const std::string& target, bool ro
 
 absl::StatusOr<ShardedChannels> ShardedChannels::Create(absl::string_view spec,
                                                         absl::string_view flag) {
+  for (absl::string_view scheme : {"dns:", "ipv4:", "ipv6:"}) {
+    if (absl::StartsWith(spec, scheme)) {
+      std::string target(spec);
+      return ShardedChannels({NewPeerChannel(target, /*round_robin=*/true)}, {target});
+    }
+  }
   absl::StatusOr<std::vector<std::string>> targets = ParseShardList(spec, flag);
   if (!targets.ok()) return targets.status();
   std::vector<std::shared_ptr<grpc::Channel>> channels;

@@ -67,7 +67,9 @@ std::shared_ptr<grpc::Channel> NewPeerChannel(const std::string& target, bool ro
 // thread-safe.
 class ShardedChannels {
  public:
-  // INVALID_ARGUMENT as ParseShardList.
+  // INVALID_ARGUMENT as ParseShardList. A spec that starts with a gRPC resolver scheme
+  // ("dns:", "ipv4:", "ipv6:") is not a shard list but one unsharded service whose replicas all
+  // serve every ledger (metadata on PostgreSQL): one round-robin channel over every address.
   static absl::StatusOr<ShardedChannels> Create(absl::string_view spec, absl::string_view flag);
   // Wraps existing channels, in shard order (tests, single-shard callers).
   explicit ShardedChannels(std::vector<std::shared_ptr<grpc::Channel>> channels,

@@ -31,6 +31,7 @@
 #include "common/cid.h"
 #include "common/meta_event.h"
 #include "common/sha256.h"
+#include "common/shards.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -41,14 +42,16 @@
 ABSL_FLAG(std::string, mode, "commits", "commits or watch.");
 ABSL_FLAG(std::string, merge_target, "127.0.0.1:7103", "Merge gRPC address.");
 ABSL_FLAG(std::string, metadata_target, "127.0.0.1:7102", "Metadata gRPC address (watch mode).");
-ABSL_FLAG(std::string, blockstore_target, "127.0.0.1:7101", "Block-store gRPC address.");
+ABSL_FLAG(std::string, blockstore_target, "127.0.0.1:7101",
+          "Block-store gRPC address, or a shard list a,b,... as merge takes it.");
 ABSL_FLAG(int, writers, 64, "Concurrent writers (commits mode).");
 ABSL_FLAG(int, ledgers, 16, "Ledgers the writers are spread over (commits mode).");
 ABSL_FLAG(int, channels, 4, "gRPC channels to merge, shared round-robin by the writers.");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "How long to commit (commits mode).");
 ABSL_FLAG(int, watchers, 1000, "Watch streams on the ledger (watch mode).");
 ABSL_FLAG(int, commits, 200, "Commits to time (watch mode).");
-ABSL_FLAG(absl::Duration, interval, absl::Milliseconds(20), "Pause between commits (watch mode).");
+ABSL_FLAG(absl::Duration, interval, absl::Milliseconds(20),
+          "Time between the starts of two commits (watch mode): 10ms is 100 commits/s.");
 ABSL_FLAG(std::string, tenant, "bench", "Tenant id.");
 ABSL_FLAG(std::string, run_id, "", "Suffix for ledger names, so runs do not share ledgers.");
 
@@ -66,6 +69,17 @@ std::shared_ptr<grpc::Channel> Channel(const std::string& target, int index) {
   args.SetInt("kiln.channel_index", index);  // distinct args => distinct connections
   args.SetMaxReceiveMessageSize(64 << 20);
   return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+}
+
+// The block-store shards (--blockstore_target), routed as merge routes them; nullptr on a bad list.
+std::unique_ptr<kiln::ShardedStubs<bv1::BlockStoreService>> BlockStores() {
+  auto channels =
+      kiln::ShardedChannels::Create(absl::GetFlag(FLAGS_blockstore_target), "blockstore_target");
+  if (!channels.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(channels.status().message()).c_str());
+    return nullptr;
+  }
+  return std::make_unique<kiln::ShardedStubs<bv1::BlockStoreService>>(*channels);
 }
 
 std::chrono::system_clock::time_point Deadline() {
@@ -138,12 +152,16 @@ int RunCommits() {
   for (int i = 0; i < nchannels; ++i) {
     merges.push_back(mv1::MergeService::NewStub(Channel(absl::GetFlag(FLAGS_merge_target), i)));
   }
-  auto blocks = bv1::BlockStoreService::NewStub(Channel(absl::GetFlag(FLAGS_blockstore_target), 0));
+  auto blocks = BlockStores();
+  if (blocks == nullptr) return 2;
   std::vector<Cid> cars;
   for (int w = 0; w < writers; ++w) {
     Cid cid = CidForSha256(kCodecFireproofCar, "");
     std::string ledger = absl::StrCat("ledger-", w % ledgers, run);
-    if (!UploadCar(*blocks, tenant, ledger, absl::StrCat("car of writer ", w, run), &cid)) return 1;
+    if (!UploadCar(*blocks->For(tenant, ledger), tenant, ledger,
+                   absl::StrCat("car of writer ", w, run), &cid)) {
+      return 1;
+    }
     cars.push_back(cid);
   }
   std::atomic<bool> stop{false};
@@ -255,9 +273,11 @@ int RunWatch() {
     meta.push_back(dv1::MetadataService::NewStub(Channel(absl::GetFlag(FLAGS_metadata_target), i)));
   }
   auto merge = mv1::MergeService::NewStub(Channel(absl::GetFlag(FLAGS_merge_target), 100));
-  auto blocks = bv1::BlockStoreService::NewStub(Channel(absl::GetFlag(FLAGS_blockstore_target), 0));
+  auto blocks = BlockStores();
+  if (blocks == nullptr) return 2;
   Cid car = CidForSha256(kCodecFireproofCar, "");
-  if (!UploadCar(*blocks, tenant, ledger, "watched car" + absl::GetFlag(FLAGS_run_id), &car)) {
+  if (!UploadCar(*blocks->For(tenant, ledger), tenant, ledger,
+                 "watched car" + absl::GetFlag(FLAGS_run_id), &car)) {
     return 1;
   }
   std::atomic<int> ready{0};
@@ -276,7 +296,12 @@ int RunWatch() {
   std::map<uint64_t, Clock::time_point> acked, sent;
   std::vector<std::string> heads;
   uint64_t errors = 0;
+  // Paced: commit i is sent at start + i * interval (or at once when the previous one ran late).
+  const auto interval = absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_interval));
+  auto next = Clock::now();
   for (int i = 0; i < absl::GetFlag(FLAGS_commits); ++i) {
+    std::this_thread::sleep_until(next);
+    next += interval;
     uint64_t version = 0;
     auto send = Clock::now();
     grpc::Status s = PutMeta(*merge, tenant, ledger, "watch-writer", car, &heads, &version);
@@ -287,7 +312,6 @@ int RunWatch() {
     }
     acked[version] = now;
     sent[version] = send;
-    std::this_thread::sleep_for(absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_interval)));
   }
   // Give the last event time to arrive, then stop every stream.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));

@@ -1,8 +1,10 @@
 #include "services/metadata/kv_backends.h"
 
+#include <array>
 #include <map>
 #include <memory>
 
+#include "absl/hash/hash.h"
 #include "absl/synchronization/mutex.h"
 #include "common/rocksdb_checkpoint.h"
 #include "common/rocksdb_stats.h"
@@ -14,9 +16,14 @@
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
+#include "services/metadata/postgres_kv.h"
 
 namespace kiln::metadata {
 namespace {
+
+absl::Status ConditionFailed() {
+  return absl::AbortedError("the record changed since it was read");
+}
 
 class MemoryKv : public KvBackend {
  public:
@@ -53,6 +60,17 @@ class MemoryKv : public KvBackend {
 
   absl::Status Write(const std::vector<std::pair<std::string, std::string>>& puts) override {
     absl::MutexLock lock(&mu_);
+    for (const auto& [k, v] : puts) map_[k] = v;
+    return absl::OkStatus();
+  }
+
+  absl::Status WriteIf(const WriteCondition& condition,
+                       const std::vector<std::pair<std::string, std::string>>& puts) override {
+    absl::MutexLock lock(&mu_);
+    auto it = map_.find(condition.key);
+    std::optional<std::string> current;
+    if (it != map_.end()) current = it->second;
+    if (current != condition.expected) return ConditionFailed();
     for (const auto& [k, v] : puts) map_[k] = v;
     return absl::OkStatus();
   }
@@ -136,6 +154,16 @@ class RocksDbKv : public KvBackend {
     return out;
   }
 
+  // One process owns the database: a striped lock on the condition's key makes the read-compare-
+  // write atomic (WriteIf is the only writer of conditioned records).
+  absl::Status WriteIf(const WriteCondition& condition,
+                       const std::vector<std::pair<std::string, std::string>>& puts) override {
+    absl::MutexLock lock(&condition_locks_[absl::HashOf(condition.key) % condition_locks_.size()]);
+    KILN_ASSIGN_OR_RETURN(std::optional<std::string> current, Get(condition.key));
+    if (current != condition.expected) return ConditionFailed();
+    return Write(puts);
+  }
+
   absl::Status Write(const std::vector<std::pair<std::string, std::string>>& puts) override {
     rocksdb::WriteBatch batch;
     for (const auto& [k, v] : puts) {
@@ -161,6 +189,7 @@ class RocksDbKv : public KvBackend {
                                                            std::move(statistics))) {}
   rocksdb::DB* db_;
   bool sync_;
+  std::array<absl::Mutex, 256> condition_locks_;
   std::shared_ptr<RocksDbStatsCollector> collector_;
 };
 
@@ -187,6 +216,8 @@ const BackendRegistry<KvBackend>& KvBackendRegistry() {
     auto* r = new BackendRegistry<KvBackend>();
     r->Register("memory", MakeMemory);
     r->Register("rocksdb", MakeRocksDb);
+    r->Register("postgres", [](const BackendUrl& url) { return OpenPostgresKv(url, {}); });
+    r->Register("postgresql", [](const BackendUrl& url) { return OpenPostgresKv(url, {}); });
     return r;
   }();
   return *registry;

@@ -1,6 +1,7 @@
 #include "services/metadata/ledger_store.h"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <set>
 #include <utility>
@@ -12,51 +13,21 @@
 #include "common/status_macros.h"
 #include "common/varint.h"
 #include "services/metadata/reader_order.h"
+#include "services/metadata/record_keys.h"
 
 namespace kiln::metadata {
 namespace {
 
-// Record types (first key byte).
-constexpr char kHeader = 'H';
-constexpr char kEntry = 'E';
-constexpr char kReferenced = 'R';
-constexpr char kKey = 'K';
-constexpr char kLog = 'G';
+constexpr RecordType kHeader = RecordType::kHeader;
+constexpr RecordType kEntry = RecordType::kEntry;
+constexpr RecordType kReferenced = RecordType::kReferenced;
+constexpr RecordType kKey = RecordType::kKey;
+constexpr RecordType kLog = RecordType::kLog;
 
 // Writers whose latest entry is kept for new readers (see LedgerState.head_entries).
 constexpr size_t kMaxWriterHeads = 64;
 // The furthest a polling reader's cursor may lag for an incremental answer (GetLedgerRequest).
 constexpr uint64_t kMaxCursorGap = 1000;
-
-std::string LedgerPrefix(char type, absl::string_view tenant, absl::string_view ledger) {
-  std::string out(1, type);
-  AppendUvarint(&out, tenant.size());
-  out.append(tenant.data(), tenant.size());
-  AppendUvarint(&out, ledger.size());
-  out.append(ledger.data(), ledger.size());
-  return out;
-}
-
-std::string TenantPrefix(absl::string_view tenant) {
-  std::string out(1, kHeader);
-  AppendUvarint(&out, tenant.size());
-  out.append(tenant.data(), tenant.size());
-  return out;
-}
-
-std::string SeqKey(const std::string& prefix, uint64_t seq) {
-  std::string out = prefix;
-  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((seq >> (8 * i)) & 0xff));
-  return out;
-}
-
-// The smallest key greater than every key starting with `prefix` (prefix is never all 0xff here:
-// it starts with an ASCII type byte).
-std::string UpperBound(std::string prefix) {
-  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
-  if (!prefix.empty()) prefix.back() = static_cast<char>(prefix.back() + 1);
-  return prefix;
-}
 
 std::string KeyAad(absl::string_view tenant, absl::string_view ledger) {
   return LedgerPrefix(kKey, tenant, ledger);
@@ -69,6 +40,11 @@ absl::StatusOr<Proto> ParseRecord(const std::string& bytes, absl::string_view wh
     return absl::DataLossError(absl::StrCat("stored ", what, " record is damaged"));
   }
   return p;
+}
+
+absl::Status StaleVersion(uint64_t current, uint64_t expected) {
+  return absl::AbortedError(absl::StrCat("ledger is at version ", current, ", not the expected ",
+                                         expected, "; re-read and retry"));
 }
 
 }  // namespace
@@ -86,8 +62,10 @@ absl::Mutex& LedgerStore::LockFor(const std::string& tenant, const std::string& 
 }
 
 absl::StatusOr<v1::LedgerHeader> LedgerStore::ReadHeader(const std::string& tenant,
-                                                         const std::string& ledger) {
+                                                         const std::string& ledger,
+                                                         std::optional<std::string>* raw) {
   KILN_ASSIGN_OR_RETURN(auto bytes, kv_.Get(LedgerPrefix(kHeader, tenant, ledger)));
+  if (raw != nullptr) *raw = bytes;
   if (!bytes.has_value()) return v1::LedgerHeader();
   return ParseRecord<v1::LedgerHeader>(*bytes, "ledger header");
 }
@@ -96,6 +74,26 @@ absl::StatusOr<uint64_t> LedgerStore::Version(const std::string& tenant,
                                               const std::string& ledger) {
   KILN_ASSIGN_OR_RETURN(v1::LedgerHeader header, ReadHeader(tenant, ledger));
   return header.version();
+}
+
+absl::StatusOr<std::vector<uint64_t>> LedgerStore::Versions(
+    absl::Span<const std::pair<std::string, std::string>> ledgers) {
+  std::vector<std::string> keys;
+  keys.reserve(ledgers.size());
+  for (const auto& [tenant, ledger] : ledgers)
+    keys.push_back(LedgerPrefix(kHeader, tenant, ledger));
+  KILN_ASSIGN_OR_RETURN(auto values, kv_.MultiGet(keys));
+  std::vector<uint64_t> out;
+  out.reserve(values.size());
+  for (const auto& v : values) {
+    if (!v.has_value()) {
+      out.push_back(0);
+      continue;
+    }
+    KILN_ASSIGN_OR_RETURN(auto header, ParseRecord<v1::LedgerHeader>(*v, "ledger header"));
+    out.push_back(header.version());
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<v1::MetaEntry>> LedgerStore::ReadEntries(
@@ -151,9 +149,9 @@ absl::StatusOr<std::vector<std::string>> LedgerStore::ReadKeys(
 absl::StatusOr<uint64_t> LedgerStore::ResealKeys() {
   if (!sealer_.has_previous()) return 0;
   constexpr size_t kPage = 1000;
-  constexpr size_t kFingerprintBytes = 32;  // SHA-256 of the key, after the ledger's key prefix
-  const std::string end = UpperBound(std::string(1, kKey));
-  std::string start(1, kKey);
+  constexpr size_t kFingerprintBytes = kKeyFingerprintBytes;  // after the ledger's key prefix
+  const std::string end = UpperBound(std::string(1, static_cast<char>(kKey)));
+  std::string start(1, static_cast<char>(kKey));
   uint64_t resealed = 0;
   for (;;) {
     KILN_ASSIGN_OR_RETURN(auto page, kv_.Scan(start, end, kPage));
@@ -189,18 +187,14 @@ absl::StatusOr<uint64_t> LedgerStore::ResealKeys() {
 absl::StatusOr<v1::CommitResponse> LedgerStore::Commit(const v1::CommitRequest& request) {
   const std::string& tenant = request.tenant();
   const std::string& ledger = request.ledger();
+  // The in-process lock only spares doomed work; the conditional write below is the guarantee
+  // (other processes may share the storage, e.g. metadata replicas on one PostgreSQL).
   absl::MutexLock lock(&LockFor(tenant, ledger));
-  KILN_ASSIGN_OR_RETURN(v1::LedgerHeader header, ReadHeader(tenant, ledger));
-  if (header.version() != request.expected_version()) {
-    return absl::AbortedError(absl::StrCat("ledger is at version ", header.version(),
-                                           ", not the expected ", request.expected_version(),
-                                           "; re-read and retry"));
-  }
-
-  // Which entries and keys are new.
+  // One read: the header, and which entries and keys are new.
+  const std::string header_key = LedgerPrefix(kHeader, tenant, ledger);
   std::string entry_prefix = LedgerPrefix(kEntry, tenant, ledger);
   std::string key_prefix = LedgerPrefix(kKey, tenant, ledger);
-  std::vector<std::string> probe;
+  std::vector<std::string> probe = {header_key};
   std::vector<std::string> key_fps;
   std::set<std::string> seen_cids, seen_fps;
   for (const auto& e : request.entries()) probe.push_back(entry_prefix + e.cid());
@@ -208,7 +202,17 @@ absl::StatusOr<v1::CommitResponse> LedgerStore::Commit(const v1::CommitRequest& 
     key_fps.push_back(DigestBytes(Sha256(k)));
     probe.push_back(key_prefix + key_fps.back());
   }
-  KILN_ASSIGN_OR_RETURN(auto existing, kv_.MultiGet(probe));
+  KILN_ASSIGN_OR_RETURN(auto values, kv_.MultiGet(probe));
+  std::optional<std::string> header_bytes = std::move(values[0]);
+  v1::LedgerHeader header;
+  if (header_bytes.has_value()) {
+    KILN_ASSIGN_OR_RETURN(header, ParseRecord<v1::LedgerHeader>(*header_bytes, "ledger header"));
+  }
+  if (header.version() != request.expected_version()) {
+    return StaleVersion(header.version(), request.expected_version());
+  }
+  std::vector<std::optional<std::string>> existing(std::make_move_iterator(values.begin() + 1),
+                                                   std::make_move_iterator(values.end()));
 
   v1::LogRecord record;
   record.set_seq(header.version() + 1);
@@ -287,8 +291,14 @@ absl::StatusOr<v1::CommitResponse> LedgerStore::Commit(const v1::CommitRequest& 
     next.mutable_writer_heads()->DeleteSubrange(
         0, next.writer_heads_size() - static_cast<int>(kMaxWriterHeads));
   }
-  puts.emplace_back(LedgerPrefix(kHeader, tenant, ledger), next.SerializeAsString());
-  KILN_RETURN_IF_ERROR(kv_.Write(puts));
+  puts.emplace_back(header_key, next.SerializeAsString());
+  absl::Status written = kv_.WriteIf({header_key, std::move(header_bytes)}, puts);
+  if (written.code() == absl::StatusCode::kAborted) {
+    // Another process committed to this ledger since we read its header.
+    KILN_ASSIGN_OR_RETURN(uint64_t now, Version(tenant, ledger));
+    return StaleVersion(now, request.expected_version());
+  }
+  KILN_RETURN_IF_ERROR(written);
 
   event->set_version(record.seq());
   for (const auto& h : heads) event->add_heads(h);
@@ -303,7 +313,17 @@ absl::StatusOr<v1::GetLedgerResponse> LedgerStore::GetLedger(const v1::GetLedger
   const std::string& tenant = request.tenant();
   const std::string& ledger = request.ledger();
   v1::GetLedgerResponse response;
-  KILN_ASSIGN_OR_RETURN(v1::LedgerHeader header, ReadHeader(tenant, ledger));
+  // One read: the header and the probes (a consistent snapshot on PostgreSQL).
+  std::vector<std::string> keys = {LedgerPrefix(kHeader, tenant, ledger)};
+  std::string entry_prefix = LedgerPrefix(kEntry, tenant, ledger);
+  std::string referenced_prefix = LedgerPrefix(kReferenced, tenant, ledger);
+  for (const auto& cid : request.probe_cids()) keys.push_back(entry_prefix + cid);
+  for (const auto& cid : request.probe_cids()) keys.push_back(referenced_prefix + cid);
+  KILN_ASSIGN_OR_RETURN(auto values, kv_.MultiGet(keys));
+  v1::LedgerHeader header;
+  if (values[0].has_value()) {
+    KILN_ASSIGN_OR_RETURN(header, ParseRecord<v1::LedgerHeader>(*values[0], "ledger header"));
+  }
   v1::LedgerState* state = response.mutable_state();
   state->set_tenant(tenant);
   state->set_ledger(ledger);
@@ -324,20 +344,12 @@ absl::StatusOr<v1::GetLedgerResponse> LedgerStore::GetLedger(const v1::GetLedger
     KILN_ASSIGN_OR_RETURN(auto keys, ReadKeys(tenant, ledger, nullptr));
     for (auto& k : keys) state->add_keys(std::move(k));
   }
-  if (request.probe_cids_size() > 0) {
-    std::string entry_prefix = LedgerPrefix(kEntry, tenant, ledger);
-    std::string referenced_prefix = LedgerPrefix(kReferenced, tenant, ledger);
-    std::vector<std::string> keys;
-    for (const auto& cid : request.probe_cids()) keys.push_back(entry_prefix + cid);
-    for (const auto& cid : request.probe_cids()) keys.push_back(referenced_prefix + cid);
-    KILN_ASSIGN_OR_RETURN(auto values, kv_.MultiGet(keys));
-    int n = request.probe_cids_size();
-    for (int i = 0; i < n; ++i) {
-      v1::EntryProbe* probe = response.add_probes();
-      probe->set_cid(request.probe_cids(i));
-      probe->set_accepted(values[i].has_value());
-      probe->set_referenced(values[n + i].has_value());
-    }
+  int n = request.probe_cids_size();
+  for (int i = 0; i < n; ++i) {
+    v1::EntryProbe* probe = response.add_probes();
+    probe->set_cid(request.probe_cids(i));
+    probe->set_accepted(values[1 + i].has_value());
+    probe->set_referenced(values[1 + n + i].has_value());
   }
   return response;
 }
@@ -406,7 +418,7 @@ absl::Status LedgerStore::AddReaderEntries(const v1::LedgerHeader& header, v1::L
 absl::StatusOr<v1::ListLedgersResponse> LedgerStore::ListLedgers(const std::string& tenant,
                                                                  const std::string& page_token,
                                                                  size_t limit) {
-  std::string prefix = TenantPrefix(tenant);
+  std::string prefix = TenantHeaderPrefix(tenant);
   std::string start = prefix;
   if (!page_token.empty()) {
     start = LedgerPrefix(kHeader, tenant, page_token);

@@ -2,8 +2,11 @@
 // commits, head sets, sealed keys, the hash-chained log, and the events watchers receive.
 //
 // Threading: all methods are thread-safe and may block on storage; call them from the I/O
-// executor. Commits of one ledger are serialized by a striped per-ledger lock; `on_commit` runs
-// inside that lock, so events of one ledger are published in version order (it must not block).
+// executor. A commit is a conditional write on the ledger's header (KvBackend::WriteIf), so it
+// succeeds only at the expected version even when other processes share the storage; within one
+// process, commits of a ledger are also serialized by a striped lock (an optimisation: it spares
+// work that would lose). `on_commit` runs inside that lock, so events of one ledger committed here
+// are published in version order (it must not block).
 //
 // Layout: every key starts with a one-byte record type followed by the length-prefixed tenant and
 // ledger, so all of a ledger's records hash to the same shard under (tenant, ledger) sharding.
@@ -12,10 +15,13 @@
 #include <array>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "common/aead.h"
 #include "common/clock.h"
 #include "kiln/metadata/v1/metadata.pb.h"
@@ -71,8 +77,14 @@ class LedgerStore {
   // The current version (0 when never written).
   absl::StatusOr<uint64_t> Version(const std::string& tenant, const std::string& ledger);
 
+  // The current versions of several (tenant, ledger) pairs, in order, in one storage read.
+  absl::StatusOr<std::vector<uint64_t>> Versions(
+      absl::Span<const std::pair<std::string, std::string>> ledgers);
+
  private:
-  absl::StatusOr<v1::LedgerHeader> ReadHeader(const std::string& tenant, const std::string& ledger);
+  // The header (empty for a ledger never written); `raw`, when set, receives its stored bytes.
+  absl::StatusOr<v1::LedgerHeader> ReadHeader(const std::string& tenant, const std::string& ledger,
+                                              std::optional<std::string>* raw = nullptr);
   absl::StatusOr<std::vector<v1::MetaEntry>> ReadEntries(const std::string& tenant,
                                                          const std::string& ledger,
                                                          const std::vector<std::string>& cids,

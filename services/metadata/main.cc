@@ -1,4 +1,5 @@
 // kiln-metadata: durable ledger state. The only place that reads flags and picks the backend.
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -10,6 +11,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/admin_service.h"
 #include "common/aead.h"
@@ -22,14 +24,26 @@
 #include "glog/logging.h"
 #include "services/metadata/kv_backends.h"
 #include "services/metadata/ledger_store.h"
+#include "services/metadata/log_follower.h"
 #include "services/metadata/metadata_service.h"
+#include "services/metadata/postgres_kv.h"
 #include "services/metadata/watch_hub.h"
 
 ABSL_FLAG(std::string, grpc_address, "127.0.0.1:7102", "Address the gRPC server listens on.");
 ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9102",
           "Address of the Prometheus /metrics endpoint; empty disables it.");
 ABSL_FLAG(std::string, backend, "",
-          "Storage backend URL: rocksdb:///abs/path[?sync=false] or memory:// (required).");
+          "Storage backend URL: rocksdb:///abs/path[?sync=false], memory://, or "
+          "postgres://user@host:5432/db (shared by any number of metadata replicas) (required).");
+ABSL_FLAG(std::string, backend_password_file, "",
+          "postgres:// only: file holding the database password (else libpq's $PGPASSWORD or "
+          "~/.pgpass). Never put the password in the URL.");
+ABSL_FLAG(absl::Duration, backend_startup_wait, absl::Minutes(2),
+          "How long to keep retrying at startup while the backend is UNAVAILABLE (a database "
+          "that is still starting) before exiting.");
+ABSL_FLAG(absl::Duration, watch_poll_interval, absl::Seconds(1),
+          "postgres:// only: how often watched ledgers are re-read for commits made through "
+          "other replicas, besides LISTEN/NOTIFY hints (the only path with ?hints=poll).");
 ABSL_FLAG(std::string, kek_file, "",
           "File holding the 32-byte key-encryption key (64 hex characters or base64) that seals "
           "the ledgers' gossiped keys at rest.");
@@ -127,7 +141,33 @@ int main(int argc, char** argv) {
       kiln::KeySealer::Create(LoadKek(), std::move(previous_keks));
   if (!sealer.ok()) Die(std::string(sealer.status().message()));
 
-  auto kv = kiln::metadata::KvBackendRegistry().Create(backend_url);
+  kiln::BackendRegistry<kiln::metadata::KvBackend> registry = kiln::metadata::KvBackendRegistry();
+  const std::string password_file = absl::GetFlag(FLAGS_backend_password_file);
+  if (!password_file.empty()) {
+    std::ifstream in(password_file);
+    if (!in) Die("cannot read --backend_password_file " + password_file);
+    std::string password(std::istreambuf_iterator<char>(in), {});
+    while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) {
+      password.pop_back();
+    }
+    for (const char* scheme : {"postgres", "postgresql"}) {
+      registry.Register(scheme, [password](const kiln::BackendUrl& url) {
+        return kiln::metadata::OpenPostgresKv(url, {.password = password});
+      });
+    }
+  }
+  // A shared database may still be starting (or failing over): wait for it instead of exiting.
+  const absl::Time connect_deadline = absl::Now() + absl::GetFlag(FLAGS_backend_startup_wait);
+  auto kv = registry.Create(backend_url);
+  for (absl::Duration backoff = absl::Milliseconds(250);
+       !kv.ok() && kv.status().code() == absl::StatusCode::kUnavailable &&
+       absl::Now() + backoff < connect_deadline;
+       backoff = std::min(backoff * 2, absl::Seconds(5))) {
+    LOG(WARNING) << "backend unavailable, retrying in " << absl::FormatDuration(backoff) << ": "
+                 << kv.status().message();
+    absl::SleepFor(backoff);
+    kv = registry.Create(backend_url);
+  }
   if (!kv.ok()) Die(std::string(kv.status().message()));
 
   kiln::Metrics metrics;
@@ -141,13 +181,28 @@ int main(int argc, char** argv) {
   if (engine_stats != nullptr) metrics.AddCollectable(engine_stats);
 
   kiln::metadata::WatchHub hub;
+  // A shared backend (PostgreSQL): watchers learn of other replicas' commits from the log.
+  std::unique_ptr<kiln::metadata::LogFollower> follower;
   kiln::metadata::LedgerStore store(
       **kv, *sealer, kiln::RealClock::Get(),
-      [&hub](const std::string& tenant, const std::string& ledger,
-             std::shared_ptr<const kiln::metadata::v1::WatchEvent> event) {
-        hub.Publish(tenant, ledger, event);
+      [&hub, &follower](const std::string& tenant, const std::string& ledger,
+                        std::shared_ptr<const kiln::metadata::v1::WatchEvent> event) {
+        if (follower != nullptr) {
+          follower->OnLocalCommit(tenant, ledger, std::move(event));
+        } else {
+          hub.Publish(tenant, ledger, event);
+        }
       },
       absl::GetFlag(FLAGS_serve_recent_entries));
+  if ((*kv)->shared()) {
+    if (absl::GetFlag(FLAGS_shard_count) != 0) {
+      Die("--shard_count must be 0 with a shared backend: every replica serves every ledger");
+    }
+    follower = std::make_unique<kiln::metadata::LogFollower>(
+        store, hub, (*kv)->NewCommitHints(),
+        kiln::metadata::LogFollowerOptions{.poll_interval =
+                                               absl::GetFlag(FLAGS_watch_poll_interval)});
+  }
   if (sealer->has_previous()) {
     absl::StatusOr<uint64_t> resealed = store.ResealKeys();
     if (resealed.ok()) {
@@ -167,7 +222,8 @@ int main(int argc, char** argv) {
   if (!shard.ok()) Die(std::string(shard.status().message()));
   options.shard = *shard;
   options.max_watch_queue = absl::GetFlag(FLAGS_max_watch_queue);
-  kiln::metadata::MetadataServiceImpl service(options, store, hub, executor, metrics.registry());
+  kiln::metadata::MetadataServiceImpl service(options, store, hub, executor, metrics.registry(),
+                                              follower.get());
 
   kiln::ServerOptions server_options;
   server_options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
@@ -191,6 +247,7 @@ int main(int argc, char** argv) {
   LOG(INFO) << "signal " << sig << ": draining in-flight RPCs";
   (*server)->Shutdown();
   executor.Shutdown();
+  follower.reset();
   kv->reset();
   LOG(INFO) << "kiln-metadata stopped";
   return 0;

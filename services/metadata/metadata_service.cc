@@ -143,36 +143,19 @@ class MetadataServiceImpl::WatchReactor : public grpc::ServerWriteReactor<v1::Wa
       done_ = true;
       last = !load_running_;
     }
-    if (last) delete this;
+    if (last) Release();
   }
 
  private:
   void LoadBacklog(uint64_t after) {
     std::vector<std::shared_ptr<const v1::WatchEvent>> backlog;
-    absl::Status status;
-    if (after == 0) {
-      absl::StatusOr<v1::WatchEvent> snapshot = service_->store_.Snapshot(tenant_, ledger_);
-      if (snapshot.ok()) {
-        backlog.push_back(std::make_shared<v1::WatchEvent>(*std::move(snapshot)));
-      } else {
-        status = snapshot.status();
-      }
-    } else {
-      uint64_t from = after;
-      while (status.ok()) {
-        auto events = service_->store_.EventsAfter(tenant_, ledger_, from, 1000);
-        if (!events.ok()) {
-          status = events.status();
-          break;
-        }
-        if (events->empty()) break;
-        for (auto& e : *events) backlog.push_back(std::make_shared<v1::WatchEvent>(std::move(e)));
-        from = backlog.back()->version();
-        if (backlog.size() > service_->options_.max_watch_replay) {
-          status = absl::ResourceExhaustedError(
-              "too far behind to replay; watch again with after_version=0 for a snapshot");
-        }
-      }
+    uint64_t observed = 0;  // a version this watcher holds everything up to, read from storage
+    absl::Status status = ReadBacklog(after, &backlog, &observed);
+    LogFollower* follower = service_->follower_;
+    if (status.ok() && follower != nullptr) {
+      // Outside mu_: the follower publishes (into Deliver) under its own lock.
+      follower->Follow(tenant_, ledger_, observed);
+      followed_ = true;
     }
     bool delete_now = false;
     {
@@ -195,7 +178,7 @@ class MetadataServiceImpl::WatchReactor : public grpc::ServerWriteReactor<v1::Wa
       }
     }
     if (delete_now) {
-      delete this;
+      Release();
       return;
     }
     if (!status.ok()) {
@@ -203,6 +186,44 @@ class MetadataServiceImpl::WatchReactor : public grpc::ServerWriteReactor<v1::Wa
       return;
     }
     MaybeWrite();
+  }
+
+  absl::Status ReadBacklog(uint64_t after,
+                           std::vector<std::shared_ptr<const v1::WatchEvent>>* backlog,
+                           uint64_t* observed) {
+    if (after == 0) {
+      absl::StatusOr<v1::WatchEvent> snapshot = service_->store_.Snapshot(tenant_, ledger_);
+      if (!snapshot.ok()) return snapshot.status();
+      *observed = snapshot->version();
+      backlog->push_back(std::make_shared<v1::WatchEvent>(*std::move(snapshot)));
+      return absl::OkStatus();
+    }
+    uint64_t from = after;
+    for (;;) {
+      auto events = service_->store_.EventsAfter(tenant_, ledger_, from, 1000);
+      if (!events.ok()) return events.status();
+      if (events->empty()) break;
+      for (auto& e : *events) backlog->push_back(std::make_shared<v1::WatchEvent>(std::move(e)));
+      from = backlog->back()->version();
+      if (backlog->size() > service_->options_.max_watch_replay) {
+        return absl::ResourceExhaustedError(
+            "too far behind to replay; watch again with after_version=0 for a snapshot");
+      }
+    }
+    if (!backlog->empty()) {
+      *observed = backlog->back()->version();
+    } else if (service_->follower_ != nullptr) {
+      absl::StatusOr<uint64_t> version = service_->store_.Version(tenant_, ledger_);
+      if (!version.ok()) return version.status();
+      *observed = *version;
+    }
+    return absl::OkStatus();
+  }
+
+  // Stops following and deletes the reactor (the last of OnDone and a backlog load to end).
+  void Release() {
+    if (followed_) service_->follower_->Unfollow(tenant_, ledger_);
+    delete this;
   }
 
   // Marks that no backlog load will run (so OnDone may delete the reactor).
@@ -242,6 +263,7 @@ class MetadataServiceImpl::WatchReactor : public grpc::ServerWriteReactor<v1::Wa
   const std::string tenant_;
   const std::string ledger_;
   bool subscribed_ = false;
+  bool followed_ = false;  // set by the backlog load before load_running_ clears
   absl::Mutex mu_;
   bool loading_ ABSL_GUARDED_BY(mu_) = true;
   bool load_running_ ABSL_GUARDED_BY(mu_) = true;
@@ -256,8 +278,8 @@ class MetadataServiceImpl::WatchReactor : public grpc::ServerWriteReactor<v1::Wa
 
 MetadataServiceImpl::MetadataServiceImpl(const MetadataServiceOptions& options, LedgerStore& store,
                                          WatchHub& hub, BoundedExecutor& executor,
-                                         prometheus::Registry& registry)
-    : options_(options), store_(store), hub_(hub), executor_(executor) {
+                                         prometheus::Registry& registry, LogFollower* follower)
+    : options_(options), store_(store), hub_(hub), executor_(executor), follower_(follower) {
   auto& commits = prometheus::BuildCounter()
                       .Name("kiln_metadata_commits_total")
                       .Help("Commits by result: ok, aborted (stale version), noop (nothing new).")

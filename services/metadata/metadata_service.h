@@ -12,6 +12,7 @@
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "services/metadata/ledger_store.h"
+#include "services/metadata/log_follower.h"
 #include "services/metadata/watch_hub.h"
 
 namespace kiln::metadata {
@@ -29,10 +30,12 @@ struct MetadataServiceOptions {
 
 class MetadataServiceImpl final : public v1::MetadataService::CallbackService {
  public:
-  // `store`, `hub` and `executor` are not owned and must outlive the service. The store's commit
-  // listener must publish into `hub`.
+  // `store`, `hub`, `executor` and `follower` are not owned and must outlive the service. With an
+  // embedded backend (`follower` nullptr) the store's commit listener must publish into `hub`;
+  // with a shared one it must call follower->OnLocalCommit, and the follower feeds `hub`.
   MetadataServiceImpl(const MetadataServiceOptions& options, LedgerStore& store, WatchHub& hub,
-                      BoundedExecutor& executor, prometheus::Registry& registry);
+                      BoundedExecutor& executor, prometheus::Registry& registry,
+                      LogFollower* follower = nullptr);
 
   grpc::ServerUnaryReactor* Commit(grpc::CallbackServerContext* context,
                                    const v1::CommitRequest* request,
@@ -58,6 +61,7 @@ class MetadataServiceImpl final : public v1::MetadataService::CallbackService {
   LedgerStore& store_;
   WatchHub& hub_;
   BoundedExecutor& executor_;
+  LogFollower* const follower_;
   prometheus::Counter* commits_ok_;
   prometheus::Counter* commits_aborted_;
   prometheus::Counter* commits_noop_;

@@ -137,5 +137,17 @@ TEST(ShardedChannels, RoutesWithShardFor) {
   }
 }
 
+TEST(ShardedChannels, AResolverTargetIsOneUnshardedServiceNotAShardList) {
+  // Metadata replicas on PostgreSQL: every replica serves every ledger.
+  auto any = ShardedChannels::Create("ipv4:127.0.0.1:1,127.0.0.1:2", "metadata_target");
+  ASSERT_TRUE(any.ok()) << any.status();
+  ASSERT_EQ(any->size(), 1u);
+  EXPECT_THAT(any->targets(), ElementsAre("ipv4:127.0.0.1:1,127.0.0.1:2"));
+  EXPECT_EQ(any->ShardOf("t", "l"), 0u);
+  auto dns = ShardedChannels::Create("dns:///kiln-metadata:7102", "metadata_target");
+  ASSERT_TRUE(dns.ok()) << dns.status();
+  EXPECT_EQ(dns->size(), 1u);
+}
+
 }  // namespace
 }  // namespace kiln

@@ -14,7 +14,7 @@ export const BUILD_DIR = process.env.KILN_BUILD_DIR
   : path.join(ROOT, "build");
 
 // What every render is checked against. The keys are the kustomizations under k8s/.
-export const RENDERS = ["base", "overlays/dev", "overlays/prod"];
+export const RENDERS = ["base", "overlays/dev", "overlays/prod", "overlays/prod-postgres"];
 export const SERVICES = ["blockstore", "metadata", "merge", "edge"];
 
 // The fixed ports of each service (README.md, "What runs where").

@@ -33,11 +33,18 @@ function matches(selector, labels) {
   return Object.entries(selector ?? {}).every(([k, v]) => labels?.[k] === v);
 }
 
+// Metadata on PostgreSQL (components/metadata-postgres): a stateless Deployment, no shards.
+function metadataOnPostgres(objects) {
+  return find(objects, "Deployment", "kiln-metadata") !== undefined;
+}
+
 // The workloads of a render by service name; fails unless there is exactly one per service.
 function byService(objects) {
   const out = {};
-  for (const [svc, kind] of Object.entries(KINDS))
-    out[svc] = mustFind(objects, kind, `kiln-${svc}`);
+  for (const [svc, kind] of Object.entries(KINDS)) {
+    const k = svc === "metadata" && metadataOnPostgres(objects) ? "Deployment" : kind;
+    out[svc] = mustFind(objects, k, `kiln-${svc}`);
+  }
   assert.equal(workloads(objects).length, 4, "exactly the four Kiln workloads");
   return out;
 }
@@ -112,7 +119,9 @@ for (const dir of RENDERS) {
   });
 
   test(`${dir}: metadata and block-store keep RocksDB on a volume per pod`, () => {
-    for (const svc of ["metadata", "blockstore"]) {
+    // Metadata on PostgreSQL keeps nothing on the pod (checked in the prod-postgres tests).
+    const stateful = metadataOnPostgres(objects()) ? ["blockstore"] : ["metadata", "blockstore"];
+    for (const svc of stateful) {
       const sts = mustFind(objects(), "StatefulSet", `kiln-${svc}`);
       const c = kilnContainer(sts);
       const backend = flagsOf(c).get("backend");
@@ -147,7 +156,24 @@ for (const dir of RENDERS) {
 
   test(`${dir}: edge and merge list every shard in order and balance over merge`, () => {
     const ws = byService(objects());
-    for (const svc of ["metadata", "blockstore"]) {
+    const sharded = metadataOnPostgres(objects()) ? ["blockstore"] : ["metadata", "blockstore"];
+    if (metadataOnPostgres(objects())) {
+      // Every metadata replica serves every ledger: one target balanced over all of them.
+      for (const caller of ["edge", "merge"]) {
+        assert.equal(
+          flagsOf(kilnContainer(ws[caller])).get("metadata_target"),
+          "dns:///kiln-metadata:7102",
+          `${caller} --metadata_target`,
+        );
+      }
+      const flags = flagsOf(kilnContainer(ws.metadata));
+      assert.equal(flags.get("shard_count"), undefined, "metadata on PostgreSQL is not sharded");
+      assert.equal(flags.get("shard_index"), undefined, "metadata on PostgreSQL is not sharded");
+      const headless = mustFind(objects(), "Service", "kiln-metadata");
+      assert.equal(headless.spec.clusterIP, "None", "kiln-metadata must be headless for balancing");
+      assert.equal(headless.spec.publishNotReadyAddresses, false, "only ready replicas");
+    }
+    for (const svc of sharded) {
       const sts = ws[svc];
       const expected = Array.from(
         { length: sts.spec.replicas ?? 1 },
@@ -243,6 +269,55 @@ for (const dir of RENDERS) {
     }
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+// prod-postgres
+
+test("prod-postgres: metadata is a Deployment with an HPA and no volume, on PostgreSQL", () => {
+  const objects = render("overlays/prod-postgres");
+  assert.equal(find(objects, "StatefulSet", "kiln-metadata"), undefined, "the StatefulSet is gone");
+  const md = mustFind(objects, "Deployment", "kiln-metadata");
+  const pod = md.spec.template.spec;
+  assert.deepEqual(
+    (pod.volumes ?? []).filter((v) => !v.secret),
+    [],
+    "no volume but Secrets: replicas keep no state",
+  );
+  const flags = flagsOf(kilnContainer(md));
+  const backend = flags.get("backend") ?? "";
+  assert.match(backend, /^postgres:\/\/[^:@/]+@kiln-db-rw:5432\/kiln\?/, "--backend");
+  assert.doesNotMatch(backend, /password|:[^/@]*@/, "no password in the URL");
+  assert.equal(flags.get("backend_password_file"), "/etc/kiln/db/password");
+  const db = pod.volumes.find((v) => v.name === "db");
+  assert.equal(db.secret.secretName, "kiln-db-app", "CloudNativePG's application Secret");
+  assert.deepEqual(db.secret.items, [{ key: "password", path: "password" }]);
+  const hpa = mustFind(objects, "HorizontalPodAutoscaler", "kiln-metadata");
+  assert.equal(hpa.spec.scaleTargetRef.kind, "Deployment");
+  assert.equal(hpa.spec.minReplicas, 2);
+  assert.equal(hpa.spec.maxReplicas, 10);
+  assert.ok(
+    ofKind(objects, "PodDisruptionBudget").some((p) =>
+      matches(p.spec.selector.matchLabels, md.spec.template.metadata.labels),
+    ),
+    "a disruption budget covers the metadata replicas",
+  );
+  const egress = mustFind(objects, "NetworkPolicy", "kiln-metadata-postgres");
+  assert.deepEqual(egress.spec.egress[0].ports, [{ protocol: "TCP", port: 5432 }]);
+  // Everything else is prod's, but for the metadata target (checked above).
+  const prod = render("overlays/prod");
+  const sameBut = (w) => {
+    const copy = structuredClone(w);
+    for (const c of copy.spec.template.spec.containers) {
+      c.args = (c.args ?? []).map((a) => a.replace(/^--metadata_target=.*/, "--metadata_target"));
+    }
+    return copy;
+  };
+  for (const kind of ["StatefulSet", "Deployment"]) {
+    for (const w of ofKind(prod, kind).filter((x) => x.metadata.name !== "kiln-metadata")) {
+      assert.deepEqual(sameBut(mustFind(objects, kind, w.metadata.name)), sameBut(w), describe(w));
+    }
+  }
+});
 
 // ---------------------------------------------------------------------------------------------
 // dev

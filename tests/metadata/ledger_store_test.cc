@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/metadata/kv_backends.h"
+#include "tests/support/postgres_server.h"
 #include "tests/support/test_support.h"
 
 namespace kiln::metadata {
@@ -44,6 +45,12 @@ class LedgerStoreTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     std::string url = GetParam();
     if (url == "rocksdb") url = "rocksdb://" + dir_.path() + "/db";
+    if (url == "postgres") {
+      auto& server = kiln::testing::PostgresServer::Shared();
+      auto db = server.CreateDatabase();
+      ASSERT_TRUE(db.ok()) << db.status();
+      url = server.Url(*db);
+    }
     auto kv = KvBackendRegistry().Create(url);
     ASSERT_TRUE(kv.ok()) << kv.status();
     kv_ = *std::move(kv);
@@ -380,10 +387,14 @@ TEST_P(LedgerStoreTest, ListLedgersPagesInIdOrderPerTenant) {
   EXPECT_EQ(page2->next_page_token(), "");
 }
 
-INSTANTIATE_TEST_SUITE_P(AllBackends, LedgerStoreTest, ::testing::Values("memory://", "rocksdb"),
-                         [](const auto& info) {
-                           return std::string(info.index == 0 ? "Memory" : "RocksDb");
-                         });
+std::string BackendName(size_t index) {
+  static const char* const kNames[] = {"Memory", "RocksDb", "Postgres"};
+  return kNames[index];
+}
+
+INSTANTIATE_TEST_SUITE_P(AllBackends, LedgerStoreTest,
+                         ::testing::Values("memory://", "rocksdb", "postgres"),
+                         [](const auto& info) { return BackendName(info.index); });
 
 }  // namespace
 }  // namespace kiln::metadata

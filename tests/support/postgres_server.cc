@@ -1,0 +1,182 @@
+#include "tests/support/postgres_server.h"
+
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace kiln::testing {
+namespace {
+
+std::string FindBinDir() {
+  for (const char* v : {"17", "16", "15"}) {
+    std::string dir = absl::StrCat("/usr/lib/postgresql/", v, "/bin");
+    if (access((dir + "/initdb").c_str(), X_OK) == 0) return dir;
+  }
+  return "";
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
+  std::unique_ptr<PostgresServer> s(new PostgresServer());
+  s->bin_ = FindBinDir();
+  if (s->bin_.empty()) {
+    return absl::UnavailableError(
+        "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin (tools/dev installs "
+        "the postgresql package)");
+  }
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = absl::StrCat(base != nullptr ? base : "/tmp", "/kiln-pg-XXXXXX");
+  if (mkdtemp(tmpl.data()) == nullptr) return absl::InternalError("mkdtemp failed");
+  s->dir_ = tmpl;
+  s->as_nobody_ = geteuid() == 0;
+  if (s->as_nobody_) {
+    struct passwd* pw = getpwnam("nobody");
+    if (pw == nullptr) return absl::InternalError("no user nobody to run PostgreSQL as");
+    if (chown(s->dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+      return absl::InternalError("cannot chown the PostgreSQL test directory to nobody");
+    }
+  }
+
+  // The watchdog: a shell that blocks reading a pipe whose only write end this process holds
+  // (close-on-exec, so service children do not keep it open); at end of file it stops the server
+  // and removes the directory.
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
+  std::string as = s->as_nobody_ ? "runuser -u nobody -- " : "";
+  std::string script =
+      absl::StrCat("read unused; ", as, s->bin_, "/pg_ctl -D '", s->dir_,
+                   "/data' -m immediate -w stop >/dev/null 2>&1; rm -rf '", s->dir_, "'");
+  pid_t pid = fork();
+  if (pid < 0) return absl::InternalError("fork failed");
+  if (pid == 0) {
+    dup2(fds[0], 0);
+    setsid();  // not killed with the test's process group by ctest's timeout handling
+    execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fds[0]);
+  s->watchdog_fd_ = fds[1];
+  s->watchdog_ = pid;
+
+  std::vector<std::string> initdb = {s->bin_ + "/initdb",
+                                     "-D",
+                                     s->dir_ + "/data",
+                                     "-A",
+                                     "trust",
+                                     "-U",
+                                     "kiln",
+                                     "-E",
+                                     "UTF8",
+                                     "--no-sync",
+                                     "--no-instructions"};
+  absl::Status st = s->Run("initdb", initdb);
+  if (!st.ok()) return st;
+  st = s->PgCtlStart();
+  if (!st.ok()) return st;
+  return s;
+}
+
+PostgresServer& PostgresServer::Shared() {
+  static PostgresServer* shared = [] {
+    absl::StatusOr<std::unique_ptr<PostgresServer>> s = Start();
+    if (!s.ok()) {
+      fprintf(stderr, "cannot start the test PostgreSQL server: %s\n",
+              std::string(s.status().message()).c_str());
+      std::abort();
+    }
+    PostgresServer* p = s->release();
+    std::atexit([] { delete shared; });
+    return p;
+  }();
+  return *shared;
+}
+
+PostgresServer::~PostgresServer() {
+  if (watchdog_fd_ >= 0) close(watchdog_fd_);
+  if (watchdog_ > 0) {
+    int status = 0;
+    waitpid(watchdog_, &status, 0);
+  }
+}
+
+absl::Status PostgresServer::Run(const std::string& step, const std::vector<std::string>& argv) {
+  std::vector<std::string> full;
+  if (as_nobody_) full = {"/usr/sbin/runuser", "-u", "nobody", "--"};
+  full.insert(full.end(), argv.begin(), argv.end());
+  std::string log = absl::StrCat(dir_, "/", step, ".log");
+  pid_t pid = fork();
+  if (pid < 0) return absl::InternalError("fork failed");
+  if (pid == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0666);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    int null = open("/dev/null", O_RDONLY);
+    if (null >= 0) dup2(null, 0);
+    std::vector<char*> cargv;
+    for (auto& a : full) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    execv(cargv[0], cargv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return absl::InternalError(absl::StrCat("PostgreSQL test server: ", step, " failed (",
+                                            absl::StrJoin(argv, " "), "); see ", log));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PostgresServer::PgCtlStart() {
+  return Run(
+      "pg_ctl",
+      {bin_ + "/pg_ctl", "-D", dir_ + "/data", "-l", dir_ + "/server.log", "-w", "-o",
+       absl::StrCat("-k ", dir_, " -c listen_addresses= -c fsync=off -c max_connections=200"),
+       "start"});
+}
+
+absl::Status PostgresServer::Stop(const std::string& mode) {
+  return Run("pg_ctl", {bin_ + "/pg_ctl", "-D", dir_ + "/data", "-m", mode, "-w", "stop"});
+}
+
+absl::Status PostgresServer::Restart() { return PgCtlStart(); }
+
+std::string PostgresServer::Url(const std::string& database, const std::string& params) const {
+  return absl::StrCat("postgres://kiln@/", database, "?host=", dir_, params.empty() ? "" : "&",
+                      params);
+}
+
+absl::StatusOr<std::string> PostgresServer::CreateDatabase() {
+  std::string name = absl::StrCat("kiln_test_", ++databases_);
+  std::string conninfo = absl::StrCat("host=", dir_, " user=kiln dbname=postgres");
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  absl::Status status;
+  if (PQstatus(conn) != CONNECTION_OK) {
+    status = absl::UnavailableError(PQerrorMessage(conn));
+  } else {
+    PGresult* r = PQexec(conn, absl::StrCat("CREATE DATABASE ", name).c_str());
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+      status = absl::InternalError(PQresultErrorMessage(r));
+    }
+    PQclear(r);
+  }
+  PQfinish(conn);
+  if (!status.ok()) return status;
+  return name;
+}
+
+}  // namespace kiln::testing
