@@ -70,18 +70,7 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
   s->watchdog_fd_ = fds[1];
   s->watchdog_ = pid;
 
-  std::vector<std::string> initdb = {s->bin_ + "/initdb",
-                                     "-D",
-                                     s->dir_ + "/data",
-                                     "-A",
-                                     "trust",
-                                     "-U",
-                                     "kiln",
-                                     "-E",
-                                     "UTF8",
-                                     "--no-sync",
-                                     "--no-instructions"};
-  absl::Status st = s->Run("initdb", initdb);
+  absl::Status st = s->CopyTemplate();
   if (!st.ok()) return st;
   st = s->PgCtlStart();
   if (!st.ok()) return st;
@@ -139,6 +128,38 @@ absl::Status PostgresServer::Run(const std::string& step, const std::vector<std:
                                             absl::StrJoin(argv, " "), "); see ", log));
   }
   return absl::OkStatus();
+}
+
+std::string PostgresServer::TemplateDir() const {
+  const char* base = std::getenv("TMPDIR");
+  std::string version = bin_.substr(0, bin_.rfind('/'));
+  version = version.substr(version.rfind('/') + 1);
+  return absl::StrCat(base != nullptr ? base : "/tmp", "/kiln-pg-template-", version, "-",
+                      geteuid());
+}
+
+absl::Status PostgresServer::CopyTemplate() {
+  const std::string tmpl = TemplateDir();
+  if (access((tmpl + "/PG_VERSION").c_str(), F_OK) != 0) {
+    // initdb once per machine into a fresh directory, then rename it into place: the rename is
+    // atomic, so concurrent test processes see either no template or a whole one.
+    std::string building = tmpl + ".tmp-XXXXXX";
+    if (mkdtemp(building.data()) == nullptr) return absl::InternalError("mkdtemp failed");
+    if (as_nobody_) {
+      struct passwd* pw = getpwnam("nobody");
+      if (pw == nullptr || chown(building.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+        return absl::InternalError("cannot chown the PostgreSQL template directory to nobody");
+      }
+    }
+    absl::Status st = Run("initdb", {bin_ + "/initdb", "-D", building, "-A", "trust", "-U", "kiln",
+                                     "-E", "UTF8", "--no-sync", "--no-instructions"});
+    if (!st.ok()) return st;
+    if (rename(building.c_str(), tmpl.c_str()) != 0) {
+      std::error_code ec;
+      std::filesystem::remove_all(building, ec);  // another process was first
+    }
+  }
+  return Run("copy", {"/bin/cp", "-a", tmpl, dir_ + "/data"});
 }
 
 absl::Status PostgresServer::PgCtlStart() {

@@ -1,4 +1,5 @@
-// A real PostgreSQL server for tests: initdb into a fresh temporary directory and pg_ctl start on
+// A real PostgreSQL server for tests: a fresh copy of an initdb'd template (made once per machine
+// under $TMPDIR and kept) in a new temporary directory, and pg_ctl start on
 // a Unix socket in that directory (no TCP port at all), as the unprivileged user `nobody` when the
 // test runs as root (PostgreSQL refuses root). A watchdog process stops the server and removes its
 // directory when this object is destroyed or the test process dies in any way (it waits for the
@@ -41,6 +42,10 @@ class PostgresServer {
   PostgresServer() = default;
   absl::Status Run(const std::string& step, const std::vector<std::string>& argv);
   absl::Status PgCtlStart();
+  // $TMPDIR/kiln-pg-template-<version>-<uid>: an initdb'd data directory kept between runs.
+  std::string TemplateDir() const;
+  // Copies the template (made on first use) to dir_/data: much cheaper than initdb per test.
+  absl::Status CopyTemplate();
 
   std::string bin_;  // PostgreSQL's bin directory
   std::string dir_;  // temp dir: socket, data/, logs
