@@ -1,0 +1,119 @@
+// Real Fireproof clients (tests/e2e/lib/client.mjs, one process each, local store on disk) that
+// write documents to one ledger during the chaos, and the convergence check after each round.
+//
+// The 0.24.19 client gives up on a connection after three failed attempts and never uploads the
+// commits made meanwhile (tests/e2e/README.md); what brings them to the server is the client
+// starting again on its persisted store. So after a round, a client that recorded upload errors is
+// restarted on its store, as a user reloading the page would, before convergence is checked.
+import fs from "node:fs";
+import path from "node:path";
+import { attachedClient } from "../../tests/e2e/lib/clients.mjs";
+import { sleep } from "./util.mjs";
+
+export class DocWriters {
+  constructor({ fpUrl, token, dir, count }) {
+    Object.assign(this, { fpUrl, token, dir, count });
+    this.clients = [];
+    this.written = new Set(); // every document id put by any client
+    this.restarts = 0;
+    this.running = false;
+  }
+
+  async open(i) {
+    return attachedClient({ fpUrl: this.fpUrl, token: this.token, label: `doc${i}`, persistDir: path.join(this.dir, `doc${i}`) });
+  }
+
+  async start() {
+    fs.mkdirSync(this.dir, { recursive: true });
+    for (let i = 0; i < this.count; i++) this.clients.push(await this.open(i));
+    this.seq = 0;
+  }
+
+  async putOne(i, id) {
+    await this.clients[i].put({ _id: id, by: i });
+    this.written.add(id);
+  }
+
+  // Each client puts a document every `everyMs` until pause() (bounded by maxDocs per client).
+  resume({ everyMs = 700, maxDocs = 500 } = {}) {
+    this.running = true;
+    this.loops = this.clients.map(async (_, i) => {
+      for (let n = 0; this.running && n < maxDocs; n++) {
+        try {
+          await this.putOne(i, `doc${i}-${++this.seq}`);
+        } catch {
+          // a local put fails only if the process died; the round's check restarts it
+          return;
+        }
+        await sleep(everyMs);
+      }
+    });
+  }
+
+  async pause() {
+    this.running = false;
+    await Promise.all(this.loops ?? []);
+  }
+
+  // Restarts every client that lost uploads, makes each write a marker, and waits until every
+  // client has every document any client wrote. Returns {ok, docs, restarted, reloaded, problem}.
+  async converge(round, timeoutMs = 60_000) {
+    let restarted = 0;
+    for (let i = 0; i < this.clients.length; i++) {
+      let c = this.clients[i];
+      let lost = c.exited !== null;
+      if (!lost) {
+        try {
+          await this.putOne(i, `mark${i}-r${round}`);
+          await c.flush({ timeoutMs: 60_000 });
+          lost = (await c.errors()).length > 0;
+        } catch {
+          lost = true;
+        }
+      }
+      if (lost) {
+        try {
+          await c.close({ timeoutMs: 20_000 });
+        } catch {
+          await c.kill();
+        }
+        c = this.clients[i] = await this.open(i);
+        restarted++;
+        this.restarts++;
+        await this.putOne(i, `mark${i}-r${round}-again`);
+        await c.flush({ timeoutMs: 60_000 });
+      }
+    }
+    const want = [...this.written];
+    // A client whose live subscription did not come back gets no pushes until it reloads (seen
+    // after edge restarts); it is reloaded once and counted, and must then have everything.
+    let reloaded = 0;
+    const missing = await Promise.all(this.clients.map(async (c) => !(await c.tryWaitFor(want, { timeoutMs })).ok));
+    for (let i = 0; i < this.clients.length; i++) {
+      if (!missing[i]) continue;
+      await this.clients[i].close({ timeoutMs: 20_000 }).catch(() => this.clients[i].kill());
+      this.clients[i] = await this.open(i);
+      reloaded++;
+      const r = await this.clients[i].tryWaitFor(want, { timeoutMs });
+      if (!r.ok) {
+        return { ok: false, docs: want.length, restarted, reloaded, problem: `client doc${i} still misses ${JSON.stringify(r.missing).slice(0, 300)} after a reload` };
+      }
+    }
+    const sets = await Promise.all(this.clients.map((c) => c.ids()));
+    const first = JSON.stringify([...sets[0]].sort());
+    const same = sets.every((s) => JSON.stringify([...s].sort()) === first);
+    return { ok: same, docs: want.length, restarted, reloaded, problem: same ? "" : "clients hold different document sets" };
+  }
+
+  async close() {
+    await Promise.all(
+      this.clients.map(async (c) => {
+        try {
+          await c.close({ timeoutMs: 20_000 });
+        } catch {
+          await c.kill();
+        }
+      }),
+    );
+  }
+}
