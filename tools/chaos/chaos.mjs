@@ -3,7 +3,7 @@
 // the client, raises the file limit and mounts a small tmpfs for the data (for the disk-full round).
 //
 //   node tools/chaos/chaos.mjs --root R --data-root D --check-bin B [--replicas 1|2|both]
-//        [--smoke] [--storm N] [--disk-full] [--out FILE]
+//        [--smoke] [--storm N] [--disk-full] [--out FILE] [--only REGEX]
 //
 // Each topology (the embedded one, --replicas 1, and --replicas 2) gets its own mesh and rounds:
 // SIGKILL of each service (each replica with --replicas 2) then its restart by tools/dev; SIGSTOP
@@ -28,7 +28,7 @@ import { log, sleep, until } from "./util.mjs";
 const TOKEN = "chaos-dev-token"; // tools/dev up runs --auth=none
 
 function parseArgs(argv) {
-  const a = { replicas: "both", smoke: false, storm: 1000, diskFull: false, out: "" };
+  const a = { replicas: "both", smoke: false, storm: 1000, diskFull: false, out: "", only: "" };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = () => argv[++i];
@@ -40,6 +40,7 @@ function parseArgs(argv) {
     else if (k === "--storm") a.storm = Number(v());
     else if (k === "--disk-full") a.diskFull = true;
     else if (k === "--out") a.out = v();
+    else if (k === "--only") a.only = v();
     else throw new Error(`unknown argument ${k}`);
   }
   for (const k of ["root", "dataRoot", "checkBin"]) if (!a[k]) throw new Error(`--${k} is required`);
@@ -159,7 +160,7 @@ async function runRounds(args, replicas, mesh, dataDir) {
 
   async function roundsLoop() {
 
-  const plan = rounds(replicas, args.smoke, args.diskFull, args.storm);
+  const plan = rounds(replicas, args.smoke, args.diskFull, args.storm).filter((r) => !args.only || new RegExp(args.only).test(`${r.fault} ${r.target ?? ""}`));
   const warmMs = args.smoke ? 2000 : 3000;
   let round = 0;
   for (const r of plan) {
@@ -183,10 +184,19 @@ async function runRounds(args, replicas, mesh, dataDir) {
         row.recoverMs = await mesh.waitHealthy();
       } else if (r.fault === "disk-full") {
         const before = allStates.reduce((s, st) => s + st.ackedCount(), 0);
+        const errorsBeforeFull = writers.reduce((s, w) => s + w.errors, 0);
         const disk = fillDisk(args.dataRoot);
         row.filledMB = Math.round(disk.filledBytes / 2 ** 20);
+        // RocksDB preallocates its files, so small writes may still fit: write 256 KiB CARs and
+        // hold until writes fail (at least holdMs, at most 45 s).
+        for (const w of writers) w.blobBytes = 256 * 1024;
+        const fullAt = Date.now();
         await sleep(r.holdMs);
+        await until(() => writers.reduce((s, w) => s + w.errors, 0) > errorsBeforeFull, 45_000 - r.holdMs, "writes to fail").catch(() => {});
+        row.fullForMs = Date.now() - fullAt;
+        row.errorsWhileFull = writers.reduce((s, w) => s + w.errors, 0) - errorsBeforeFull;
         row.ackedWhileFull = allStates.reduce((s, st) => s + st.ackedCount(), 0) - before;
+        for (const w of writers) w.blobBytes = null;
         disk.free();
         const freedAt = Date.now();
         // Recovered once a new entry is acknowledged again on every load ledger.
@@ -236,6 +246,7 @@ async function runRounds(args, replicas, mesh, dataDir) {
       problems: [...entries.problems, ...blobs.problems, ...(conv.problem ? [conv.problem] : [])].slice(0, 20),
     });
     log(`  -> ${row.ok ? "OK" : "FAILED"}: entries ${row.recoveredEntries}/${row.ackedEntries}, blobs ${row.recoveredBlobs}/${row.ackedBlobs}, docs ${row.docs} converged=${conv.ok} (clients restarted ${conv.restarted}, reloaded for missed pushes ${conv.reloaded}), recovered in ${row.recoverMs} ms, writer errors ${row.writerErrors}${row.faultError ? `, fault error: ${row.faultError}` : ""}`);
+    if (row.filledMB !== undefined) log(`     disk: filled ${row.filledMB} MiB; full for ${row.fullForMs} ms: ${row.errorsWhileFull} failed writes, ${row.ackedWhileFull} acknowledged`);
     for (const p of row.problems) log(`     ${p}`);
     rows.push(row);
   }
@@ -267,6 +278,9 @@ async function main() {
   }
   for (const s of results.storms) {
     console.log(`storm, replicas ${s.replicas}: ${s.n} clients bound in ${s.firstBindMs} ms; after the edge SIGKILL all resubscribed in ${s.resubscribedMs} ms (${s.reconnectAttempts} reconnect attempts, at most ${s.maxAttempts} per client); a put afterwards reached ${s.pushDelivered}/${s.n} in ${s.pushMs} ms`);
+  }
+  for (const r of results.rounds.filter((x) => x.filledMB !== undefined)) {
+    console.log(`disk full, replicas ${r.replicas}: filled ${r.filledMB} MiB; full for ${r.fullForMs} ms with ${r.errorsWhileFull} failed writes and ${r.ackedWhileFull} acknowledged; writes succeeded again ${r.recoverMs} ms after the space was freed`);
   }
   console.log(`${results.rounds.length - failed.length} passed, ${failed.length} failed`);
   process.exit(failed.length ? 1 : 0);

@@ -57,7 +57,7 @@ export class DocWriters {
 
   // Restarts every client that lost uploads, makes each write a marker, and waits until every
   // client has every document any client wrote. Returns {ok, docs, restarted, reloaded, problem}.
-  async converge(round, timeoutMs = 60_000) {
+  async converge(round, timeoutMs = 45_000) {
     let restarted = 0;
     for (let i = 0; i < this.clients.length; i++) {
       let c = this.clients[i];
@@ -65,7 +65,7 @@ export class DocWriters {
       if (!lost) {
         try {
           await this.putOne(i, `mark${i}-r${round}`);
-          await c.flush({ timeoutMs: 60_000 });
+          await c.flush({ timeoutMs: 30_000 });
           lost = (await c.errors()).length > 0;
         } catch {
           lost = true;
@@ -81,7 +81,7 @@ export class DocWriters {
         restarted++;
         this.restarts++;
         await this.putOne(i, `mark${i}-r${round}-again`);
-        await c.flush({ timeoutMs: 60_000 });
+        await c.flush({ timeoutMs: 30_000 });
       }
     }
     const want = [...this.written];
@@ -96,7 +96,14 @@ export class DocWriters {
       reloaded++;
       const r = await this.clients[i].tryWaitFor(want, { timeoutMs });
       if (!r.ok) {
-        return { ok: false, docs: want.length, restarted, reloaded, problem: `client doc${i} still misses ${JSON.stringify(r.missing).slice(0, 300)} after a reload` };
+        const errors = await this.clients[i].errors().catch(() => []);
+        return {
+          ok: false,
+          docs: want.length,
+          restarted,
+          reloaded,
+          problem: `client doc${i} still misses ${r.missingCount ?? r.missing?.length} of ${want.length} documents (${JSON.stringify(r.missing).slice(0, 120)}) after a reload; its errors: ${JSON.stringify(errors).slice(0, 1500)}; last error: ${r.lastError ?? ""}`,
+        };
       }
     }
     const sets = await Promise.all(this.clients.map((c) => c.ids()));

@@ -54,6 +54,7 @@ export class Writer {
     this.paused = false;
     this.stopped = false;
     this.lastError = "";
+    this.blobBytes = null; // CAR size; null: 512 B to 4 KiB at random
   }
 
   ctx() {
@@ -63,7 +64,7 @@ export class Writer {
   async step() {
     if (!this.conn) this.conn = await openHttpSession(this.httpBase, this.token);
     if (!this.car) {
-      const bytes = crypto.randomBytes(512 + crypto.randomInt(3584));
+      const bytes = crypto.randomBytes(this.blobBytes ?? 512 + crypto.randomInt(3584));
       const key = await carCid(bytes);
       const sha256 = crypto.createHash("sha256").update(bytes).digest("hex");
       this.state.blobs.set(key, { sha256, acked: false });

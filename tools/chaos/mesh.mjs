@@ -34,7 +34,7 @@ async function healthy(port) {
 // Meshes still running when this process exits (an error, the overall time limit) are told to
 // stop: tools/dev stops its services on SIGTERM.
 const running = new Set();
-process.on("exit", () => {
+function stopRunning() {
   for (const dev of running) {
     try {
       process.kill(dev.pid, "SIGTERM");
@@ -42,7 +42,14 @@ process.on("exit", () => {
       // already gone
     }
   }
-});
+}
+process.on("exit", stopRunning);
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.once(sig, () => {
+    stopRunning();
+    process.exit(sig === "SIGINT" ? 130 : 143);
+  });
+}
 
 export class Mesh {
   constructor({ root, dataDir, replicas, logFile }) {
