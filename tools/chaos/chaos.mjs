@@ -47,30 +47,20 @@ function parseArgs(argv) {
   return a;
 }
 
-// The shard of (tenant, ledger) among `count`, as common/shards.h places it (rendezvous hashing).
-function shardOf(count, tenant, ledger) {
-  let best = -1;
-  let bestScore = -1n;
-  for (let i = 0; i < count; i++) {
-    const idx = Buffer.alloc(4);
-    idx.writeUInt32BE(i);
-    const h = crypto
-      .createHash("sha256")
-      .update(Buffer.concat([Buffer.from("kiln-shard\0"), idx, Buffer.from(tenant), Buffer.from("\0"), Buffer.from(ledger)]))
-      .digest();
-    const score = h.readBigUInt64BE(0);
-    if (score > bestScore) [best, bestScore] = [i, score];
-  }
-  return best;
-}
-
-// `n` ledger names of `tenant` that cover every shard (round-robin).
-function ledgersOnEveryShard(replicas, tenant, prefix, n) {
+// `n` ledger names of `tenant` that cover every shard (round-robin), placed by kiln-chaos-check
+// --shard_only (common/shards.h itself) on the mesh's shard list.
+function ledgersOnEveryShard(checkBin, metadataTarget, replicas, tenant, prefix, n) {
+  const names = Array.from({ length: 50 * n }, (_, k) => `${prefix}-${k}`);
+  const r = spawnSync(checkBin, ["--shard_only", `--metadata_target=${metadataTarget}`], {
+    input: names.map((l) => `${tenant}\t${l}\n`).join(""),
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  if (r.status !== 0) throw new Error(`kiln-chaos-check --shard_only failed: ${r.stderr}`);
+  const shards = r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l));
   const out = [];
-  for (let k = 0; out.length < n && k < 10_000; k++) {
-    const name = `${prefix}-${k}`;
-    if (shardOf(replicas, tenant, name) === out.length % replicas) out.push(name);
-  }
+  for (const s of shards) if (out.length < n && s.shard === out.length % replicas) out.push(s.ledger);
+  if (out.length < n) throw new Error("no ledger names found for every shard");
   return out;
 }
 
@@ -120,11 +110,11 @@ async function runRounds(args, replicas, mesh, dataDir) {
   const rows = [];
   const storms = [];
   const tenant = "chaos";
-  const [la, lb, lc] = ledgersOnEveryShard(replicas, tenant, "load", 3);
+  const [la, lb, lc] = ledgersOnEveryShard(args.checkBin, mesh.metadataTarget, replicas, tenant, "load", 3);
   const states = [la, la, lb, lc].map((l) => l);
   const ledgerStates = new Map([la, lb, lc].map((l) => [l, new LedgerState(tenant, l)]));
   const writers = states.map((l, i) => new Writer({ label: `w${i}`, httpBase: mesh.httpBase(i), token: TOKEN, state: ledgerStates.get(l), maxOps: 200_000 }));
-  const stormLedgers = ledgersOnEveryShard(replicas, tenant, "storm", 4).map((l) => new LedgerState(tenant, l));
+  const stormLedgers = ledgersOnEveryShard(args.checkBin, mesh.metadataTarget, replicas, tenant, "storm", 4).map((l) => new LedgerState(tenant, l));
   const stormWriters = stormLedgers.map((s, i) => new Writer({ label: `s${i}`, httpBase: mesh.httpBase(0), token: TOKEN, state: s, maxOps: 1000 }));
   const allStates = [...ledgerStates.values(), ...stormLedgers];
   const docLedger = `docs-${crypto.randomBytes(3).toString("hex")}`;

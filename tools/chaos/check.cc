@@ -6,7 +6,8 @@
 //    "last_record_heads":[heads of the newest log record],"error":"" or the RPC failure}
 // The log is read from seq 1 with ReadLog and its hash chain verified end to end against the
 // ledger's head hash (common/hash_chain.h), as an auditor would. Exit status 0 when every ledger
-// could be read (whatever it held), 1 when an RPC failed, 2 for bad usage.
+// could be read (whatever it held), 1 when an RPC failed, 2 for bad usage. With --shard_only it
+// prints only where common/shards.h places each ledger, so tools/chaos can load every shard.
 #include <chrono>
 #include <iostream>
 #include <string>
@@ -26,6 +27,8 @@
 ABSL_FLAG(std::string, metadata_target, "127.0.0.1:7102",
           "Metadata shard list, in shard order, as given to kiln-edge.");
 ABSL_FLAG(int, timeout_seconds, 30, "Deadline of each RPC.");
+ABSL_FLAG(bool, shard_only, false,
+          "Only print each ledger's shard ({\"tenant\",\"ledger\",\"shard\"}), with no RPC.");
 
 namespace kiln {
 namespace {
@@ -125,6 +128,13 @@ int main(int argc, char** argv) {
     std::vector<std::string> parts = absl::StrSplit(line, absl::MaxSplits('\t', 1));
     if (parts.size() != 2) continue;
     boost::json::object out;
+    if (absl::GetFlag(FLAGS_shard_only)) {
+      out = {{"tenant", parts[0]},
+             {"ledger", parts[1]},
+             {"shard", channels->ShardOf(parts[0], parts[1])}};
+      std::cout << boost::json::serialize(out) << std::endl;
+      continue;
+    }
     all_read &= kiln::Check(stubs.For(parts[0], parts[1]), parts[0], parts[1], out);
     std::cout << boost::json::serialize(out) << std::endl;
   }
