@@ -7,7 +7,7 @@
 // restarted on its store, as a user reloading the page would, before convergence is checked.
 import fs from "node:fs";
 import path from "node:path";
-import { attachedClient } from "../../tests/e2e/lib/clients.mjs";
+import { spawnClient } from "../../tests/e2e/lib/clients.mjs";
 import { sleep } from "./util.mjs";
 
 export class DocWriters {
@@ -19,8 +19,17 @@ export class DocWriters {
     this.running = false;
   }
 
+  // Starts client i on its store and attaches it (a restarted client re-uploads every local CAR
+  // first, which takes a while on a loaded machine: 90 s allowed).
   async open(i) {
-    return attachedClient({ fpUrl: this.fpUrl, token: this.token, label: `doc${i}`, persistDir: path.join(this.dir, `doc${i}`) });
+    const c = await spawnClient({ fpUrl: this.fpUrl, token: this.token, label: `doc${i}`, persistDir: path.join(this.dir, `doc${i}`) });
+    try {
+      await c.attach({ timeoutMs: 90_000 });
+    } catch (e) {
+      await c.kill();
+      throw e;
+    }
+    return c;
   }
 
   async start() {
@@ -58,6 +67,15 @@ export class DocWriters {
   // Restarts every client that lost uploads, makes each write a marker, and waits until every
   // client has every document any client wrote. Returns {ok, docs, restarted, reloaded, problem}.
   async converge(round, timeoutMs = 45_000) {
+    try {
+      return await this.#converge(round, timeoutMs);
+    } catch (e) {
+      // A client that cannot even be restarted fails the round; the next round tries again.
+      return { ok: false, docs: this.written.size, restarted: 0, reloaded: 0, problem: `clients: ${e.message.slice(0, 500)}` };
+    }
+  }
+
+  async #converge(round, timeoutMs) {
     let restarted = 0;
     for (let i = 0; i < this.clients.length; i++) {
       let c = this.clients[i];
