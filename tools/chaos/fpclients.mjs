@@ -114,13 +114,16 @@ export class DocWriters {
       reloaded++;
       const r = await this.clients[i].tryWaitFor(want, { timeoutMs });
       if (!r.ok) {
-        const errors = await this.clients[i].errors().catch(() => []);
+        // Tell a broken local store from a server that lost something: a new client with an
+        // empty store must get every document from the server alone.
+        const fresh = await this.freshClientHas(want, timeoutMs);
         return {
           ok: false,
           docs: want.length,
           restarted,
           reloaded,
-          problem: `client doc${i} still misses ${r.missingCount ?? r.missing?.length} of ${want.length} documents (${JSON.stringify(r.missing).slice(0, 120)}) after a reload; its errors: ${JSON.stringify(errors).slice(0, 1500)}; last error: ${r.lastError ?? ""}`,
+          freshClientOk: fresh,
+          problem: `client doc${i} still misses ${r.missingCount ?? r.missing?.length} of ${want.length} documents (${JSON.stringify(r.missing).slice(0, 120)}) after a reload; last error: ${String(r.lastError ?? "").slice(0, 300)}; a new client with an empty store ${fresh ? "has them all" : "does NOT have them all"}`,
         };
       }
     }
@@ -128,6 +131,20 @@ export class DocWriters {
     const first = JSON.stringify([...sets[0]].sort());
     const same = sets.every((s) => JSON.stringify([...s].sort()) === first);
     return { ok: same, docs: want.length, restarted, reloaded, problem: same ? "" : "clients hold different document sets" };
+  }
+
+  // Whether a new client with an empty in-memory store gets every one of `ids` from the server.
+  async freshClientHas(ids, timeoutMs) {
+    let c;
+    try {
+      c = await spawnClient({ fpUrl: this.fpUrl, token: this.token, label: "fresh" });
+      await c.attach({ timeoutMs: 60_000 });
+      return (await c.tryWaitFor(ids, { timeoutMs })).ok;
+    } catch {
+      return false;
+    } finally {
+      await c?.kill();
+    }
   }
 
   async close() {
