@@ -232,7 +232,7 @@ async function runRounds(args, replicas, mesh, dataDir) {
       docs: conv.docs,
       clientsRestarted: conv.restarted,
       clientsReloaded: conv.reloaded,
-      freshClientOk: conv.freshClientOk,
+      freshClient: conv.freshClient,
       ok: entries.ok && blobs.ok && conv.ok && !row.faultError,
       problems: [...entries.problems, ...blobs.problems, ...(conv.problem ? [conv.problem] : [])].slice(0, 20),
     });

@@ -116,14 +116,18 @@ export class DocWriters {
       if (!r.ok) {
         // Tell a broken local store from a server that lost something: a new client with an
         // empty store must get every document from the server alone.
-        const fresh = await this.freshClientHas(want, timeoutMs);
+        const fresh = await this.freshClient(want, timeoutMs);
+        const other = await Promise.all(this.clients.map(async (c, j) => (j === i ? null : (await c.tryWaitFor(want, { timeoutMs: 5_000 })).ok)));
         return {
           ok: false,
           docs: want.length,
           restarted,
           reloaded,
-          freshClientOk: fresh,
-          problem: `client doc${i} still misses ${r.missingCount ?? r.missing?.length} of ${want.length} documents (${JSON.stringify(r.missing).slice(0, 120)}) after a reload; last error: ${String(r.lastError ?? "").slice(0, 300)}; a new client with an empty store ${fresh ? "has them all" : "does NOT have them all"}`,
+          freshClient: fresh,
+          problem:
+            `client doc${i} still misses ${r.missingCount ?? r.missing?.length} of ${want.length} documents after a reload ` +
+            `(last error: ${String(r.lastError ?? "").trim().slice(0, 300)}); the other clients have them all: ` +
+            `${JSON.stringify(other.filter((x) => x !== null))}; a new client with an empty store ${fresh}`,
         };
       }
     }
@@ -133,15 +137,18 @@ export class DocWriters {
     return { ok: same, docs: want.length, restarted, reloaded, problem: same ? "" : "clients hold different document sets" };
   }
 
-  // Whether a new client with an empty in-memory store gets every one of `ids` from the server.
-  async freshClientHas(ids, timeoutMs) {
+  // What a new client with an empty in-memory store gets of `ids` from the server: "all", or what
+  // it misses and its last error, or why it could not attach.
+  async freshClient(ids, timeoutMs) {
     let c;
     try {
       c = await spawnClient({ fpUrl: this.fpUrl, token: this.token, label: "fresh" });
       await c.attach({ timeoutMs: 60_000 });
-      return (await c.tryWaitFor(ids, { timeoutMs })).ok;
-    } catch {
-      return false;
+      const r = await c.tryWaitFor(ids, { timeoutMs });
+      if (r.ok) return "has them all";
+      return `misses ${r.missingCount ?? r.missing?.length} of ${ids.length} (last error: ${String(r.lastError ?? "").trim().slice(0, 200)})`;
+    } catch (e) {
+      return `could not be checked: ${e.message.slice(0, 200)}`;
     } finally {
       await c?.kill();
     }
