@@ -111,7 +111,7 @@ async function runRounds(args, replicas, mesh, dataDir) {
   const storms = [];
   const tenant = "chaos";
   const [la, lb, lc] = ledgersOnEveryShard(args.checkBin, mesh.metadataTarget, replicas, tenant, "load", 3);
-  const states = [la, la, lb, lc].map((l) => l);
+  const states = [la, la, lb, lc]; // two writers share la: concurrent heads
   const ledgerStates = new Map([la, lb, lc].map((l) => [l, new LedgerState(tenant, l)]));
   const writers = states.map((l, i) => new Writer({ label: `w${i}`, httpBase: mesh.httpBase(i), token: TOKEN, state: ledgerStates.get(l), maxOps: 200_000 }));
   const stormLedgers = ledgersOnEveryShard(args.checkBin, mesh.metadataTarget, replicas, tenant, "storm", 4).map((l) => new LedgerState(tenant, l));
@@ -149,98 +149,97 @@ async function runRounds(args, replicas, mesh, dataDir) {
   }
 
   async function roundsLoop() {
-
-  const plan = rounds(replicas, args.smoke, args.diskFull, args.storm).filter((r) => !args.only || new RegExp(args.only).test(`${r.fault} ${r.target ?? ""}`));
-  const warmMs = args.smoke ? 2000 : 3000;
-  let round = 0;
-  for (const r of plan) {
-    round++;
-    const label = r.target ? `${r.fault} ${r.target}` : r.fault;
-    log(`replicas ${replicas}, round ${round}/${plan.length}: ${label}`);
-    const errorsBefore = writers.reduce((s, w) => s + w.errors, 0);
-    const ackedBefore = allStates.reduce((s, st) => s + st.ackedCount(), 0);
-    for (const w of writers) w.resume();
-    docs.resume();
-    await sleep(warmMs);
-    const row = { replicas, round, fault: label };
-    try {
-      if (r.fault === "SIGKILL") {
-        const pid = mesh.signal(r.target, "SIGKILL");
-        row.recoverMs = await mesh.waitRestarted(r.target, pid);
-      } else if (r.fault === "SIGSTOP") {
-        const pid = mesh.signal(r.target, "SIGSTOP");
-        await sleep(r.holdMs);
-        process.kill(pid, "SIGCONT");
-        row.recoverMs = await mesh.waitHealthy();
-      } else if (r.fault === "disk-full") {
-        const before = allStates.reduce((s, st) => s + st.ackedCount(), 0);
-        const errorsBeforeFull = writers.reduce((s, w) => s + w.errors, 0);
-        const disk = fillDisk(args.dataRoot);
-        row.filledMB = Math.round(disk.filledBytes / 2 ** 20);
-        // RocksDB preallocates its files, so small writes may still fit: write 256 KiB CARs and
-        // hold until writes fail (at least holdMs, at most 45 s).
-        for (const w of writers) w.blobBytes = 256 * 1024;
-        const fullAt = Date.now();
-        await sleep(r.holdMs);
-        await until(() => writers.reduce((s, w) => s + w.errors, 0) > errorsBeforeFull, 45_000 - r.holdMs, "writes to fail").catch(() => {});
-        row.fullForMs = Date.now() - fullAt;
-        row.errorsWhileFull = writers.reduce((s, w) => s + w.errors, 0) - errorsBeforeFull;
-        row.ackedWhileFull = allStates.reduce((s, st) => s + st.ackedCount(), 0) - before;
-        for (const w of writers) w.blobBytes = null;
-        disk.free();
-        const freedAt = Date.now();
-        // Recovered once a new entry is acknowledged again on every load ledger.
-        const marks = writers.map((w) => w.state.ackedCount());
-        await until(async () => (await mesh.isHealthy()) && writers.every((w, i) => w.state.ackedCount() > marks[i]), 120_000, "writes to succeed after the disk was freed");
-        row.recoverMs = Date.now() - freedAt;
-      } else if (r.fault === "storm") {
-        const put = async (i) => {
-          for (let k = 0; k < 20; k++) {
-            try {
-              await stormWriters[i].step();
-              return stormWriters[i].head;
-            } catch {
-              stormWriters[i].conn = null;
-              await sleep(250);
+    const plan = rounds(replicas, args.smoke, args.diskFull, args.storm).filter((r) => !args.only || new RegExp(args.only).test(`${r.fault} ${r.target ?? ""}`));
+    const warmMs = args.smoke ? 2000 : 3000;
+    let round = 0;
+    for (const r of plan) {
+      round++;
+      const label = r.target ? `${r.fault} ${r.target}` : r.fault;
+      log(`replicas ${replicas}, round ${round}/${plan.length}: ${label}`);
+      const errorsBefore = writers.reduce((s, w) => s + w.errors, 0);
+      const ackedBefore = allStates.reduce((s, st) => s + st.ackedCount(), 0);
+      for (const w of writers) w.resume();
+      docs.resume();
+      await sleep(warmMs);
+      const row = { replicas, round, fault: label };
+      try {
+        if (r.fault === "SIGKILL") {
+          const pid = mesh.signal(r.target, "SIGKILL");
+          row.recoverMs = await mesh.waitRestarted(r.target, pid);
+        } else if (r.fault === "SIGSTOP") {
+          const pid = mesh.signal(r.target, "SIGSTOP");
+          await sleep(r.holdMs);
+          process.kill(pid, "SIGCONT");
+          row.recoverMs = await mesh.waitHealthy();
+        } else if (r.fault === "disk-full") {
+          const before = allStates.reduce((s, st) => s + st.ackedCount(), 0);
+          const errorsBeforeFull = writers.reduce((s, w) => s + w.errors, 0);
+          const disk = fillDisk(args.dataRoot);
+          row.filledMB = Math.round(disk.filledBytes / 2 ** 20);
+          // RocksDB preallocates its files, so small writes may still fit: write 256 KiB CARs and
+          // hold until writes fail (at least holdMs, at most 45 s).
+          for (const w of writers) w.blobBytes = 256 * 1024;
+          const fullAt = Date.now();
+          await sleep(r.holdMs);
+          await until(() => writers.reduce((s, w) => s + w.errors, 0) > errorsBeforeFull, 45_000 - r.holdMs, "writes to fail").catch(() => {});
+          row.fullForMs = Date.now() - fullAt;
+          row.errorsWhileFull = writers.reduce((s, w) => s + w.errors, 0) - errorsBeforeFull;
+          row.ackedWhileFull = allStates.reduce((s, st) => s + st.ackedCount(), 0) - before;
+          for (const w of writers) w.blobBytes = null;
+          disk.free();
+          const freedAt = Date.now();
+          // Recovered once a new entry is acknowledged again on every load ledger.
+          const marks = writers.map((w) => w.state.ackedCount());
+          await until(async () => (await mesh.isHealthy()) && writers.every((w, i) => w.state.ackedCount() > marks[i]), 120_000, "writes to succeed after the disk was freed");
+          row.recoverMs = Date.now() - freedAt;
+        } else if (r.fault === "storm") {
+          const put = async (i) => {
+            for (let k = 0; k < 20; k++) {
+              try {
+                await stormWriters[i].step();
+                return stormWriters[i].head;
+              } catch {
+                stormWriters[i].conn = null;
+                await sleep(250);
+              }
             }
-          }
-          throw new Error("storm ledger write failed 20 times");
-        };
-        for (let i = 0; i < stormLedgers.length; i++) await put(i);
-        const s = await reconnectStorm({ mesh, n: r.n, token: TOKEN, ledgers: stormLedgers, put });
-        storms.push({ replicas, ...s });
-        row.recoverMs = s.resubscribedMs;
-        row.storm = s;
+            throw new Error("storm ledger write failed 20 times");
+          };
+          for (let i = 0; i < stormLedgers.length; i++) await put(i);
+          const s = await reconnectStorm({ mesh, n: r.n, token: TOKEN, ledgers: stormLedgers, put });
+          storms.push({ replicas, ...s });
+          row.recoverMs = s.resubscribedMs;
+          row.storm = s;
+        }
+      } catch (e) {
+        row.faultError = e.message.slice(0, 300);
       }
-    } catch (e) {
-      row.faultError = e.message.slice(0, 300);
+      await sleep(warmMs);
+      await docs.pause();
+      await Promise.all(writers.map((w) => w.pause()));
+      await mesh.waitHealthy().catch((e) => (row.faultError ??= e.message));
+      row.writerErrors = writers.reduce((s, w) => s + w.errors, 0) - errorsBefore;
+      row.ackedThisRound = allStates.reduce((s, st) => s + st.ackedCount(), 0) - ackedBefore;
+      const entries = await checkEntries({ checkBin: args.checkBin, metadataTarget: mesh.metadataTarget, states: allStates, extraLedgers: [{ tenant, ledger: docLedger }] });
+      const blobs = await checkBlobs({ httpBase: mesh.httpBase(0), token: TOKEN, states: allStates });
+      const conv = await docs.converge(round);
+      Object.assign(row, {
+        ackedEntries: entries.acked,
+        recoveredEntries: entries.recovered,
+        ackedBlobs: blobs.acked,
+        recoveredBlobs: blobs.recovered,
+        docs: conv.docs,
+        clientsRestarted: conv.restarted,
+        clientsReloaded: conv.reloaded,
+        freshClient: conv.freshClient,
+        ok: entries.ok && blobs.ok && conv.ok && !row.faultError,
+        problems: [...entries.problems, ...blobs.problems, ...(conv.problem ? [conv.problem] : [])].slice(0, 20),
+      });
+      log(`  -> ${row.ok ? "OK" : "FAILED"}: entries ${row.recoveredEntries}/${row.ackedEntries}, blobs ${row.recoveredBlobs}/${row.ackedBlobs}, docs ${row.docs} converged=${conv.ok} (clients restarted ${conv.restarted}, reloaded for missed pushes ${conv.reloaded}), recovered in ${row.recoverMs} ms, writer errors ${row.writerErrors}${row.faultError ? `, fault error: ${row.faultError}` : ""}`);
+      if (row.filledMB !== undefined) log(`     disk: filled ${row.filledMB} MiB; full for ${row.fullForMs} ms: ${row.errorsWhileFull} failed writes, ${row.ackedWhileFull} acknowledged`);
+      for (const p of row.problems) log(`     ${p}`);
+      rows.push(row);
     }
-    await sleep(warmMs);
-    await docs.pause();
-    await Promise.all(writers.map((w) => w.pause()));
-    await mesh.waitHealthy().catch((e) => (row.faultError ??= e.message));
-    row.writerErrors = writers.reduce((s, w) => s + w.errors, 0) - errorsBefore;
-    row.ackedThisRound = allStates.reduce((s, st) => s + st.ackedCount(), 0) - ackedBefore;
-    const entries = await checkEntries({ checkBin: args.checkBin, metadataTarget: mesh.metadataTarget, states: allStates, extraLedgers: [{ tenant, ledger: docLedger }] });
-    const blobs = await checkBlobs({ httpBase: mesh.httpBase(0), token: TOKEN, states: allStates });
-    const conv = await docs.converge(round);
-    Object.assign(row, {
-      ackedEntries: entries.acked,
-      recoveredEntries: entries.recovered,
-      ackedBlobs: blobs.acked,
-      recoveredBlobs: blobs.recovered,
-      docs: conv.docs,
-      clientsRestarted: conv.restarted,
-      clientsReloaded: conv.reloaded,
-      freshClient: conv.freshClient,
-      ok: entries.ok && blobs.ok && conv.ok && !row.faultError,
-      problems: [...entries.problems, ...blobs.problems, ...(conv.problem ? [conv.problem] : [])].slice(0, 20),
-    });
-    log(`  -> ${row.ok ? "OK" : "FAILED"}: entries ${row.recoveredEntries}/${row.ackedEntries}, blobs ${row.recoveredBlobs}/${row.ackedBlobs}, docs ${row.docs} converged=${conv.ok} (clients restarted ${conv.restarted}, reloaded for missed pushes ${conv.reloaded}), recovered in ${row.recoverMs} ms, writer errors ${row.writerErrors}${row.faultError ? `, fault error: ${row.faultError}` : ""}`);
-    if (row.filledMB !== undefined) log(`     disk: filled ${row.filledMB} MiB; full for ${row.fullForMs} ms: ${row.errorsWhileFull} failed writes, ${row.ackedWhileFull} acknowledged`);
-    for (const p of row.problems) log(`     ${p}`);
-    rows.push(row);
-  }
   }
 }
 
