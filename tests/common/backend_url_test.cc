@@ -34,6 +34,16 @@ TEST(ParseBackendUrlTest, PercentEncodedPathAndParamsAreDecoded) {
   EXPECT_EQ(url->Param("name", ""), "a/b");
 }
 
+// Found by tests/fuzz (backend_url): Boost.URL crashed iterating an empty query before a fragment.
+TEST(ParseBackendUrlTest, EmptyQueryHasNoParamsEvenBeforeAFragment) {
+  for (const char* text : {"memory://?", "memory://?#x", "s:?#"}) {
+    auto url = ParseBackendUrl(text);
+    ASSERT_TRUE(url.ok()) << text << ": " << url.status();
+    EXPECT_TRUE(url->params.empty()) << text;
+    EXPECT_TRUE(url->CheckParams({}).ok()) << text;
+  }
+}
+
 TEST(ParseBackendUrlTest, TextWithoutSchemeIsInvalidArgument) {
   auto url = ParseBackendUrl("/var/lib/kiln");
   EXPECT_EQ(url.status().code(), absl::StatusCode::kInvalidArgument);
