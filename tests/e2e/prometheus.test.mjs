@@ -179,11 +179,17 @@ test("every Grafana dashboard query evaluates and names only exported metrics", 
     // Metric names: identifiers followed by { or a selector boundary, outside label matchers.
     const withoutLabels = concrete.replace(/\{[^}]*\}/g, "{}").replace(/"[^"]*"/g, '""');
     for (const [, name] of withoutLabels.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?=\{|\[|\)|$|\s|,)/g)) {
-      if (!/^(kiln_|grpc_server_)/.test(name) || promqlWords.has(name)) continue;
+      if (!/^(kiln_|grpc_server_)/.test(name) || promqlWords.has(name) || notApplicable(name)) continue;
       assert.ok(exported.has(name), `panel "${panel}" uses ${name}, which no service exports`);
     }
   }
 });
+
+// With metadata on PostgreSQL (KILN_E2E_METADATA=postgres) nothing exports metadata's RocksDB
+// metrics: the panels and alerts about them stay empty there, by design.
+function notApplicable(name) {
+  return process.env.KILN_E2E_METADATA === "postgres" && name.startsWith("kiln_metadata_rocksdb_");
+}
 
 // The alert rules (k8s/components/servicemonitor/prometheusrules.yaml) name only exported metrics.
 test("every metric the alert rules use is exported by some service", async () => {
@@ -192,5 +198,8 @@ test("every metric the alert rules use is exported by some service", async () =>
   const exported = await exportedMetricNames();
   const used = new Set([...rules.matchAll(/\b(kiln_[a-z0-9_]+|grpc_server_[a-z0-9_]+)\b/g)].map((m) => m[1]));
   assert.ok(used.size >= 8, [...used].join(" "));
-  for (const name of used) assert.ok(exported.has(name), `the alert rules use ${name}, which no service exports`);
+  for (const name of used) {
+    if (notApplicable(name)) continue;
+    assert.ok(exported.has(name), `the alert rules use ${name}, which no service exports`);
+  }
 });

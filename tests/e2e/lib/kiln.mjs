@@ -15,7 +15,7 @@
 // Debugging only: KILN_E2E_EDGE_CMD replaces the edge executable by a command line (split on spaces)
 // that takes the same flags, e.g. "node /tmp/mock-edge.mjs". The other services still come from
 // $KILN_BUILD_DIR.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -180,6 +180,59 @@ async function startS3rver(dataDir, logDir) {
   }
 }
 
+// KILN_E2E_METADATA=postgres: metadata keeps every ledger in one fresh PostgreSQL database (Debian's
+// server, run as nobody when we are root since it refuses root, on a Unix socket only) served by two
+// metadata replicas with no shard list; edges and merges balance over both, as with
+// tools/dev up --metadata=postgres.
+const METADATA = process.env.KILN_E2E_METADATA || "rocksdb";
+
+function pgBinDir() {
+  const root = "/usr/lib/postgresql";
+  const versions = fs.existsSync(root) ? fs.readdirSync(root).sort((a, b) => Number(a) - Number(b)) : [];
+  const bin = versions.length ? path.join(root, versions[versions.length - 1], "bin") : "";
+  if (!bin || !fs.existsSync(path.join(bin, "postgres"))) {
+    throw new Error("KILN_E2E_METADATA=postgres needs the PostgreSQL server (Debian package postgresql; tools/dev installs it)");
+  }
+  return bin;
+}
+
+async function startPostgres(logDir) {
+  const bin = pgBinDir();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kiln-e2e-pg-"));
+  const asUser = process.getuid() === 0 ? ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"] : [];
+  if (asUser.length) fs.chownSync(dir, 65534, 65534);
+  const data = path.join(dir, "data");
+  const run = (argv) => spawnSync(argv[0], argv.slice(1), { encoding: "utf8" });
+  const init = run([...asUser, path.join(bin, "initdb"), "-D", data, "-A", "trust", "-U", "kiln", "-E", "UTF8"]);
+  if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
+  const logFile = path.join(logDir, "postgres.log");
+  const fd = fs.openSync(logFile, "a");
+  const argv = [...asUser, path.join(bin, "postgres"), "-D", data, "-k", dir, "-c", "listen_addresses=", "-c", "fsync=on"];
+  const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", fd, fd] });
+  fs.closeSync(fd);
+  allChildren.add(child);
+  child.on("exit", () => allChildren.delete(child));
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    const r = run([path.join(bin, "createdb"), "-h", dir, "-U", "kiln", "kiln"]);
+    if (r.status === 0) break;
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`PostgreSQL did not start; log ${logFile}:\n${tail(logFile)}\n${r.stderr}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  return {
+    url: `postgres://kiln@/kiln?host=${dir}`,
+    // Fast shutdown, then the cluster's directory goes.
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((res) => child.once("exit", res));
+        child.kill("SIGINT");
+        await Promise.race([exited, new Promise((res) => setTimeout(res, STOP_TIMEOUT_MS))]);
+      }
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    },
+  };
+}
+
 // Options:
 //   auth            "none" (default) or "es256"
 //   tokenPublicKey  for es256: the public key string (kp.strings.publicKey)
@@ -230,7 +283,9 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
 
   let s3rver = null;
   let s3Url = "";
+  let postgres = null;
   try {
+    if (METADATA === "postgres") postgres = await startPostgres(logDir);
     if (BLOBS !== "rocksdb") {
       s3rver = await startS3rver(dataDir, logDir);
       process.env.AWS_ACCESS_KEY_ID = "S3RVER";
@@ -251,6 +306,7 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
       ]);
       shards.blockstore.push(`127.0.0.1:${bs.ports.grpc_port}`);
       metrics.push({ job: "kiln-blockstore", instance: `blockstore${suffix(i)}`, port: Number(bs.ports.metrics_port) });
+      if (postgres) continue; // the metadata replicas are started below
       const md = await start(`metadata${suffix(i)}`, [
         path.join(bin, "services/metadata/kiln-metadata"),
         `--backend=rocksdb://${path.join(dataDir, `metadata${suffix(i)}`)}`,
@@ -262,8 +318,19 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
       shards.metadata.push(`127.0.0.1:${md.ports.grpc_port}`);
       metrics.push({ job: "kiln-metadata", instance: `metadata${suffix(i)}`, port: Number(md.ports.metrics_port) });
     }
+    // On PostgreSQL: two metadata replicas (more with more replicas) on the one database, no shards.
+    for (let i = 0; postgres && i < Math.max(2, replicas); i++) {
+      const md = await start(`metadata-${i}`, [
+        path.join(bin, "services/metadata/kiln-metadata"),
+        `--backend=${postgres.url}`,
+        `--kek_file=${kekFile}`,
+        ...common,
+      ]);
+      shards.metadata.push(`127.0.0.1:${md.ports.grpc_port}`);
+      metrics.push({ job: "kiln-metadata", instance: `metadata-${i}`, port: Number(md.ports.metrics_port) });
+    }
     const blockstoreTarget = shards.blockstore.join(",");
-    const metadataTarget = shards.metadata.join(",");
+    const metadataTarget = postgres ? `ipv4:${shards.metadata.join(",")}` : shards.metadata.join(",");
     const merges = [];
     for (let i = 0; i < replicas; i++) {
       const mg = await start(`merge${suffix(i)}`, [
@@ -302,6 +369,7 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
     failed = true;
     await Promise.allSettled(services.map((s) => s.stop("SIGKILL")));
     s3rver?.child.kill("SIGKILL");
+    await postgres?.stop();
     e.message += `\n(data dir kept: ${dataDir})`;
     throw e;
   }
@@ -378,6 +446,7 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
         }
       }
       s3rver?.child.kill("SIGKILL");
+      await postgres?.stop();
       if (problems.length || failed || process.env.KILN_E2E_KEEP === "1") {
         if (problems.length) throw new Error(`${problems.join("\n")}\n(data dir kept: ${dataDir})`);
         return;
