@@ -137,8 +137,7 @@ void Dispatcher::Handle(boost::json::object json, const std::shared_ptr<ClientSe
   (this->*Handlers()[static_cast<int>(type)])(std::move(call));
 }
 
-// ----- replies
-// -------------------------------------------------------------------------------------
+// ----- replies -----------------------------------------------------------------------------------
 
 void Dispatcher::Count(absl::string_view type, bool ok) {
   messages_
@@ -200,8 +199,7 @@ std::optional<Conn> Dispatcher::ReplyConn(const Call& call) {
   return call.msg.conn;
 }
 
-// ----- connection messages
-// ---------------------------------------------------------------------------
+// ----- connection messages -----------------------------------------------------------------------
 
 void Dispatcher::HandleGestalt(Call call) {
   boost::json::object reply = EncodeEnvelope(call.msg, "resGestalt");
@@ -242,8 +240,7 @@ void Dispatcher::HandleChat(Call call) {
   Succeed(call, std::move(reply));
 }
 
-// ----- ledger messages
-// -----------------------------------------------------------------------------------
+// ----- ledger messages ---------------------------------------------------------------------------
 
 void Dispatcher::HandleGetMeta(Call call) {
   const bool bind = call.msg.type == MsgType::kBindGetMeta;
