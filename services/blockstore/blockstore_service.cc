@@ -12,6 +12,7 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
+#include "services/blockstore/car_upload_check.h"
 
 namespace kiln::blockstore {
 namespace {
@@ -157,6 +158,13 @@ class BlockStoreServiceImpl::PutReactor : public grpc::ServerReadReactor<v1::Put
           absl::StrCat("stream ended after ", data_.size(), " of the declared ", size_,
                        " bytes; nothing stored"))));
       return;
+    }
+    if (key_.store == Store::kCar) {
+      absl::Status car = CheckCarUpload(data_, size_);
+      if (!car.ok()) {
+        Finish(ToGrpcStatus(car));
+        return;
+      }
     }
     digest_ = hasher_.Finish();
     if (!expected_sha256_.empty() && expected_sha256_ != DigestBytes(digest_)) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/cid.h"
+#include "common/dag_cbor.h"
 #include "common/server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -178,6 +179,31 @@ TEST_F(BlockStoreServiceTest, CancelledStreamStoresNothing) {
   }
   std::string got;
   EXPECT_EQ(GetBlob(*stub_, Ref(CarCid(data)), &got).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// A client that re-uploads a CAR it could not read sends an encryption of zero bytes; stored
+// first, it would hide the real CAR (services/blockstore/car_upload_check.h).
+TEST_F(BlockStoreServiceTest, CarThatCannotBeACarIsRefusedAndTheRealOneIsStoredAfter) {
+  std::string real = Pattern(500, 9);
+  std::string key = CarCid(real);
+  grpc::Status empty = PutBlob(*stub_, Ref(key), "");
+  EXPECT_EQ(empty.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(empty.error_message(), HasSubstr("cannot be a CAR"));
+  std::string envelope = cbor::EncodeDagCbor(cbor::Value::Map({
+      {"iv", cbor::Value::Bytes(std::string(12, '\x01'))},
+      {"keyId", cbor::Value::Bytes(std::string(32, '\x02'))},
+      {"data", cbor::Value::Bytes(std::string(16, '\x03'))},
+  }));
+  grpc::Status hollow = PutBlob(*stub_, Ref(key), envelope);
+  EXPECT_EQ(hollow.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(hollow.error_message(), HasSubstr("0 plaintext bytes"));
+  std::string got;
+  EXPECT_EQ(GetBlob(*stub_, Ref(key), &got).error_code(), grpc::StatusCode::NOT_FOUND);
+  v1::PutResponse put;
+  ASSERT_TRUE(PutBlob(*stub_, Ref(key), real, &put).ok());
+  EXPECT_TRUE(put.created());
+  // Other stores keep any bytes, the empty ones included.
+  EXPECT_TRUE(PutBlob(*stub_, Ref(key, v1::STORE_FILE), envelope).ok());
 }
 
 TEST_F(BlockStoreServiceTest, DigestMismatchIsRejected) {
