@@ -71,10 +71,14 @@ export async function lateJoiners(server, { n = 1000 } = {}) {
 }
 
 // `writers` clients commit `each` documents each, interleaved; a joiner converges. By default the
-// writers take turns, one put each in rotation (every writer merges the others' commits between its
-// own); with `concurrent` all write at once as fast as they can, which on a 2-core machine makes
-// the real clients miss their own 3 s request timeouts (see docs/benchmarks.md).
-export async function interleavedWriters(server, { writers = 3, each = 200, concurrent = false } = {}) {
+// writers take turns, one put each in rotation, and a writer puts only once it has the document
+// written just before its turn (users taking turns on a shared document: every writer merges the
+// others' commits between its own). With `synced: false` a writer does not wait for the previous
+// document, so nearly every put branches the clock; the real client's merge cost then grows with
+// every round and a put stalls past 60 s on Kiln and the oracle alike (docs/benchmarks.md). With
+// `concurrent` all write at once as fast as they can, which on a 2-core machine makes the real
+// clients miss their own 3 s request timeouts.
+export async function interleavedWriters(server, { writers = 3, each = 200, concurrent = false, synced = true } = {}) {
   const token = await devToken("e2e", uniqueName("interleaved"));
   const clients = await Promise.all(
     Array.from({ length: writers }, (_, k) => attachedClient({ fpUrl: server.fpUrl("ws"), token, label: `w${k}` })),
@@ -87,8 +91,12 @@ export async function interleavedWriters(server, { writers = 3, each = 200, conc
         }),
       );
     } else {
+      let previous = null;
       for (let i = 0; i < each; i++) {
-        for (const [k, c] of clients.entries()) await c.put({ _id: `w${k}-${i}`, k, i });
+        for (const [k, c] of clients.entries()) {
+          if (synced && previous) await c.waitFor([previous], { timeoutMs: 60_000 });
+          previous = await c.put({ _id: `w${k}-${i}`, k, i });
+        }
       }
     }
     await Promise.all(clients.map((c) => c.flush({ timeoutMs: 300_000 })));
