@@ -4,8 +4,9 @@
 // writer commits N one-document transactions, one put at a time; then a fresh client attaches and
 // waits for all N documents. Prints one line per (server, size): the writer's CPU seconds per 100
 // commits, documents/s, and the joiner's attach-to-converged time. Then writers all at once
-// (CONCURRENT: 3x30 at once with a reader, 3x200 taking turns and at once): whether every client ends with every document. Run by
-// tools/bench/client.sh.
+// (CONCURRENT: 3x30 at once with a reader; 3x200 taking turns, each waiting for the previous
+// document; 3x200 in rotation without waiting; 3x200 at once): whether every client ends with every
+// document. Run by tools/bench/client.sh.
 import { startKiln } from "../../tests/e2e/lib/kiln.mjs";
 import { startOracle } from "../../tests/support/oracle.mjs";
 import { writeSerially, join, busyWritersAndReader, interleavedWriters } from "../../tests/e2e/lib/scenarios.mjs";
@@ -42,10 +43,11 @@ for (const n of sizes) {
 const concurrent = {
   busy_3x30_reader: (s) => busyWritersAndReader(s, { writers: 3, each: 30 }),
   turns_3x200: (s) => interleavedWriters(s, { writers: 3, each: 200 }),
+  rotation_3x200: (s) => interleavedWriters(s, { writers: 3, each: 200, synced: false }),
   concurrent_3x200: (s) => interleavedWriters(s, { writers: 3, each: 200, concurrent: true }),
 };
 for (const [label, run] of Object.entries(concurrent)) {
-  if (!(process.env.CONCURRENT ?? "busy_3x30_reader turns_3x200 concurrent_3x200").split(/\s+/).includes(label)) continue;
+  if (!(process.env.CONCURRENT ?? "busy_3x30_reader turns_3x200 rotation_3x200 concurrent_3x200").split(/\s+/).includes(label)) continue;
   for (const name of servers) {
     const server = await start[name]();
     try {
