@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "glog/logging.h"
 
 namespace kiln {
@@ -24,8 +25,9 @@ struct Transfer {
   absl::string_view upload;
   size_t upload_offset = 0;
   HttpResponse* response;
-  bool expect_body = true;  // false for HEAD, whose Content-Length describes no body
-  uint64_t max_body = 0;    // 0: no limit
+  bool expect_body = true;   // false for HEAD, whose Content-Length describes no body
+  uint64_t max_body = 0;     // 0: no limit
+  bool skip_larger = false;  // stop at the first byte of a too large body, headers all read
   bool too_large = false;
 };
 
@@ -39,7 +41,7 @@ size_t ReadBody(char* buffer, size_t size, size_t nitems, void* user) {
 
 size_t WriteBody(char* data, size_t size, size_t nmemb, void* user) {
   auto* t = static_cast<Transfer*>(user);
-  if (t->max_body != 0 && t->response->body.size() + size * nmemb > t->max_body) {
+  if (t->max_body != 0 && (t->too_large || t->response->body.size() + size * nmemb > t->max_body)) {
     t->too_large = true;
     return 0;  // aborts the transfer
   }
@@ -53,6 +55,11 @@ size_t WriteHeader(char* data, size_t size, size_t nitems, void* user) {
   if (absl::StartsWith(line, "HTTP/")) {
     // A new response (after a redirect or a 100 Continue): forget the previous one's headers.
     t->response->headers.clear();
+    // "HTTP/1.1 200 OK": kept for a transfer stopped before curl reports the code.
+    std::vector<absl::string_view> parts = absl::StrSplit(line, ' ');
+    if (parts.size() < 2 || !absl::SimpleAtoi(parts[1], &t->response->status)) {
+      t->response->status = 0;
+    }
     return line.size();
   }
   size_t colon = line.find(':');
@@ -66,7 +73,11 @@ size_t WriteHeader(char* data, size_t size, size_t nitems, void* user) {
     if (t->expect_body && absl::SimpleAtoi(value, &length)) {
       if (t->max_body != 0 && length > t->max_body) {
         t->too_large = true;
-        return 0;  // aborts the transfer before any of the body is read
+        // Aborts the transfer before any of the body is read; when the caller wants the headers,
+        // at the body's first byte instead (WriteBody), once all of them have arrived.
+        if (!t->skip_larger) return 0;
+        t->response->headers[name] = std::move(value);
+        return line.size();
       }
       if (length <= (1ull << 32)) t->response->body.reserve(length);
     }
@@ -125,8 +136,12 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   // Reset clears the options but keeps the handle's live connection for keep-alive.
   curl_easy_reset(h);
   HttpResponse response;
-  Transfer transfer{request.body, 0, &response, request.method != "HEAD",
-                    request.max_response_bytes};
+  Transfer transfer{request.body,
+                    0,
+                    &response,
+                    request.method != "HEAD",
+                    request.max_response_bytes,
+                    request.skip_larger_body};
   char error[CURL_ERROR_SIZE] = {0};
 
   curl_slist* headers = nullptr;
@@ -176,6 +191,12 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   // Drop the header/body callbacks' pointers into this frame before the handle is shared again.
   curl_easy_reset(h);
   Release(h);
+  if (transfer.too_large && request.skip_larger_body && response.status != 0) {
+    response.body.clear();
+    response.body.shrink_to_fit();
+    response.body_skipped = true;
+    return response;
+  }
   if (transfer.too_large) {
     return absl::ResourceExhaustedError(absl::StrCat("HTTP response body larger than the limit of ",
                                                      request.max_response_bytes, " bytes"));

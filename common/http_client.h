@@ -41,12 +41,18 @@ struct HttpRequest {
   absl::string_view body;
   // Largest response body accepted; 0 for no limit.
   uint64_t max_response_bytes = 0;
+  // With a limit: a larger body is not read (the transfer stops, closing the connection) and the
+  // response comes back OK with its status and headers, an empty body and `body_skipped` set,
+  // instead of RESOURCE_EXHAUSTED.
+  bool skip_larger_body = false;
 };
 
 struct HttpResponse {
   int status = 0;
   absl::flat_hash_map<std::string, std::string> headers;  // names lower-cased
   std::string body;
+  // The body was larger than the request's limit and was not read (skip_larger_body).
+  bool body_skipped = false;
 
   // The header's value, or empty when absent. `name` must be lower-case.
   std::string Header(absl::string_view name) const;

@@ -137,6 +137,7 @@ absl::StatusOr<HttpResponse> S3Client::SendOnce(const S3Request& request,
       AuthorizationHeader(sign, options_.credentials, {options_.location.region, "s3"}, now));
   http.body = request.body;
   http.max_response_bytes = request.max_response_bytes;
+  http.skip_larger_body = request.skip_larger_body;
   stats_->requests.fetch_add(1);
   return http_.Send(http);
 }

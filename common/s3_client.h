@@ -58,6 +58,8 @@ struct S3Request {
   std::string body_sha256;
   // Largest response body accepted (RESOURCE_EXHAUSTED beyond it, not retried); 0: no limit.
   uint64_t max_response_bytes = 0;
+  // With a limit: a larger body is skipped rather than refused (see HttpRequest).
+  bool skip_larger_body = false;
 };
 
 class S3Client {

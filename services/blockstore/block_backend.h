@@ -50,6 +50,47 @@ class Blob {
 
 enum class PutOutcome { kCreated, kAlreadyPresent };
 
+// Takes one blob's bytes in order and stores them on Commit (BlockBackend::NewWriter), so a large
+// blob need not be held whole in memory. Used by one thread at a time; Write and Commit block.
+class BlobWriter {
+ public:
+  // Without a successful Commit nothing is stored and nothing partial is visible (an unfinished
+  // upload is abandoned; this may block briefly on the network).
+  virtual ~BlobWriter() = default;
+
+  // How many bytes the writer takes best per Write: callers gather smaller chunks up to it. The
+  // writer holds no more than about this much of the blob at once.
+  virtual size_t preferred_write_bytes() const = 0;
+
+  // Appends the next bytes (taken by value so a writer may keep the buffer without copying it).
+  // UNAVAILABLE/INTERNAL when storage fails (then only destruction is left). The caller has
+  // checked that the total does not exceed the declared size.
+  virtual absl::Status Write(std::string data) = 0;
+
+  // Stores the blob once all declared bytes were written; `digest` is their SHA-256, computed by
+  // the caller. Returns as BlockBackend::Put.
+  virtual absl::StatusOr<PutOutcome> Commit(const Sha256Digest& digest) = 0;
+};
+
+// Reads one blob in order, a window at a time (BlockBackend::NewReader). Used by one thread at a
+// time; Read blocks.
+class BlobReader {
+ public:
+  virtual ~BlobReader() = default;
+
+  // Size and digest of the blob, known when the reader is opened.
+  const BlobInfo& info() const { return info_; }
+
+  // The next bytes, empty at the end; the view stays valid until the next call. A blob whose
+  // bytes do not match its digest fails with DATA_LOSS instead of returning the window that
+  // completes it, so it is never delivered whole (a blob that fits one window is checked before
+  // any of it is returned). UNAVAILABLE when storage fails midway.
+  virtual absl::StatusOr<absl::string_view> Read() = 0;
+
+ protected:
+  BlobInfo info_;
+};
+
 // One page of List.
 struct ListPage {
   struct Entry {
@@ -74,6 +115,16 @@ class BlockBackend {
   // Returns the blob, NOT_FOUND when missing, DATA_LOSS when the stored bytes no longer match
   // their digest (the bad bytes are not returned).
   virtual absl::StatusOr<std::unique_ptr<Blob>> Get(const BlobKey& key) = 0;
+
+  // A writer for a blob of `size` bytes under `key` (see BlobWriter); `size` has been checked
+  // against the service's limit. Must not block: it only prepares. The default gathers the whole
+  // blob and calls Put on Commit; backends that can stream override it.
+  virtual absl::StatusOr<std::unique_ptr<BlobWriter>> NewWriter(const BlobKey& key, uint64_t size);
+
+  // A reader of the blob under `key` (see BlobReader). NOT_FOUND when missing; may return the
+  // errors of Get. Blocks. The default reads the whole blob with Get and returns it as one
+  // window; backends that can stream override it.
+  virtual absl::StatusOr<std::unique_ptr<BlobReader>> NewReader(const BlobKey& key);
 
   // For each of `keys` of one store, its size and digest or nullopt when missing, in order.
   virtual absl::StatusOr<std::vector<std::optional<BlobInfo>>> BatchStat(

@@ -82,8 +82,10 @@ class LatencyTimer {
 
 }  // namespace
 
-// Put: accumulates the streamed chunks (hashing as they arrive), then stores the blob on the
-// executor once the client half-closes with exactly the declared byte count.
+// Put: hashes the streamed chunks as they arrive and hands them to the backend's BlobWriter in
+// batches of its preferred size; each batch is written on the executor before the next chunk is
+// read, so a put holds about one batch. The blob is committed on the executor once the client
+// half-closes with exactly the declared byte count (and the digest, if given, matches).
 class BlockStoreServiceImpl::PutReactor : public grpc::ServerReadReactor<v1::PutRequest> {
  public:
   PutReactor(BlockStoreServiceImpl* service, grpc::CallbackServerContext* context,
@@ -104,20 +106,42 @@ class BlockStoreServiceImpl::PutReactor : public grpc::ServerReadReactor<v1::Put
         return;
       }
     }
-    const std::string& chunk = request_.data();
-    if (data_.size() + chunk.size() > size_) {
+    std::string* chunk = request_.mutable_data();
+    if (received_ + chunk->size() > size_) {
       Finish(ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
           "stream carries more than the declared size of ", size_, " bytes; nothing stored"))));
       return;
     }
-    data_.append(chunk);
-    hasher_.Update(chunk);
+    received_ += chunk->size();
+    hasher_.Update(*chunk);
+    if (head_.size() < kCarEnvelopeProbeBytes) {
+      head_.append(chunk->data(),
+                   std::min<size_t>(chunk->size(), kCarEnvelopeProbeBytes - head_.size()));
+    }
+    if (pending_.empty()) {
+      pending_ = std::move(*chunk);
+    } else {
+      pending_.append(*chunk);
+    }
     request_.Clear();
+    // The last batch goes with the commit, in the same executor task.
+    if (received_ < size_ && !pending_.empty() &&
+        pending_.size() >= writer_->preferred_write_bytes()) {
+      absl::Status submitted = service_->executor_.TrySubmit([this] { WriteBatch(); });
+      if (!submitted.ok()) Finish(ToGrpcStatus(submitted));
+      return;
+    }
     StartRead(&request_);
   }
 
   void OnDone() override {
     service_->inflight_put_bytes_.fetch_sub(reserved_);
+    if (writer_ != nullptr) {
+      // An uncommitted writer abandons its upload on destruction, which may touch the network:
+      // not on a reactor thread (only when the executor refuses the task does it happen here).
+      (void)service_->executor_.TrySubmit(
+          [writer = std::move(writer_)]() mutable { writer.reset(); });
+    }
     delete this;
   }
 
@@ -134,14 +158,26 @@ class BlockStoreServiceImpl::PutReactor : public grpc::ServerReadReactor<v1::Put
       return absl::InvalidArgumentError("sha256 must be 32 bytes when set");
     }
     expected_sha256_ = request_.sha256();
-    uint64_t before = service_->inflight_put_bytes_.fetch_add(size_);
-    reserved_ = size_;
-    if (before + size_ > service_->options_.max_inflight_put_bytes) {
+    KILN_ASSIGN_OR_RETURN(writer_, service_->backend_.NewWriter(key_, size_));
+    // What this put holds in memory at once: one batch of the writer's preferred size.
+    reserved_ = std::min<uint64_t>(size_, writer_->preferred_write_bytes());
+    uint64_t before = service_->inflight_put_bytes_.fetch_add(reserved_);
+    if (before + reserved_ > service_->options_.max_inflight_put_bytes) {
       return absl::ResourceExhaustedError(
           "too many bytes of unfinished puts in flight on this server; retry later");
     }
-    data_.reserve(size_);
     return absl::OkStatus();
+  }
+
+  // On the executor: passes the gathered batch to the writer, then reads on.
+  void WriteBatch() {
+    absl::Status s = writer_->Write(std::exchange(pending_, std::string()));
+    if (!s.ok()) {
+      service_->NoteStatus(s);
+      Finish(ToGrpcStatus(s));
+      return;
+    }
+    StartRead(&request_);
   }
 
   void EndOfStream() {
@@ -153,14 +189,14 @@ class BlockStoreServiceImpl::PutReactor : public grpc::ServerReadReactor<v1::Put
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "put stream cancelled; nothing stored"));
       return;
     }
-    if (data_.size() != size_) {
-      Finish(ToGrpcStatus(absl::InvalidArgumentError(
-          absl::StrCat("stream ended after ", data_.size(), " of the declared ", size_,
-                       " bytes; nothing stored"))));
+    if (received_ != size_) {
+      Finish(ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat("stream ended after ", received_,
+                                                                  " of the declared ", size_,
+                                                                  " bytes; nothing stored"))));
       return;
     }
     if (key_.store == Store::kCar) {
-      absl::Status car = CheckCarUpload(data_, size_);
+      absl::Status car = CheckCarUpload(head_, size_);
       if (!car.ok()) {
         Finish(ToGrpcStatus(car));
         return;
@@ -176,12 +212,18 @@ class BlockStoreServiceImpl::PutReactor : public grpc::ServerReadReactor<v1::Put
     if (!submitted.ok()) Finish(ToGrpcStatus(submitted));
   }
 
+  // On the executor: writes the last batch and commits the blob.
   void Store() {
     absl::StatusOr<PutOutcome> outcome;
     {
       LatencyTimer timer(service_->m_.latency_put);
-      outcome = service_->backend_.Put(key_, data_, digest_);
+      absl::Status written = absl::OkStatus();
+      if (!pending_.empty() || received_ == 0) {
+        written = writer_->Write(std::exchange(pending_, std::string()));
+      }
+      outcome = written.ok() ? writer_->Commit(digest_) : absl::StatusOr<PutOutcome>(written);
     }
+    writer_.reset();  // committed or failed: release it here, not on a reactor thread
     if (!outcome.ok()) {
       service_->NoteStatus(outcome.status());
       Finish(ToGrpcStatus(outcome.status()));
@@ -189,12 +231,11 @@ class BlockStoreServiceImpl::PutReactor : public grpc::ServerReadReactor<v1::Put
     }
     if (*outcome == PutOutcome::kCreated) {
       service_->m_.blobs_written->Increment();
-      service_->m_.bytes_written->Increment(static_cast<double>(data_.size()));
+      service_->m_.bytes_written->Increment(static_cast<double>(size_));
     }
-    response_->set_size(data_.size());
+    response_->set_size(size_);
     response_->set_sha256(DigestBytes(digest_));
     response_->set_created(*outcome == PutOutcome::kCreated);
-    std::string().swap(data_);  // release the buffer before the response goes out
     Finish(grpc::Status::OK);
   }
 
@@ -205,15 +246,19 @@ class BlockStoreServiceImpl::PutReactor : public grpc::ServerReadReactor<v1::Put
   bool have_header_ = false;
   BlobKey key_;
   uint64_t size_ = 0;
+  uint64_t received_ = 0;
   uint64_t reserved_ = 0;
   std::string expected_sha256_;
-  std::string data_;
+  std::unique_ptr<BlobWriter> writer_;
+  std::string pending_;  // received bytes not yet passed to the writer
+  std::string head_;     // the first kCarEnvelopeProbeBytes bytes, for CheckCarUpload
   Sha256Hasher hasher_;
   Sha256Digest digest_{};
 };
 
-// Get: reads and verifies the blob on the executor, then streams it in chunks; each chunk is
-// written from OnWriteDone, so at most one chunk copy is in flight.
+// Get: opens a reader on the executor and streams its windows in chunks; each chunk is written
+// from OnWriteDone (at most one chunk copy in flight), and the next window is read on the executor
+// once the current one is sent, so a get holds about one window.
 class BlockStoreServiceImpl::GetReactor : public grpc::ServerWriteReactor<v1::GetResponse> {
  public:
   GetReactor(BlockStoreServiceImpl* service, const v1::GetRequest* request) : service_(service) {
@@ -223,7 +268,7 @@ class BlockStoreServiceImpl::GetReactor : public grpc::ServerWriteReactor<v1::Ge
       return;
     }
     absl::Status submitted =
-        service_->executor_.TrySubmit([this, key = *std::move(key)] { Load(key); });
+        service_->executor_.TrySubmit([this, key = *std::move(key)] { Open(key); });
     if (!submitted.ok()) Finish(ToGrpcStatus(submitted));
   }
 
@@ -232,52 +277,81 @@ class BlockStoreServiceImpl::GetReactor : public grpc::ServerWriteReactor<v1::Ge
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client stopped reading"));
       return;
     }
-    if (offset_ >= blob_->data().size()) {
+    if (offset_ < window_.size()) {
+      WriteNext();
+      return;
+    }
+    if (sent_ >= reader_->info().size) {
       service_->m_.blobs_read->Increment();
-      service_->m_.bytes_read->Increment(static_cast<double>(blob_->data().size()));
+      service_->m_.bytes_read->Increment(static_cast<double>(sent_));
       Finish(grpc::Status::OK);
       return;
     }
-    WriteNext();
+    absl::Status submitted = service_->executor_.TrySubmit([this] { ReadWindow(); });
+    if (!submitted.ok()) Finish(ToGrpcStatus(submitted));
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    if (reader_ != nullptr) {
+      // Release the reader (and any connection it holds) off the reactor thread.
+      (void)service_->executor_.TrySubmit(
+          [reader = std::move(reader_)]() mutable { reader.reset(); });
+    }
+    delete this;
+  }
 
  private:
-  void Load(const BlobKey& key) {
-    absl::StatusOr<std::unique_ptr<Blob>> blob;
-    {
-      LatencyTimer timer(service_->m_.latency_get);
-      blob = service_->backend_.Get(key);
-    }
-    if (!blob.ok()) {
-      service_->NoteStatus(blob.status());
-      Finish(ToGrpcStatus(blob.status()));
+  // On the executor.
+  void Open(const BlobKey& key) {
+    LatencyTimer timer(service_->m_.latency_get);
+    absl::StatusOr<std::unique_ptr<BlobReader>> reader = service_->backend_.NewReader(key);
+    if (!reader.ok()) {
+      service_->NoteStatus(reader.status());
+      Finish(ToGrpcStatus(reader.status()));
       return;
     }
-    blob_ = *std::move(blob);
-    response_.set_size(blob_->info().size);
-    response_.set_sha256(DigestBytes(blob_->info().sha256));
+    reader_ = *std::move(reader);
+    response_.set_size(reader_->info().size);
+    response_.set_sha256(DigestBytes(reader_->info().sha256));
+    ReadWindow();
+  }
+
+  // On the executor.
+  void ReadWindow() {
+    absl::StatusOr<absl::string_view> window = reader_->Read();
+    if (!window.ok()) {
+      service_->NoteStatus(window.status());
+      Finish(ToGrpcStatus(window.status()));
+      return;
+    }
+    window_ = *window;
+    offset_ = 0;
+    if (window_.empty() && sent_ < reader_->info().size) {
+      Finish(ToGrpcStatus(absl::InternalError("the stored blob ended before its size")));
+      return;
+    }
     WriteNext();
   }
 
   void WriteNext() {
-    absl::string_view data = blob_->data();
-    if (offset_ > 0) {
+    if (sent_ > 0) {
       // Only the first message carries size and digest. The previous write has completed, so
       // the message may be changed now.
       response_.clear_size();
       response_.clear_sha256();
     }
-    size_t n = std::min(service_->options_.get_chunk_bytes, data.size() - offset_);
-    response_.set_data(data.data() + offset_, n);
+    size_t n = std::min(service_->options_.get_chunk_bytes, window_.size() - offset_);
+    response_.set_data(window_.data() + offset_, n);
     offset_ += n;
+    sent_ += n;
     StartWrite(&response_);
   }
 
   BlockStoreServiceImpl* service_;
-  std::unique_ptr<Blob> blob_;
-  size_t offset_ = 0;
+  std::unique_ptr<BlobReader> reader_;
+  absl::string_view window_;  // the reader's current window
+  size_t offset_ = 0;         // bytes of window_ sent
+  uint64_t sent_ = 0;         // bytes of the blob sent
   v1::GetResponse response_;
 };
 

@@ -19,7 +19,9 @@ namespace kiln::blockstore {
 struct BlockStoreServiceOptions {
   // Largest blob accepted by Put, in bytes.
   uint64_t max_blob_bytes = 64ull << 20;
-  // Bytes of unfinished Put streams held in memory at once; beyond it puts get RESOURCE_EXHAUSTED.
+  // Bytes of unfinished Put streams held in memory at once (each put counts one batch of its
+  // backend writer: the whole blob for backends that store whole blobs, one part on s3://);
+  // beyond it puts get RESOURCE_EXHAUSTED.
   uint64_t max_inflight_put_bytes = 1ull << 30;
   // Most keys one BatchStat may ask about.
   size_t max_batch_keys = 1000;

@@ -1,34 +1,27 @@
 #include "services/blockstore/s3_backend.h"
 
 #include <functional>
-#include <sstream>
 #include <utility>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "boost/property_tree/ptree.hpp"
-#include "boost/property_tree/xml_parser.hpp"
 #include "common/s3_blob_layout.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
 #include "prometheus/metric_family.h"
+#include "services/blockstore/s3_blob_streams.h"
+#include "services/blockstore/s3_objects.h"
 #include "services/blockstore/stats_collectors.h"
 
 namespace kiln::blockstore {
 namespace {
 
-constexpr absl::string_view kDigestHeader = "x-amz-meta-kiln-sha256";
-
-S3Request Request(absl::string_view method, absl::string_view key,
-                  std::vector<std::pair<std::string, std::string>> query = {}) {
-  S3Request r;
-  r.method = std::string(method);
-  r.key = std::string(key);
-  r.query = std::move(query);
-  return r;
-}
+using s3_objects::DigestHex;
+using s3_objects::kDigestHeader;
+using s3_objects::ParseXml;
+using s3_objects::Request;
+using s3_objects::StoredDigest;
 
 class OwnedBlob : public Blob {
  public:
@@ -56,43 +49,10 @@ absl::string_view StoreName(Store store) {
   return "unknown";
 }
 
-std::string DigestHex(const Sha256Digest& d) {
-  return HexEncode(absl::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
-}
-
-// The stored digest of a response; nullopt when the object carries none; DATA_LOSS when it is
-// malformed.
-absl::StatusOr<std::optional<Sha256Digest>> StoredDigest(const HttpResponse& response) {
-  std::string hex = response.Header(kDigestHeader);
-  if (hex.empty()) return std::nullopt;
-  if (hex.size() != 64 || !std::all_of(hex.begin(), hex.end(), [](char c) {
-        return absl::ascii_isxdigit(static_cast<unsigned char>(c));
-      })) {
-    return absl::DataLossError("stored object carries a malformed SHA-256; refusing to serve it");
-  }
-  std::string bytes = absl::HexStringToBytes(hex);
-  Sha256Digest d;
-  std::copy(bytes.begin(), bytes.end(), d.begin());
-  return d;
-}
-
 absl::StatusOr<PutOutcome> Compare(const BlobInfo& existing, uint64_t size,
                                    const Sha256Digest& digest) {
   if (existing.size == size && existing.sha256 == digest) return PutOutcome::kAlreadyPresent;
   return absl::AlreadyExistsError("the key already holds different bytes; the first blob is kept");
-}
-
-// Parses an XML response body; INTERNAL when it is not XML.
-absl::StatusOr<boost::property_tree::ptree> ParseXml(const std::string& body,
-                                                     absl::string_view what) {
-  try {
-    std::istringstream in(body);
-    boost::property_tree::ptree tree;
-    boost::property_tree::read_xml(in, tree);
-    return tree;
-  } catch (const boost::property_tree::ptree_error&) {
-    return absl::InternalError(absl::StrCat(what, ": the object store's answer is not XML"));
-  }
 }
 
 }  // namespace
@@ -137,23 +97,29 @@ absl::StatusOr<std::optional<BlobInfo>> S3BlockBackend::Stat(const std::string& 
 absl::StatusOr<PutOutcome> S3BlockBackend::Put(const BlobKey& key, absl::string_view data,
                                                const Sha256Digest& digest) {
   const std::string object = ObjectName(key);
+  if (data.size() > options_.multipart_threshold) {
+    MultipartWriter writer(*this, object, data.size());
+    KILN_RETURN_IF_ERROR(writer.Append(data));
+    return writer.Commit(digest);
+  }
+  return CommitObject(object, data.size(), digest, [&](bool create_only) {
+    return PutSingle(object, data, digest, create_only);
+  });
+}
+
+absl::StatusOr<PutOutcome> S3BlockBackend::CommitObject(
+    const std::string& object, uint64_t size, const Sha256Digest& digest,
+    absl::FunctionRef<absl::Status(bool create_only)> write) {
   absl::MutexLock lock(&KeyLock(object));
   // An object without the kiln digest is overwritten with a verified copy.
   KILN_ASSIGN_OR_RETURN(std::optional<ObjectInfo> existing, Head(object));
-  if (existing.has_value() && existing->verified) {
-    return Compare(existing->info, data.size(), digest);
-  }
+  if (existing.has_value() && existing->verified) return Compare(existing->info, size, digest);
   // Only a new object is written conditionally: an unverified one is replaced on purpose.
-  const bool create_only = !existing.has_value();
-  absl::Status put = data.size() > options_.multipart_threshold
-                         ? PutMultipart(object, data, digest, create_only)
-                         : PutSingle(object, data, digest, create_only);
+  absl::Status put = write(/*create_only=*/!existing.has_value());
   if (put.code() == absl::StatusCode::kAborted) {
     // Another process created the object first (If-None-Match refused ours): compare with it.
     KILN_ASSIGN_OR_RETURN(existing, Head(object));
-    if (existing.has_value() && existing->verified) {
-      return Compare(existing->info, data.size(), digest);
-    }
+    if (existing.has_value() && existing->verified) return Compare(existing->info, size, digest);
     return absl::UnavailableError("a concurrent writer raced this put; retry it");
   }
   KILN_RETURN_IF_ERROR(put);
@@ -175,79 +141,21 @@ absl::Status S3BlockBackend::PutSingle(const std::string& object, absl::string_v
   return absl::OkStatus();
 }
 
-absl::Status S3BlockBackend::PutMultipart(const std::string& object, absl::string_view data,
-                                          const Sha256Digest& digest, bool create_only) {
-  S3Request create = Request("POST", object, {{"uploads", ""}});
-  create.headers = {{"content-type", "application/octet-stream"},
-                    {std::string(kDigestHeader), DigestHex(digest)}};
-  KILN_ASSIGN_OR_RETURN(HttpResponse created, client_.Send(create));
-  if (created.status != 200) return S3ResponseStatus(created, "starting a multipart upload");
-  KILN_ASSIGN_OR_RETURN(auto tree, ParseXml(created.body, "starting a multipart upload"));
-  const std::string upload_id = tree.get<std::string>("InitiateMultipartUploadResult.UploadId", "");
-  if (upload_id.empty()) {
-    return absl::InternalError("starting a multipart upload: the object store sent no UploadId");
-  }
-  absl::Status status = [&]() -> absl::Status {
-    std::string complete = "<CompleteMultipartUpload>";
-    int part = 1;
-    for (uint64_t offset = 0; offset < data.size(); offset += options_.part_bytes, ++part) {
-      absl::string_view slice = data.substr(offset, options_.part_bytes);
-      S3Request upload =
-          Request("PUT", object, {{"partNumber", absl::StrCat(part)}, {"uploadId", upload_id}});
-      upload.body = slice;
-      KILN_ASSIGN_OR_RETURN(HttpResponse uploaded, client_.Send(upload));
-      if (uploaded.status != 200) return S3ResponseStatus(uploaded, "uploading a part");
-      absl::StrAppend(&complete, "<Part><PartNumber>", part, "</PartNumber><ETag>",
-                      uploaded.Header("etag"), "</ETag></Part>");
-    }
-    complete += "</CompleteMultipartUpload>";
-    S3Request finish = Request("POST", object, {{"uploadId", upload_id}});
-    finish.headers = {{"content-type", "application/xml"}};
-    if (create_only) finish.headers.emplace_back("if-none-match", "*");
-    finish.body = complete;
-    KILN_ASSIGN_OR_RETURN(HttpResponse done, client_.Send(finish));
-    if (done.status == 412) return absl::AbortedError("object created concurrently");
-    // S3 may answer 200 and still fail the completion in the body.
-    if (done.status != 200 || !S3ErrorCode(done.body).empty()) {
-      return S3ResponseStatus(done, "completing a multipart upload");
-    }
-    return absl::OkStatus();
-  }();
-  if (!status.ok()) {
-    // Best effort: an upload left behind is invisible (and a bucket lifecycle rule reaps it).
-    absl::StatusOr<HttpResponse> aborted =
-        client_.Send(Request("DELETE", object, {{"uploadId", upload_id}}));
-    if (!aborted.ok() || aborted->status != 204) {
-      LOG(WARNING) << "could not abort a failed multipart upload; it stays invisible until the "
-                      "bucket's lifecycle rule removes it";
-    }
-  }
-  return status;
-}
-
 absl::StatusOr<std::unique_ptr<Blob>> S3BlockBackend::Get(const BlobKey& key) {
-  S3Request get = Request("GET", ObjectName(key));
-  get.max_response_bytes = options_.max_object_bytes;
-  absl::StatusOr<HttpResponse> got = client_.Send(get);
-  if (got.status().code() == absl::StatusCode::kResourceExhausted) {
+  KILN_ASSIGN_OR_RETURN(std::unique_ptr<BlobReader> reader, NewReader(key));
+  if (reader->info().size > options_.max_object_bytes) {
     return absl::FailedPreconditionError(
-        "the stored object is larger than this block-store serves (s3:// max_object_bytes)");
+        "the stored object is larger than this block-store reads whole (s3:// max_object_bytes)");
   }
-  KILN_ASSIGN_OR_RETURN(HttpResponse response, std::move(got));
-  if (response.status == 404) return absl::NotFoundError("blob not found");
-  if (response.status != 200) return S3ResponseStatus(response, "GET of a blob");
-  KILN_ASSIGN_OR_RETURN(std::optional<Sha256Digest> digest, StoredDigest(response));
-  if (!digest.has_value()) {
-    if (!options_.serve_unverified)
-      return absl::NotFoundError("blob not found (incomplete object)");
-    // Uploaded straight to the store through a presigned URL: nothing to check against.
-    Sha256Digest computed = Sha256(response.body);
-    return std::unique_ptr<Blob>(new OwnedBlob(std::move(response.body), computed));
+  std::string data;
+  data.reserve(reader->info().size);
+  for (;;) {
+    KILN_ASSIGN_OR_RETURN(absl::string_view window, reader->Read());
+    if (window.empty()) break;
+    data.append(window.data(), window.size());
   }
-  if (Sha256(response.body) != *digest) {
-    return absl::DataLossError("stored blob does not match its SHA-256; refusing to serve it");
-  }
-  return std::unique_ptr<Blob>(new OwnedBlob(std::move(response.body), *digest));
+  const Sha256Digest digest = reader->info().sha256;
+  return std::unique_ptr<Blob>(new OwnedBlob(std::move(data), digest));
 }
 
 absl::StatusOr<std::vector<std::optional<BlobInfo>>> S3BlockBackend::BatchStat(

@@ -14,15 +14,23 @@
 // store refuse the second writer where it supports conditional writes (AWS, R2, MinIO; s3rver
 // ignores it, and content-addressed keys make the race harmless there).
 //
-// Thread-safe; every call blocks on the network (see S3Client for retries and timeouts). The
-// backend holds no blob beyond the one being read or written: the BlockBackend interface passes
-// whole blobs, and they are sent from and received into those buffers without further copies.
+// Large blobs stream: NewWriter sends a blob above `multipart_threshold` as a multipart upload,
+// part by part as its bytes arrive, and since its digest is known only at the end, the completed
+// object then gets the digest by a copy onto itself with replaced metadata (no data moves on
+// stores that keep metadata apart; a server-side copy on others). Until that copy the object
+// carries no digest and counts as unverified (above). NewReader reads in ranged GETs of
+// `part_bytes` windows, checking the digest as the last window arrives. A put or get therefore
+// holds about one part (plus the service's batch), whatever the blob's size; Get and Put of whole
+// blobs (used by the cache and mirror backends) hold the blob.
+//
+// Thread-safe; every call blocks on the network (see S3Client for retries and timeouts).
 #pragma once
 
 #include <array>
 #include <memory>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "common/s3_client.h"
 #include "services/blockstore/block_backend.h"
@@ -33,15 +41,17 @@ struct S3BlockBackendOptions {
   S3ClientOptions client;
   // Object name prefix without slashes at either end; may be empty.
   std::string prefix;
-  // Blobs larger than this go up as multipart uploads of `part_bytes` parts.
+  // Blobs larger than this go up as multipart uploads of `part_bytes` parts; reads go in windows
+  // of `part_bytes`.
   uint64_t multipart_threshold = 16ull << 20;
   uint64_t part_bytes = 8ull << 20;
   // Objects without the kiln digest (uploaded straight to the store through presigned URLs) are
   // served, their digest computed from the bytes, and BatchStat reports them with an all-zero
   // sha256. When false they count as absent (an upload cut short on a store without atomic PUTs).
   bool serve_unverified = false;
-  // Get refuses (FAILED_PRECONDITION) objects larger than this instead of reading them into
-  // memory: objects uploaded directly through presigned URLs have no size limit of their own.
+  // Get (the whole-blob read) refuses (FAILED_PRECONDITION) objects larger than this instead of
+  // reading them into memory: objects uploaded directly through presigned URLs have no size limit
+  // of their own. Streamed reads (NewReader) have no such limit.
   uint64_t max_object_bytes = 256ull << 20;
 };
 
@@ -54,7 +64,10 @@ class S3BlockBackend : public BlockBackend {
   // missing, and otherwise as documented in block_backend.h.
   absl::StatusOr<PutOutcome> Put(const BlobKey& key, absl::string_view data,
                                  const Sha256Digest& digest) override;
+  // Whole-blob read; FAILED_PRECONDITION for objects over `max_object_bytes`.
   absl::StatusOr<std::unique_ptr<Blob>> Get(const BlobKey& key) override;
+  absl::StatusOr<std::unique_ptr<BlobWriter>> NewWriter(const BlobKey& key, uint64_t size) override;
+  absl::StatusOr<std::unique_ptr<BlobReader>> NewReader(const BlobKey& key) override;
   absl::StatusOr<std::vector<std::optional<BlobInfo>>> BatchStat(
       absl::string_view tenant, absl::string_view ledger, Store store,
       absl::Span<const std::string> keys) override;
@@ -80,8 +93,14 @@ class S3BlockBackend : public BlockBackend {
   // `create_only`: send If-None-Match: * (ABORTED when the store already has the object).
   absl::Status PutSingle(const std::string& object, absl::string_view data,
                          const Sha256Digest& digest, bool create_only);
-  absl::Status PutMultipart(const std::string& object, absl::string_view data,
-                            const Sha256Digest& digest, bool create_only);
+  // Under the key's lock: compares with a verified object already there (kAlreadyPresent or
+  // ALREADY_EXISTS) or else calls `write` (create_only when nothing is there) and, when it reports
+  // ABORTED (a concurrent creator), compares with what won.
+  absl::StatusOr<PutOutcome> CommitObject(const std::string& object, uint64_t size,
+                                          const Sha256Digest& digest,
+                                          absl::FunctionRef<absl::Status(bool create_only)> write);
+  class MultipartWriter;  // s3_blob_streams.cc
+  class RangeReader;      // s3_blob_streams.cc
   absl::Mutex& KeyLock(const std::string& object);
 
   const S3BlockBackendOptions options_;

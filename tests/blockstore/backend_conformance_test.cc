@@ -127,6 +127,51 @@ TEST_P(BackendConformanceTest, LargeBlobRoundTrips) {
   EXPECT_TRUE((*blob)->data() == data);
 }
 
+// Through NewWriter in pieces and NewReader window by window (large enough for s3's multipart
+// upload and ranged reads with their default sizes).
+TEST_P(BackendConformanceTest, WriterInPiecesAndReaderInWindowsRoundTrip) {
+  std::string data(17 << 20, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 2654435761u) >> 13);
+  const std::string key = CarKey(data);
+  auto writer = backend_->NewWriter(Key(key), data.size());
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  const size_t piece = std::max<size_t>(64 << 10, (*writer)->preferred_write_bytes());
+  for (size_t offset = 0; offset < data.size(); offset += piece) {
+    ASSERT_TRUE((*writer)->Write(data.substr(offset, piece)).ok());
+  }
+  auto put = (*writer)->Commit(Sha256(data));
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(*put, PutOutcome::kCreated);
+  auto reader = backend_->NewReader(Key(key));
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->info().size, data.size());
+  EXPECT_EQ((*reader)->info().sha256, Sha256(data));
+  std::string got;
+  for (;;) {
+    auto window = (*reader)->Read();
+    ASSERT_TRUE(window.ok()) << window.status();
+    if (window->empty()) break;
+    got.append(window->data(), window->size());
+  }
+  EXPECT_TRUE(got == data);
+  EXPECT_EQ(backend_->NewReader(Key(CarKey("absent"))).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_P(BackendConformanceTest, WriterDestroyedWithoutCommitStoresNothing) {
+  std::string data(17 << 20, 'w');
+  const std::string key = CarKey(data);
+  {
+    auto writer = backend_->NewWriter(Key(key), data.size());
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    ASSERT_TRUE((*writer)->Write(data.substr(0, 9 << 20)).ok());
+  }
+  EXPECT_EQ(backend_->Get(Key(key)).status().code(), absl::StatusCode::kNotFound);
+  auto stats = backend_->BatchStat("t1", "l1", Store::kCar, {key});
+  ASSERT_TRUE(stats.ok());
+  EXPECT_FALSE((*stats)[0].has_value());
+}
+
 TEST_P(BackendConformanceTest, StoresAndLedgersAreSeparateNamespaces) {
   ASSERT_TRUE(Put(Key("main", Store::kMeta, "l1"), "meta of l1").ok());
   EXPECT_EQ(backend_->Get(Key("main", Store::kWal, "l1")).status().code(),

@@ -100,13 +100,92 @@ TEST_F(S3BackendTest, BlobAboveThresholdGoesUpAsMultipartAndRoundTrips) {
   auto put = backend->Put(key, data, Sha256(data));
   ASSERT_TRUE(put.ok()) << put.status();
   EXPECT_EQ(*put, PutOutcome::kCreated);
-  // HEAD, initiate, three parts, complete.
-  EXPECT_EQ(backend->client().stats()->requests.load(), 6u);
+  // Initiate, three parts, HEAD, complete, and the copy that sets the digest.
+  EXPECT_EQ(backend->client().stats()->requests.load(), 7u);
   auto blob = backend->Get(key);
   ASSERT_TRUE(blob.ok()) << blob.status();
   EXPECT_TRUE((*blob)->data() == data);
   EXPECT_EQ((*blob)->info().sha256, Sha256(data));
   EXPECT_EQ(*backend->Put(key, data, Sha256(data)), PutOutcome::kAlreadyPresent);
+}
+
+TEST_F(S3BackendTest, LargeBlobStreamsInPartsAndWindowsAndIsCheckedAtTheLastWindow) {
+  auto backend = Open("&multipart_threshold_bytes=5242880&part_bytes=5242880");
+  ASSERT_NE(backend, nullptr);
+  std::string data = Pattern(12 << 20, 4);
+  BlobKey key{"t1", "l1", Store::kFile, CarKey(data)};
+  auto writer = backend->NewWriter(key, data.size());
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  for (size_t offset = 0; offset < data.size(); offset += 1 << 20) {
+    ASSERT_TRUE((*writer)->Write(data.substr(offset, 1 << 20)).ok());
+  }
+  // Nothing is visible before the commit.
+  EXPECT_EQ(backend->Get(key).status().code(), absl::StatusCode::kNotFound);
+  auto put = (*writer)->Commit(Sha256(data));
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(*put, PutOutcome::kCreated);
+
+  auto read_all = [&](std::string* out) -> absl::Status {
+    auto reader = backend->NewReader(key);
+    if (!reader.ok()) return reader.status();
+    EXPECT_EQ((*reader)->info().size, data.size());
+    out->clear();
+    for (;;) {
+      absl::StatusOr<absl::string_view> window = (*reader)->Read();
+      if (!window.ok()) return window.status();
+      if (window->empty()) return absl::OkStatus();
+      EXPECT_LE(window->size(), 5u << 20);
+      out->append(window->data(), window->size());
+    }
+  };
+  std::string got;
+  ASSERT_TRUE(read_all(&got).ok());
+  EXPECT_TRUE(got == data);
+
+  // Same size, one byte changed in the last window, the original digest kept.
+  std::string tampered = data;
+  tampered[tampered.size() - 1] ^= 1;
+  auto raw = RawPut(backend->ObjectName(key), tampered, HexEncode(DigestBytes(Sha256(data))));
+  ASSERT_TRUE(raw.ok() && raw->status == 200);
+  absl::Status bad = read_all(&got);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kDataLoss) << bad;
+  EXPECT_LT(got.size(), data.size());
+}
+
+TEST_F(S3BackendTest, AbandonedLargeWriterLeavesNothing) {
+  auto backend = Open("&multipart_threshold_bytes=5242880&part_bytes=5242880");
+  ASSERT_NE(backend, nullptr);
+  std::string data = Pattern(12 << 20, 5);
+  BlobKey key{"t1", "l1", Store::kFile, CarKey(data)};
+  {
+    auto writer = backend->NewWriter(key, data.size());
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->Write(data.substr(0, 6 << 20)).ok());  // one part uploaded
+  }
+  EXPECT_EQ(backend->Get(key).status().code(), absl::StatusCode::kNotFound);
+  auto list = backend->List("t1", "l1", Store::kFile, "", 10);
+  ASSERT_TRUE(list.ok());
+  EXPECT_TRUE(list->entries.empty());
+}
+
+TEST_F(S3BackendTest, LargeDirectUploadIsServedInWindowsWithItsComputedDigest) {
+  auto backend = Open("&unverified_objects=serve&part_bytes=5242880");
+  ASSERT_NE(backend, nullptr);
+  std::string data = Pattern(11 << 20, 6);
+  BlobKey key{"t1", "l1", Store::kFile, CarKey(data)};
+  auto raw = RawPut(backend->ObjectName(key), data, "");
+  ASSERT_TRUE(raw.ok() && raw->status == 200);
+  auto reader = backend->NewReader(key);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->info().sha256, Sha256(data));
+  std::string got;
+  for (;;) {
+    auto window = (*reader)->Read();
+    ASSERT_TRUE(window.ok()) << window.status();
+    if (window->empty()) break;
+    got.append(window->data(), window->size());
+  }
+  EXPECT_TRUE(got == data);
 }
 
 TEST_F(S3BackendTest, TamperedObjectReadsAsDataLoss) {

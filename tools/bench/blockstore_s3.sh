@@ -16,6 +16,11 @@
 #   DURATION    seconds of load per run (default: 10)
 #   CASES       op:size:clients triples (default: put and get of 1 MiB with 1 and 8 clients)
 #   QUIET_WAIT  seconds to wait before each run for the machine to be idle (default: 60)
+#   GET_BLOBS   for get cases: objects each load tool uploads first and reads in turn (default: 64;
+#               use 2 for 64 MiB blobs)
+#   SERVER_BIN  the kiln-blockstore to measure (default: the one in BUILD_DIR), e.g. an older build
+# The block-store's peak resident memory (VmHWM, a high-water mark over the whole run) is printed
+# after each case: with large blobs it shows whether a put or get holds the blob whole.
 set -euo pipefail
 export LC_ALL=C
 
@@ -24,9 +29,10 @@ BUILD_DIR=${BUILD_DIR:-$REPO/build}
 DURATION=${DURATION:-10}
 CASES=${CASES:-"put:1048576:1 put:1048576:8 get:1048576:1 get:1048576:8"}
 QUIET_WAIT=${QUIET_WAIT:-60}
+GET_BLOBS=${GET_BLOBS:-64}
 S3RVER=${KILN_S3RVER_DIR:-$REPO/tests/support/s3rver}/node_modules/s3rver/bin/s3rver.js
 
-SERVER_BIN=$BUILD_DIR/services/blockstore/kiln-blockstore
+SERVER_BIN=${SERVER_BIN:-$BUILD_DIR/services/blockstore/kiln-blockstore}
 LOAD_BIN=$BUILD_DIR/tools/kiln-blockstore-load
 S3_LOAD_BIN=$BUILD_DIR/tools/kiln-s3-load
 log() { echo "blockstore_s3.sh: $*" >&2; }
@@ -54,7 +60,7 @@ node --openssl-legacy-provider "$S3RVER" --silent --address 127.0.0.1 --port 0 \
 S3_PID=$!
 PIDS+=("$S3_PID")
 for ((i = 0; i < 300; i++)); do
-  S3_PORT=$(sed -n 's/^S3rver listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$WORK/s3rver.log")
+  S3_PORT=$(sed -n 's/^S3rver listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$WORK/s3rver.log" 2>/dev/null || true)  # the log may not exist yet
   [[ -n $S3_PORT ]] && break
   sleep 0.1
 done
@@ -82,7 +88,7 @@ for spec in $CASES; do
   log "$name direct to s3rver for ${DURATION}s"
   s0=$(proc_cpu_secs "$S3_PID")
   R[$name.direct]=$("$S3_LOAD_BIN" --endpoint="$ENDPOINT" --bucket=kiln --op="$op" --size="$size" \
-    --clients="$clients" --duration="${DURATION}s") || FAILED=1
+    --clients="$clients" --get_blobs="$GET_BLOBS" --duration="${DURATION}s") || FAILED=1
   R[$name.direct_s3cpu]=$(awk -v a="$(proc_cpu_secs "$S3_PID")" -v b="$s0" \
     -v s="$(field "${R[$name.direct]}" secs)" 'BEGIN { printf "%.2f", (a - b) / s }')
   wait_for_quiet
@@ -90,30 +96,35 @@ for spec in $CASES; do
   s0=$(proc_cpu_secs "$S3_PID")
   k0=$(proc_cpu_secs "$SERVER_PID")
   R[$name.kiln]=$("$LOAD_BIN" --target="127.0.0.1:$GRPC_PORT" --op="$op" --size="$size" \
-    --clients="$clients" --chunk=1048576 --duration="${DURATION}s") || FAILED=1
+    --clients="$clients" --chunk=1048576 --get_blobs="$GET_BLOBS" --duration="${DURATION}s") ||
+    FAILED=1
   secs=$(field "${R[$name.kiln]}" secs)
   R[$name.kiln_s3cpu]=$(awk -v a="$(proc_cpu_secs "$S3_PID")" -v b="$s0" -v s="$secs" \
     'BEGIN { printf "%.2f", (a - b) / s }')
   R[$name.kiln_srvcpu]=$(awk -v a="$(proc_cpu_secs "$SERVER_PID")" -v b="$k0" -v s="$secs" \
     'BEGIN { printf "%.2f", (a - b) / s }')
+  R[$name.hwm]=$(awk '$1 == "VmHWM:" { printf "%.0f", $2 / 1024 }' "/proc/$SERVER_PID/status")
   echo "direct: ${R[$name.direct]}"
   echo "kiln:   ${R[$name.kiln]}"
+  echo "kiln-blockstore peak RSS so far (VmHWM): ${R[$name.hwm]} MiB"
 done
 
 echo
 echo "== kiln-blockstore on s3rver vs direct S3 requests: $(nproc) CPUs, DURATION=${DURATION}s =="
-printf '%-18s %12s %12s %8s %14s %14s %10s\n' case direct_MB/s kiln_MB/s ratio \
-  direct_p50_ms kiln_p50_ms cpu:s3rver/blockstore
+printf '%-18s %12s %12s %8s %14s %14s %10s %9s\n' case direct_MB/s kiln_MB/s ratio \
+  direct_p50_ms kiln_p50_ms cpu:s3rver/blockstore srv_hwm_MiB
 for spec in $CASES; do
   IFS=: read -r op size clients <<<"$spec"
   name="$op-$size-c$clients"
   d=$(field "${R[$name.direct]:-}" MB_per_sec)
   k=$(field "${R[$name.kiln]:-}" MB_per_sec)
-  printf '%-18s %12s %12s %8s %14s %14s %10s\n' "$name" "${d:--}" "${k:--}" \
+  printf '%-18s %12s %12s %8s %14s %14s %10s %9s\n' "$name" "${d:--}" "${k:--}" \
     "$(awk -v d="${d:-0}" -v k="${k:-0}" 'BEGIN { if (d > 0) printf "%.2fx", k / d; else print "-" }')" \
     "$(field "${R[$name.direct]:-}" p50_ms)" "$(field "${R[$name.kiln]:-}" p50_ms)" \
-    "${R[$name.direct_s3cpu]:-}|${R[$name.kiln_s3cpu]:-}/${R[$name.kiln_srvcpu]:-}"
+    "${R[$name.direct_s3cpu]:-}|${R[$name.kiln_s3cpu]:-}/${R[$name.kiln_srvcpu]:-}" \
+    "${R[$name.hwm]:-}"
 done
 echo "(ratio: kiln MB/s over direct MB/s, target >= 0.80x; cpu: cores used by s3rver in the direct"
-echo " run | by s3rver / by kiln-blockstore in the kiln run)"
+echo " run | by s3rver / by kiln-blockstore in the kiln run; srv_hwm_MiB: the block-store's peak"
+echo " resident memory since it started, after the case)"
 [[ $FAILED -eq 0 ]] || { log "some runs reported errors"; exit 1; }

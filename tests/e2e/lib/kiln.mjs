@@ -155,8 +155,8 @@ export async function metricSum(port, name, labels = {}) {
 // KILN_E2E_BLOBS=s3: the block-stores keep blobs on a fresh s3rver (the pinned test server in
 // tests/support/s3rver, npm-installed by tools/dev) and the edges hand out presigned URLs straight
 // to it; s3-proxied: the same with --direct_blob_urls=false (blobs through the edge's /blob path).
-// With replicas, the block-stores share the bucket with no shard list; edge and merge i use
-// block-store i.
+// With replicas, the block-stores share the bucket with no shard list and every edge and merge
+// balances over all of them (an ipv4: target), as tools/dev up --replicas N --blobs s3 runs them.
 const BLOBS = process.env.KILN_E2E_BLOBS || "rocksdb";
 
 async function startS3rver(dataDir, logDir) {
@@ -329,13 +329,14 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
       shards.metadata.push(`127.0.0.1:${md.ports.grpc_port}`);
       metrics.push({ job: "kiln-metadata", instance: `metadata-${i}`, port: Number(md.ports.metrics_port) });
     }
-    const blockstoreTarget = shards.blockstore.join(",");
+    const blockstoreTarget =
+      s3Url && replicas > 1 ? `ipv4:${shards.blockstore.join(",")}` : shards.blockstore.join(",");
     const metadataTarget = postgres ? `ipv4:${shards.metadata.join(",")}` : shards.metadata.join(",");
     const merges = [];
     for (let i = 0; i < replicas; i++) {
       const mg = await start(`merge${suffix(i)}`, [
         path.join(bin, "services/merge/kiln-merge"),
-        `--blockstore_target=${s3Url ? shards.blockstore[i] : blockstoreTarget}`,
+        `--blockstore_target=${blockstoreTarget}`,
         `--metadata_target=${metadataTarget}`,
         ...common,
       ]);
@@ -352,7 +353,7 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
         argv: [
           ...edgeCmd,
           "--metrics_address=127.0.0.1:0",
-          `--blockstore_target=${s3Url ? shards.blockstore[i] : blockstoreTarget}`,
+          `--blockstore_target=${blockstoreTarget}`,
           `--metadata_target=${metadataTarget}`,
           // Every edge balances over every merge replica, as with the headless Service in k8s.
           replicas > 1 ? `--merge_target=ipv4:${merges.join(",")}` : `--merge_target=${merges[0]}`,
@@ -393,6 +394,11 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
   const kiln = {
     dataDir,
     replicas,
+    // Where blobs live (KILN_E2E_BLOBS: rocksdb, s3 or s3-proxied); with direct URLs, clients are
+    // handed presigned URLs to s3Endpoint instead of the edge's /blob path.
+    blobs: BLOBS,
+    directBlobUrls: BLOBS === "s3",
+    s3Endpoint: s3rver ? `http://127.0.0.1:${s3rver.port}` : null,
     // Per-edge views ({port, httpBase, fpUrl(protocol)}); the getters below are edge 0's.
     edges: edges.map((_, i) => edgeView(i)),
     // Every service's metrics endpoint: [{job, instance, port}].

@@ -1,0 +1,71 @@
+// Default BlobWriter and BlobReader for backends that store and read whole blobs.
+#include "services/blockstore/block_backend.h"
+
+#include <utility>
+
+namespace kiln::blockstore {
+namespace {
+
+// Gathers the blob in memory and stores it with one Put.
+class BufferingWriter : public BlobWriter {
+ public:
+  BufferingWriter(BlockBackend& backend, BlobKey key, uint64_t size)
+      : backend_(backend), key_(std::move(key)), size_(size) {}
+
+  size_t preferred_write_bytes() const override { return static_cast<size_t>(size_); }
+
+  absl::Status Write(std::string data) override {
+    if (data_.empty()) {
+      data_ = std::move(data);  // the usual case: one Write of the whole blob, kept as is
+    } else {
+      if (data_.capacity() < size_) data_.reserve(size_);
+      data_.append(data);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<PutOutcome> Commit(const Sha256Digest& digest) override {
+    absl::StatusOr<PutOutcome> outcome = backend_.Put(key_, data_, digest);
+    std::string().swap(data_);
+    return outcome;
+  }
+
+ private:
+  BlockBackend& backend_;
+  const BlobKey key_;
+  const uint64_t size_;
+  std::string data_;
+};
+
+// Returns a whole blob read by Get as its one window.
+class WholeBlobReader : public BlobReader {
+ public:
+  explicit WholeBlobReader(std::unique_ptr<Blob> blob) : blob_(std::move(blob)) {
+    info_ = blob_->info();
+  }
+
+  absl::StatusOr<absl::string_view> Read() override {
+    if (done_) return absl::string_view();
+    done_ = true;
+    return blob_->data();
+  }
+
+ private:
+  std::unique_ptr<Blob> blob_;
+  bool done_ = false;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<BlobWriter>> BlockBackend::NewWriter(const BlobKey& key,
+                                                                    uint64_t size) {
+  return std::unique_ptr<BlobWriter>(new BufferingWriter(*this, key, size));
+}
+
+absl::StatusOr<std::unique_ptr<BlobReader>> BlockBackend::NewReader(const BlobKey& key) {
+  absl::StatusOr<std::unique_ptr<Blob>> blob = Get(key);
+  if (!blob.ok()) return blob.status();
+  return std::unique_ptr<BlobReader>(new WholeBlobReader(*std::move(blob)));
+}
+
+}  // namespace kiln::blockstore

@@ -1,0 +1,73 @@
+// The s3:// backend's streaming writer and reader (see s3_backend.h for the scheme). Internal to
+// the block-store. Each object is used by one thread at a time; calls block on the network.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "services/blockstore/s3_backend.h"
+
+namespace kiln::blockstore {
+
+// A multipart upload fed part by part. Parts are `part_bytes` long except the last; nothing is
+// sent before the first full part (or the end of a smaller blob). Without a successful Commit the
+// destructor aborts the upload, so nothing becomes visible.
+class S3BlockBackend::MultipartWriter : public BlobWriter {
+ public:
+  MultipartWriter(S3BlockBackend& backend, std::string object, uint64_t size);
+  ~MultipartWriter() override;
+
+  size_t preferred_write_bytes() const override;
+  absl::Status Write(std::string data) override { return Append(data); }
+  // Uploads what `data` completes; UNAVAILABLE/INTERNAL/PERMISSION_DENIED as S3 requests fail.
+  absl::Status Append(absl::string_view data);
+  // Completes the upload under the key's lock (comparing with an object already there), then
+  // gives the object its digest. Returns as BlockBackend::Put.
+  absl::StatusOr<PutOutcome> Commit(const Sha256Digest& digest) override;
+
+ private:
+  absl::Status UploadPart(absl::string_view part);
+  // Completes the upload (If-None-Match when `create_only`) and sets the digest.
+  absl::Status Complete(bool create_only, const Sha256Digest& digest);
+
+  S3BlockBackend& backend_;
+  const std::string object_;
+  const uint64_t size_;
+  uint64_t appended_ = 0;
+  std::string part_;       // bytes of the next part not yet uploaded
+  std::string upload_id_;  // empty until the upload is started
+  std::string parts_xml_;  // <Part> elements of the uploaded parts
+  int parts_ = 0;
+  bool completed_ = false;
+};
+
+// Ranged GETs of `part_bytes` windows, all conditional on the first answer's ETag (a replaced
+// object fails the read with UNAVAILABLE rather than mixing two objects' bytes).
+class S3BlockBackend::RangeReader : public BlobReader {
+ public:
+  // NOT_FOUND when missing (or unverified and not served), DATA_LOSS for a malformed digest or a
+  // one-window blob that does not match it, UNAVAILABLE when the store fails.
+  static absl::StatusOr<std::unique_ptr<BlobReader>> Open(S3BlockBackend& backend,
+                                                          std::string object);
+
+  absl::StatusOr<absl::string_view> Read() override;
+
+ private:
+  RangeReader(S3BlockBackend& backend, std::string object)
+      : backend_(backend), object_(std::move(object)) {}
+  // Fetches [offset, offset + window) into `window_`.
+  absl::Status Fetch(uint64_t offset);
+  // Reads the remaining windows once to learn an unverified object's digest.
+  absl::Status ComputeDigest();
+
+  S3BlockBackend& backend_;
+  const std::string object_;
+  std::string etag_;
+  std::string window_;
+  uint64_t next_ = 0;          // offset of the first byte not yet returned
+  bool first_pending_ = true;  // window_ holds the first window, not yet returned
+  Sha256Hasher hasher_;
+};
+
+}  // namespace kiln::blockstore
