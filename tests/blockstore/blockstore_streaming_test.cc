@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/synchronization/notification.h"
 #include "common/server.h"
 #include "gtest/gtest.h"
 #include "services/blockstore/blockstore_service.h"
@@ -35,6 +36,7 @@ class StreamingBackend : public MemoryBlockBackend {
   std::atomic<size_t> largest_write{0};
   std::atomic<int> writes{0};
   std::atomic<int> writers_abandoned{0};
+  absl::Notification writer_abandoned;  // the service releases writers on its executor
   std::atomic<int> windows_read{0};
   std::atomic<bool> corrupt_last_window{false};
 
@@ -54,7 +56,8 @@ class StreamingBackend : public MemoryBlockBackend {
    public:
     Writer(StreamingBackend& backend, BlobKey key) : backend_(backend), key_(std::move(key)) {}
     ~Writer() override {
-      if (!committed_) backend_.writers_abandoned.fetch_add(1);
+      if (committed_) return;
+      if (backend_.writers_abandoned.fetch_add(1) == 0) backend_.writer_abandoned.Notify();
     }
     size_t preferred_write_bytes() const override { return kBatch; }
     absl::Status Write(std::string data) override {
@@ -152,6 +155,7 @@ TEST_F(BlockStoreStreamingTest, BrokenPutStreamAbandonsTheWriterAndStoresNothing
   std::string got;
   EXPECT_EQ(GetBlob(*stub_, Ref("short", v1::STORE_META), &got).error_code(),
             grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(backend_.writer_abandoned.WaitForNotificationWithTimeout(absl::Seconds(30)));
   EXPECT_EQ(backend_.writers_abandoned.load(), 1);
 }
 
