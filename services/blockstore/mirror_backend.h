@@ -20,14 +20,6 @@
 
 namespace kiln::blockstore {
 
-// What one Repair pass did.
-struct RepairReport {
-  uint64_t copied_to_first = 0;
-  uint64_t copied_to_second = 0;
-  // Blobs that could not be copied (unreadable or refused); their keys are not listed.
-  uint64_t failed = 0;
-};
-
 class MirrorBlockBackend : public BlockBackend {
  public:
   MirrorBlockBackend(std::unique_ptr<BlockBackend> first, std::unique_ptr<BlockBackend> second);
@@ -51,7 +43,7 @@ class MirrorBlockBackend : public BlockBackend {
   // Copies every blob of (tenant, ledger, store) that one store lacks from the other. Returns
   // the first List failure; copy failures are counted in the report.
   absl::StatusOr<RepairReport> Repair(absl::string_view tenant, absl::string_view ledger,
-                                      Store store);
+                                      Store store) override;
 
   struct Stats {
     std::atomic<uint64_t> fallback_reads{0};  // Gets answered by SECOND
