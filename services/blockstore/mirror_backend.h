@@ -1,7 +1,7 @@
 // mirror(FIRST, SECOND): every blob is written to both stores and acknowledged only when both
 // hold it; reads come from the first store that has a good copy (a miss, an outage or DATA_LOSS in
 // FIRST falls through to SECOND). Repair() copies what one store lacks from the other, one
-// (tenant, ledger, store) at a time.
+// (tenant, ledger, store) at a time, streaming each blob (BlobReader into BlobWriter).
 //
 // Put writes FIRST, then SECOND. When FIRST refuses (ALREADY_EXISTS, an error) SECOND is not
 // touched; when SECOND refuses with ALREADY_EXISTS a blob FIRST just created is removed again, so
