@@ -27,10 +27,11 @@ absl::Status ValidateCheckpointName(const std::string& name) {
 }
 
 AdminServiceImpl::AdminServiceImpl(std::string checkpoint_dir, CheckpointFn checkpoint,
-                                   BoundedExecutor& executor)
+                                   BoundedExecutor& executor, RepairBlobsFn repair_blobs)
     : checkpoint_dir_(std::move(checkpoint_dir)),
       checkpoint_(std::move(checkpoint)),
-      executor_(executor) {}
+      executor_(executor),
+      repair_blobs_(std::move(repair_blobs)) {}
 
 grpc::ServerUnaryReactor* AdminServiceImpl::CreateCheckpoint(
     grpc::CallbackServerContext* context, const admin::v1::CreateCheckpointRequest* request,
@@ -67,6 +68,29 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateCheckpoint(
       LOG(WARNING) << "checkpoint " << dir << " failed: " << s;
     }
     reactor->Finish(ToGrpcStatus(s));
+  });
+  if (!queued.ok()) reactor->Finish(ToGrpcStatus(queued));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::RepairBlobs(
+    grpc::CallbackServerContext* context, const admin::v1::RepairBlobsRequest* request,
+    admin::v1::RepairBlobsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (repair_blobs_ == nullptr) {
+    reactor->Finish(ToGrpcStatus(
+        absl::FailedPreconditionError("this service keeps no blobs; ask a kiln-blockstore")));
+    return reactor;
+  }
+  absl::Status queued = executor_.TrySubmit([this, reactor, request, response]() {
+    absl::StatusOr<admin::v1::RepairBlobsResponse> result = repair_blobs_(*request);
+    if (result.ok()) {
+      *response = *std::move(result);
+      LOG(INFO) << "blob repair: " << response->copied_to_first() << " copied to the first store, "
+                << response->copied_to_second() << " to the second, " << response->failed()
+                << " failed";
+    }
+    reactor->Finish(ToGrpcStatus(result.status()));
   });
   if (!queued.ok()) reactor->Finish(ToGrpcStatus(queued));
   return reactor;

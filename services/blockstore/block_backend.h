@@ -50,6 +50,14 @@ class Blob {
 
 enum class PutOutcome { kCreated, kAlreadyPresent };
 
+// What one repair pass of a redundant backend did (BlockBackend::Repair).
+struct RepairReport {
+  uint64_t copied_to_first = 0;
+  uint64_t copied_to_second = 0;
+  // Blobs that could not be copied (unreadable or refused); their keys are not listed.
+  uint64_t failed = 0;
+};
+
 // Takes one blob's bytes in order and stores them on Commit (BlockBackend::NewWriter), so a large
 // blob need not be held whole in memory. Used by one thread at a time; Write and Commit block.
 class BlobWriter {
@@ -138,6 +146,17 @@ class BlockBackend {
   virtual absl::StatusOr<ListPage> List(absl::string_view tenant, absl::string_view ledger,
                                         Store store, absl::string_view start_after,
                                         size_t limit) = 0;
+
+  // For backends that keep redundant copies (mirror): copies every blob of (tenant, ledger, store)
+  // that one copy lacks from another. Blocks. Returns the first List failure; copy failures are
+  // counted in the report. FAILED_PRECONDITION for backends with nothing to repair (the default).
+  virtual absl::StatusOr<RepairReport> Repair(absl::string_view tenant, absl::string_view ledger,
+                                              Store store) {
+    (void)tenant;
+    (void)ledger;
+    (void)store;
+    return absl::FailedPreconditionError("only mirror(...) block backends keep copies to repair");
+  }
 
   // Engine statistics computed at scrape time, or nullptr when the backend has none.
   virtual std::shared_ptr<prometheus::Collectable> StatsCollector() { return nullptr; }

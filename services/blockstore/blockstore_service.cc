@@ -301,10 +301,16 @@ class BlockStoreServiceImpl::GetReactor : public grpc::ServerWriteReactor<v1::Ge
   }
 
  private:
-  // On the executor.
+  // On the executor. Opens the reader and reads its first window (both timed).
   void Open(const BlobKey& key) {
-    LatencyTimer timer(service_->m_.latency_get);
-    absl::StatusOr<std::unique_ptr<BlobReader>> reader = service_->backend_.NewReader(key);
+    absl::StatusOr<std::unique_ptr<BlobReader>> reader;
+    absl::StatusOr<absl::string_view> first = absl::string_view();
+    {
+      // Scoped: once a window is sent, the call may finish and the service go away at shutdown.
+      LatencyTimer timer(service_->m_.latency_get);
+      reader = service_->backend_.NewReader(key);
+      if (reader.ok()) first = (*reader)->Read();
+    }
     if (!reader.ok()) {
       service_->NoteStatus(reader.status());
       Finish(ToGrpcStatus(reader.status()));
@@ -313,12 +319,13 @@ class BlockStoreServiceImpl::GetReactor : public grpc::ServerWriteReactor<v1::Ge
     reader_ = *std::move(reader);
     response_.set_size(reader_->info().size);
     response_.set_sha256(DigestBytes(reader_->info().sha256));
-    ReadWindow();
+    SendWindow(std::move(first));
   }
 
   // On the executor.
-  void ReadWindow() {
-    absl::StatusOr<absl::string_view> window = reader_->Read();
+  void ReadWindow() { SendWindow(reader_->Read()); }
+
+  void SendWindow(absl::StatusOr<absl::string_view> window) {
     if (!window.ok()) {
       service_->NoteStatus(window.status());
       Finish(ToGrpcStatus(window.status()));

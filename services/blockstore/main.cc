@@ -16,6 +16,7 @@
 #include "common/shards.h"
 #include "glog/logging.h"
 #include "services/blockstore/backend_spec.h"
+#include "services/blockstore/blob_repair.h"
 #include "services/blockstore/blockstore_service.h"
 
 ABSL_FLAG(std::string, grpc_address, "127.0.0.1:7101", "Address the gRPC server listens on.");
@@ -27,6 +28,8 @@ ABSL_FLAG(std::string, backend, "",
           "(credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or credentials_file=), or a "
           "composition: cache(FRONT, BACK[, max_bytes=N]), mirror(FIRST, SECOND).");
 ABSL_FLAG(uint64_t, max_blob_bytes, 64ull << 20, "Largest blob accepted, in bytes.");
+ABSL_FLAG(uint64_t, get_chunk_bytes, 64 << 10,
+          "Bytes of blob data per Get stream message (1 KiB to 4 MiB).");
 ABSL_FLAG(uint64_t, max_inflight_put_bytes, 1ull << 30,
           "Bytes of unfinished uploads held in memory at once before puts are refused.");
 ABSL_FLAG(int, io_threads, 64,
@@ -82,6 +85,10 @@ int main(int argc, char** argv) {
   service_options.shard = *shard;
   service_options.max_blob_bytes = absl::GetFlag(FLAGS_max_blob_bytes);
   service_options.max_inflight_put_bytes = absl::GetFlag(FLAGS_max_inflight_put_bytes);
+  service_options.get_chunk_bytes = absl::GetFlag(FLAGS_get_chunk_bytes);
+  if (service_options.get_chunk_bytes < 1024 || service_options.get_chunk_bytes > (4 << 20)) {
+    Die("--get_chunk_bytes must be between 1024 and 4194304");
+  }
 
   kiln::ServerOptions server_options;
   server_options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
@@ -109,7 +116,10 @@ int main(int argc, char** argv) {
                                                   metrics.registry());
   kiln::AdminServiceImpl admin(
       absl::GetFlag(FLAGS_checkpoint_dir),
-      [store = &**backend](const std::string& dir) { return store->Checkpoint(dir); }, executor);
+      [store = &**backend](const std::string& dir) { return store->Checkpoint(dir); }, executor,
+      [store = &**backend](const kiln::admin::v1::RepairBlobsRequest& request) {
+        return kiln::blockstore::RepairLedgerBlobs(*store, request);
+      });
   auto server = kiln::GrpcServer::Start(server_options, {&service, &admin}, metrics);
   if (!server.ok()) Die(std::string(server.status().message()));
 

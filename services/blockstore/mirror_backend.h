@@ -1,7 +1,7 @@
 // mirror(FIRST, SECOND): every blob is written to both stores and acknowledged only when both
 // hold it; reads come from the first store that has a good copy (a miss, an outage or DATA_LOSS in
 // FIRST falls through to SECOND). Repair() copies what one store lacks from the other, one
-// (tenant, ledger, store) at a time.
+// (tenant, ledger, store) at a time, streaming each blob (BlobReader into BlobWriter).
 //
 // Put writes FIRST, then SECOND. When FIRST refuses (ALREADY_EXISTS, an error) SECOND is not
 // touched; when SECOND refuses with ALREADY_EXISTS a blob FIRST just created is removed again, so
@@ -19,14 +19,6 @@
 #include "services/blockstore/block_backend.h"
 
 namespace kiln::blockstore {
-
-// What one Repair pass did.
-struct RepairReport {
-  uint64_t copied_to_first = 0;
-  uint64_t copied_to_second = 0;
-  // Blobs that could not be copied (unreadable or refused); their keys are not listed.
-  uint64_t failed = 0;
-};
 
 class MirrorBlockBackend : public BlockBackend {
  public:
@@ -51,7 +43,7 @@ class MirrorBlockBackend : public BlockBackend {
   // Copies every blob of (tenant, ledger, store) that one store lacks from the other. Returns
   // the first List failure; copy failures are counted in the report.
   absl::StatusOr<RepairReport> Repair(absl::string_view tenant, absl::string_view ledger,
-                                      Store store);
+                                      Store store) override;
 
   struct Stats {
     std::atomic<uint64_t> fallback_reads{0};  // Gets answered by SECOND

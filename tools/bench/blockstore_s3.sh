@@ -19,6 +19,7 @@
 #   GET_BLOBS   for get cases: objects each load tool uploads first and reads in turn (default: 64;
 #               use 2 for 64 MiB blobs)
 #   SERVER_BIN  the kiln-blockstore to measure (default: the one in BUILD_DIR), e.g. an older build
+#   SERVER_ARGS extra kiln-blockstore flags, e.g. "--get_chunk_bytes=1048576"
 # The block-store's peak resident memory (VmHWM, a high-water mark over the whole run) is printed
 # after each case: with large blobs it shows whether a put or get holds the blob whole.
 set -euo pipefail
@@ -30,6 +31,7 @@ DURATION=${DURATION:-10}
 CASES=${CASES:-"put:1048576:1 put:1048576:8 get:1048576:1 get:1048576:8"}
 QUIET_WAIT=${QUIET_WAIT:-60}
 GET_BLOBS=${GET_BLOBS:-64}
+SERVER_ARGS=${SERVER_ARGS:-}
 S3RVER=${KILN_S3RVER_DIR:-$REPO/tests/support/s3rver}/node_modules/s3rver/bin/s3rver.js
 
 SERVER_BIN=${SERVER_BIN:-$BUILD_DIR/services/blockstore/kiln-blockstore}
@@ -68,7 +70,8 @@ done
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
 ENDPOINT=http://127.0.0.1:$S3_PORT
 
-"$SERVER_BIN" --backend="s3://kiln/kiln?endpoint=$ENDPOINT&path_style=true" \
+# shellcheck disable=SC2086  # SERVER_ARGS is a word list on purpose
+"$SERVER_BIN" --backend="s3://kiln/kiln?endpoint=$ENDPOINT&path_style=true" $SERVER_ARGS \
   --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 --ready_file="$WORK/ready" \
   2>"$WORK/server.log" &
 SERVER_PID=$!

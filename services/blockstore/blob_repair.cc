@@ -1,0 +1,41 @@
+#include "services/blockstore/blob_repair.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/ids.h"
+#include "common/status_macros.h"
+
+namespace kiln::blockstore {
+
+absl::StatusOr<admin::v1::RepairBlobsResponse> RepairLedgerBlobs(
+    BlockBackend& backend, const admin::v1::RepairBlobsRequest& request) {
+  KILN_RETURN_IF_ERROR(ValidateId(request.tenant(), "tenant"));
+  KILN_RETURN_IF_ERROR(ValidateId(request.ledger(), "ledger"));
+  std::vector<Store> stores;
+  if (request.store().empty()) {
+    stores = {Store::kCar, Store::kFile, Store::kMeta, Store::kWal};
+  } else if (request.store() == "car") {
+    stores = {Store::kCar};
+  } else if (request.store() == "file") {
+    stores = {Store::kFile};
+  } else if (request.store() == "meta") {
+    stores = {Store::kMeta};
+  } else if (request.store() == "wal") {
+    stores = {Store::kWal};
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "store \"", request.store(), "\" must be car, file, meta, wal or empty (all four)"));
+  }
+  admin::v1::RepairBlobsResponse response;
+  for (Store store : stores) {
+    KILN_ASSIGN_OR_RETURN(RepairReport report,
+                          backend.Repair(request.tenant(), request.ledger(), store));
+    response.set_copied_to_first(response.copied_to_first() + report.copied_to_first);
+    response.set_copied_to_second(response.copied_to_second() + report.copied_to_second);
+    response.set_failed(response.failed() + report.failed);
+  }
+  return response;
+}
+
+}  // namespace kiln::blockstore
