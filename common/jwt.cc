@@ -23,6 +23,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/jwt_issuer.h"
 #include "common/multibase.h"
 #include "common/status_macros.h"
 
@@ -496,6 +497,17 @@ absl::Status TokenVerifier::AddPreviousKey(absl::string_view public_key) {
   KILN_ASSIGN_OR_RETURN(Pkey key, ParsePublicKey(absl::StripAsciiWhitespace(public_key)));
   previous_keys_.push_back(Key(key.release()));
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> TokenVerifier::Jwks() const {
+  std::string out = "{\"keys\":[";
+  KILN_ASSIGN_OR_RETURN(std::string current, P256PublicJwk(key_.get()));
+  out += current;
+  for (const Key& key : previous_keys_) {
+    KILN_ASSIGN_OR_RETURN(std::string previous, P256PublicJwk(key.get()));
+    absl::StrAppend(&out, ",", previous);
+  }
+  return out + "]}";
 }
 
 absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view jwt, absl::Time now) const {

@@ -144,6 +144,11 @@ class TokenVerifier {
   // Returns INTERNAL only if OpenSSL fails to allocate.
   absl::StatusOr<TokenClaims> Verify(absl::string_view jwt, absl::Time now) const;
 
+  // The JSON Web Key Set {"keys":[current, previous...]} of this verifier's public keys, as
+  // /.well-known/jwks.json serves it (each key as P256PublicJwk in jwt_issuer.h). INTERNAL only if
+  // OpenSSL fails.
+  absl::StatusOr<std::string> Jwks() const;
+
   // How long past "exp" (and before "nbf") tokens are still accepted.
   absl::Duration clock_skew() const { return options_.clock_skew; }
 
