@@ -6,6 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import fs from "node:fs";
+import http from "node:http";
 import { startKiln } from "./lib/kiln.mjs";
 import { attachedClient, closeAll } from "./lib/clients.mjs";
 import { bindGetMetaMsg, fpRequest, openHttpSession, openMsg, rawCid, signedUrlMsg } from "./lib/protocol.mjs";
@@ -17,14 +18,48 @@ const clients = [];
 const track = (c) => (clients.push(c), c);
 const T = "acme";
 
+// An external issuer (an identity provider, Fireproof's dashboard) publishing its keys at a JWKS URL
+// that this test controls: `external.keys` is what it serves, `external.fail` makes it answer 500.
+const external = { keys: [], fail: false, server: null, url: "" };
+const externalKey = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+
 before(async () => {
-  kiln = await startKiln({ auth: "es256", control: true, edgeArgs: ["--token_clock_skew=0s"] });
+  external.keys = [{ ...externalKey.publicKey.export({ format: "jwk" }), alg: "ES256", use: "sig", kid: "ext-1" }];
+  external.server = http.createServer((req, res) => {
+    if (external.fail) {
+      res.writeHead(500).end("down");
+      return;
+    }
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: external.keys }));
+  });
+  await new Promise((r) => external.server.listen(0, "127.0.0.1", r));
+  external.url = `http://127.0.0.1:${external.server.address().port}/jwks.json`;
+  kiln = await startKiln({
+    auth: "es256",
+    control: true,
+    edgeArgs: ["--token_clock_skew=0s", `--token_jwks_url=${external.url}`, "--token_jwks_refresh=200ms"],
+  });
 });
 
 after(async () => {
   await closeAll(clients);
   await kiln?.stop();
+  external.server?.close();
 });
+
+async function edgeMetric(name) {
+  const text = await (await fetch(`http://127.0.0.1:${kiln.edgeMetricsPort}/metrics`)).text();
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text);
+  return Number(m?.[1] ?? 0);
+}
+
+// Waits (bounded) until the edge has fetched the external key set `n` more times with `result`.
+async function fetchesAfter(name, before, n = 2) {
+  for (let i = 0; (await edgeMetric(name)) < before + n; i++) {
+    assert.ok(i < 400, `${name} did not reach ${before + n}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
 
 // kiln-admin's stdout; fails the test on a non-zero exit.
 function admin(args) {
@@ -40,13 +75,59 @@ function issue(ledger, right, valid = "1h") {
 }
 
 // A token signed with Kiln's issuer key by hand, for claims kiln-admin refuses to mint (expired).
-function signWithIssuer(claims) {
-  const key = crypto.createPrivateKey(fs.readFileSync(kiln.control.issuerKeyFile));
+function signWithIssuer(claims, key = crypto.createPrivateKey(fs.readFileSync(kiln.control.issuerKeyFile)), header = { alg: "ES256" }) {
   const enc = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
-  const input = `${enc({ alg: "ES256" })}.${enc(claims)}`;
+  const input = `${enc(header)}.${enc(claims)}`;
   const sig = crypto.sign("sha256", Buffer.from(input), { key, dsaEncoding: "ieee-p1363" });
   return `${input}.${sig.toString("base64url")}`;
 }
+
+function claimsFor(ledger, { expSeconds = 3600 } = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    userId: "ext-user", email: "ext@example.com", created: new Date().toISOString(),
+    tenants: [{ id: T, role: "member" }], ledgers: [{ id: ledger, role: "member", right: "write" }],
+    selected: { tenant: T, ledger }, iat: now, exp: now + expSeconds,
+  };
+}
+
+test("the edge publishes Kiln's issuer key at /.well-known/jwks.json", async () => {
+  const served = await (await fetch(`${kiln.httpBase}/.well-known/jwks.json`)).json();
+  const fromAdmin = JSON.parse(admin(["keys", "show"]));
+  assert.equal(served.keys.length, 1);
+  assert.equal(served.keys[0].kid, fromAdmin.keys[0].kid);
+  assert.equal(served.keys[0].x, fromAdmin.keys[0].x);
+  assert.equal(served.keys[0].kty, "EC");
+  assert.equal(served.keys[0].d, undefined);
+  assert.match(admin(["keys", "show", "--pem"]), /^-----BEGIN PUBLIC KEY-----/);
+});
+
+test("a token from an external issuer's JWKS is accepted, and refused once its key leaves the set", async () => {
+  const L = uniqueName("ext");
+  const token = signWithIssuer(claimsFor(L), externalKey.privateKey, { alg: "ES256", kid: "ext-1" });
+  const writer = track(await attachedClient({ fpUrl: kiln.fpUrl("ws"), token, label: "external" }));
+  await writer.put({ _id: "ext-doc" });
+  await writer.flush();
+  await assertNoClientErrors(writer);
+
+  const conn = await openHttpSession(kiln.httpBase, issue(L, "read"));
+  const probe = () => signedUrlMsg("reqGetData", { token, conn, tenant: T, ledger: L, method: "GET", store: "car", key: rawCid(Buffer.from("p")) });
+  assert.equal((await fpRequest(kiln.httpBase, probe())).body?.type, "resGetData");
+
+  // The issuer is down: fetches fail, are counted, and the last good set is kept.
+  const failures = await edgeMetric("kiln_edge_jwks_fetch_failures_total");
+  external.fail = true;
+  await fetchesAfter("kiln_edge_jwks_fetch_failures_total", failures);
+  assert.equal((await fpRequest(kiln.httpBase, probe())).body?.type, "resGetData", "the last good key set was dropped");
+
+  // The issuer rotates the key out: after the next fetch its tokens are refused.
+  external.fail = false;
+  external.keys = [{ ...crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey.export({ format: "jwk" }), kid: "ext-2" }];
+  const ok = await edgeMetric("kiln_edge_jwks_fetches_total");
+  await fetchesAfter("kiln_edge_jwks_fetches_total", ok);
+  const refused = await fpRequest(kiln.httpBase, probe());
+  assert.equal(refused.body?.type, "error");
+});
 
 test("a token from kiln-admin lets the real client sync; a read-only one reads and cannot write", async () => {
   const L = uniqueName("notes");
