@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "common/aead.h"
 #include "common/clock.h"
 #include "common/jwt.h"
 #include "common/metrics.h"
@@ -15,11 +14,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kiln/control/v1/control.grpc.pb.h"
-#include "services/blockstore/blockstore_service.h"
-#include "services/blockstore/memory_backend.h"
-#include "services/metadata/kv_backends.h"
-#include "services/metadata/metadata_service.h"
 #include "services/metadata/record_keys.h"
+#include "tests/merge/mesh.h"
 #include "tests/support/test_support.h"
 
 namespace kiln::control {
@@ -36,23 +32,14 @@ std::string Target(int port) { return "127.0.0.1:" + std::to_string(port); }
 class ControlServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    blockstore_ = std::make_unique<blockstore::BlockStoreServiceImpl>(
-        blockstore::BlockStoreServiceOptions{}, blocks_, executor_, blockstore_metrics_.registry());
-    blockstore_server_ =
-        *GrpcServer::Start(ServerOptions{}, {blockstore_.get()}, blockstore_metrics_);
-    metadata_ = std::make_unique<metadata::MetadataServiceImpl>(
-        metadata::MetadataServiceOptions{}, store_, hub_, executor_, metadata_metrics_.registry());
-    metadata_server_ = *GrpcServer::Start(ServerOptions{}, {metadata_.get()}, metadata_metrics_);
     metadata_stub_ =
-        mv1::MetadataService::NewStub(testing::LoopbackChannel(Target(metadata_server_->port())));
-
+        mv1::MetadataService::NewStub(testing::LoopbackChannel(mesh_.metadata_target()));
     auth_ = std::make_unique<AdminAuth>(*AdminAuth::Create(kAdminToken));
     issuer_ = std::make_unique<TokenIssuer>(*TokenIssuer::Create(*GenerateP256PrivateKeyPem()));
     audit_ = *AuditLog::Open("");
     ledgers_ = std::make_unique<LedgerAdmin>(
-        ShardedChannels(testing::LoopbackChannel(Target(metadata_server_->port()))),
-        ShardedChannels(testing::LoopbackChannel(Target(blockstore_server_->port()))),
-        absl::Seconds(10));
+        ShardedChannels(testing::LoopbackChannel(mesh_.metadata_target())),
+        ShardedChannels(testing::LoopbackChannel(mesh_.blockstore_target())), absl::Seconds(10));
     service_ = std::make_unique<ControlServiceImpl>(ControlServiceOptions{}, *auth_, *ledgers_,
                                                     *audit_, issuer_.get(), "", RealClock::Get(),
                                                     executor_, control_metrics_.registry());
@@ -60,11 +47,7 @@ class ControlServiceTest : public ::testing::Test {
     stub_ = v1::ControlService::NewStub(testing::LoopbackChannel(Target(control_server_->port())));
   }
 
-  void TearDown() override {
-    control_server_->Shutdown();
-    metadata_server_->Shutdown();
-    blockstore_server_->Shutdown();
-  }
+  void TearDown() override { control_server_->Shutdown(); }
 
   // A context carrying the admin credential.
   std::unique_ptr<grpc::ClientContext> Admin() {
@@ -93,12 +76,12 @@ class ControlServiceTest : public ::testing::Test {
   void PutBlob(const std::string& tenant, const std::string& ledger, blockstore::Store store,
                const std::string& key) {
     std::string data = "blob " + key;
-    ASSERT_TRUE(blocks_.Put({tenant, ledger, store, key}, data, Sha256(data)).ok());
+    ASSERT_TRUE(mesh_.blocks().Put({tenant, ledger, store, key}, data, Sha256(data)).ok());
   }
 
   // Every metadata record of (tenant, ledger), read from the store itself.
   size_t MetadataRecords(const std::string& tenant, const std::string& ledger) {
-    auto rows = kv_->Scan(std::string(1, '\0'), std::string(1, '\x7f'), 100000);
+    auto rows = mesh_.kv().Scan(std::string(1, '\0'), std::string(1, '\x7f'), 100000);
     size_t n = 0;
     for (const auto& [key, value] : *rows) {
       auto decoded = metadata::DecodeRecordKey(key);
@@ -111,28 +94,14 @@ class ControlServiceTest : public ::testing::Test {
     size_t n = 0;
     for (auto store : {blockstore::Store::kCar, blockstore::Store::kFile, blockstore::Store::kMeta,
                        blockstore::Store::kWal}) {
-      n += blocks_.List(tenant, ledger, store, "", 1000)->entries.size();
+      n += mesh_.blocks().List(tenant, ledger, store, "", 1000)->entries.size();
     }
     return n;
   }
 
-  BoundedExecutor executor_{{.threads = 4, .max_queued = 256}};
-  blockstore::MemoryBlockBackend blocks_;
-  Metrics blockstore_metrics_;
-  std::unique_ptr<blockstore::BlockStoreServiceImpl> blockstore_;
-  std::unique_ptr<GrpcServer> blockstore_server_;
-  std::unique_ptr<metadata::KvBackend> kv_ = *metadata::KvBackendRegistry().Create("memory://");
-  KeySealer sealer_ = *KeySealer::Create(std::string(32, 's'));
-  metadata::WatchHub hub_;
-  metadata::LedgerStore store_{
-      *kv_, sealer_, RealClock::Get(),
-      [this](const std::string& t, const std::string& l, std::shared_ptr<const mv1::WatchEvent> e) {
-        hub_.Publish(t, l, e);
-      }};
-  Metrics metadata_metrics_;
-  std::unique_ptr<metadata::MetadataServiceImpl> metadata_;
-  std::unique_ptr<GrpcServer> metadata_server_;
+  testing::Mesh mesh_{/*merges=*/0};
   std::unique_ptr<mv1::MetadataService::Stub> metadata_stub_;
+  BoundedExecutor executor_{{.threads = 4, .max_queued = 256}};
 
   std::unique_ptr<AdminAuth> auth_;
   std::unique_ptr<TokenIssuer> issuer_;
