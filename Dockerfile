@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
-# One image for all four Kiln services; the container's command picks the binary:
-#   /usr/local/bin/kiln-blockstore, kiln-metadata, kiln-merge, kiln-edge
+# One image for all Kiln services; the container's command picks the binary:
+#   /usr/local/bin/kiln-blockstore, kiln-metadata, kiln-merge, kiln-edge, kiln-control
 # plus the operator CLI /usr/local/bin/kiln-admin (kubectl exec ... kiln-admin checkpoint ...).
 # Build: docker build -t kiln .
 # tests/k8s/dockerfile_libs_test.sh checks that the runtime stage installs the Debian package of
@@ -20,9 +20,9 @@ RUN apt-get update \
 WORKDIR /src
 COPY . .
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DKILN_BUILD_TOOLS=OFF \
- && ninja -C build kiln-blockstore kiln-metadata kiln-merge kiln-edge kiln-admin \
+ && ninja -C build kiln-blockstore kiln-metadata kiln-merge kiln-edge kiln-control kiln-admin \
  && mkdir /out \
- && for svc in blockstore metadata merge edge admin; do \
+ && for svc in blockstore metadata merge edge control admin; do \
       strip --strip-unneeded -o /out/kiln-$svc build/services/$svc/kiln-$svc; \
     done
 

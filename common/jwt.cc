@@ -23,6 +23,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/jwt_issuer.h"
 #include "common/multibase.h"
 #include "common/status_macros.h"
 
@@ -492,10 +493,61 @@ absl::StatusOr<TokenVerifier> TokenVerifier::Create(absl::string_view public_key
   return TokenVerifier(Key(key.release()), options);
 }
 
+absl::StatusOr<TokenVerifier> TokenVerifier::CreateFromJwks(absl::string_view jwks,
+                                                            TokenVerifierOptions options) {
+  if (options.clock_skew < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("token clock skew must not be negative");
+  }
+  if (jwks.size() > kMaxJwksSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the key set is over ", kMaxJwksSize, " bytes; refusing to parse it"));
+  }
+  std::optional<boost::json::object> parsed = ParseJsonObject(jwks);
+  const boost::json::value* keys = parsed.has_value() ? parsed->if_contains("keys") : nullptr;
+  if (keys == nullptr || !keys->is_array()) {
+    return absl::InvalidArgumentError("the key set is not a JWKS object {\"keys\":[...]}");
+  }
+  std::vector<Key> usable;
+  for (const boost::json::value& k : keys->get_array()) {
+    if (!k.is_object()) continue;
+    const boost::json::object& jwk = k.get_object();
+    if (jwk.contains("d")) {
+      return absl::InvalidArgumentError(
+          "the key set holds a PRIVATE key; publish public keys only");
+    }
+    const boost::json::string* kty = StringMember(jwk, "kty");
+    const boost::json::string* crv = StringMember(jwk, "crv");
+    const boost::json::string* use = StringMember(jwk, "use");
+    if (kty == nullptr || *kty != "EC" || crv == nullptr || *crv != "P-256") continue;
+    if (use != nullptr && *use != "sig") continue;
+    absl::StatusOr<Pkey> key = KeyFromJwkJson(boost::json::serialize(jwk), "JWKS member");
+    if (!key.ok()) continue;  // e.g. "alg" other than ES256
+    usable.push_back(Key(key->release()));
+  }
+  if (usable.empty()) {
+    return absl::InvalidArgumentError("the key set has no EC P-256 key usable for ES256");
+  }
+  TokenVerifier verifier(std::move(usable[0]), options);
+  for (size_t i = 1; i < usable.size(); ++i)
+    verifier.previous_keys_.push_back(std::move(usable[i]));
+  return verifier;
+}
+
 absl::Status TokenVerifier::AddPreviousKey(absl::string_view public_key) {
   KILN_ASSIGN_OR_RETURN(Pkey key, ParsePublicKey(absl::StripAsciiWhitespace(public_key)));
   previous_keys_.push_back(Key(key.release()));
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> TokenVerifier::Jwks() const {
+  std::string out = "{\"keys\":[";
+  KILN_ASSIGN_OR_RETURN(std::string current, P256PublicJwk(key_.get()));
+  out += current;
+  for (const Key& key : previous_keys_) {
+    KILN_ASSIGN_OR_RETURN(std::string previous, P256PublicJwk(key.get()));
+    absl::StrAppend(&out, ",", previous);
+  }
+  return out + "]}";
 }
 
 absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view jwt, absl::Time now) const {

@@ -47,6 +47,8 @@ namespace kiln {
 inline constexpr size_t kMaxTokenSize = 16 * 1024;
 // Public key configuration strings longer than this are rejected.
 inline constexpr size_t kMaxPublicKeySize = 16 * 1024;
+// Fetched JSON Web Key Sets longer than this are rejected.
+inline constexpr size_t kMaxJwksSize = 256 * 1024;
 // Timestamps above this are milliseconds since the epoch (see QUIRK above), others seconds.
 inline constexpr double kMillisecondTimestampThreshold = 1e11;
 
@@ -120,6 +122,13 @@ class TokenVerifier {
   static absl::StatusOr<TokenVerifier> Create(absl::string_view public_key,
                                               TokenVerifierOptions options = {});
 
+  // Builds a verifier from a JSON Web Key Set {"keys":[...]} as an issuer publishes it at its
+  // jwks_uri: every EC P-256 key usable for ES256 signatures is trusted (keys of other types,
+  // curves or algorithms, and "use" other than "sig", are skipped). INVALID_ARGUMENT when the text
+  // is not a JWKS, holds a private key, or holds no usable key.
+  static absl::StatusOr<TokenVerifier> CreateFromJwks(absl::string_view jwks,
+                                                      TokenVerifierOptions options = {});
+
   TokenVerifier(TokenVerifier&&) noexcept;
   TokenVerifier& operator=(TokenVerifier&&) noexcept;
   ~TokenVerifier();
@@ -143,6 +152,11 @@ class TokenVerifier {
   //     an object whose "tenant" and "ledger", when present, are strings.
   // Returns INTERNAL only if OpenSSL fails to allocate.
   absl::StatusOr<TokenClaims> Verify(absl::string_view jwt, absl::Time now) const;
+
+  // The JSON Web Key Set {"keys":[current, previous...]} of this verifier's public keys, as
+  // /.well-known/jwks.json serves it (each key as P256PublicJwk in jwt_issuer.h). INTERNAL only if
+  // OpenSSL fails.
+  absl::StatusOr<std::string> Jwks() const;
 
   // How long past "exp" (and before "nbf") tokens are still accepted.
   absl::Duration clock_skew() const { return options_.clock_skew; }

@@ -1,69 +1,88 @@
-// kiln-admin: the operator's command line for kiln.admin.v1.AdminService.
-//   kiln-admin checkpoint --target=kiln-metadata-0.kiln-metadata:7102 --name=nightly-2026-11-26
-// prints the checkpoint's path on the service's filesystem;
-//   kiln-admin blobs repair --target=kiln-blockstore:7101 --tenant=T --ledger=L [--store=car]
-// fills in what one store of a mirror(...) block backend lacks (services/admin/blobs_repair.h).
-// Exit status 0 on success, 1 when the service refuses (the message says why), 2 for bad usage.
-#include <chrono>
+// kiln-admin: the operator's command line.
+//   kiln-admin checkpoint --target=kiln-metadata-0.kiln-metadata:7102 --name=nightly
+//   kiln-admin ledgers list TENANT --data-dir .kiln-data
+//   kiln-admin tokens issue --tenant T --ledger L --right write --valid 1h --data-dir .kiln-data
+// `kiln-admin help` lists every command; `--help` after a command explains it. Exit status 0 on
+// success, 1 when the service refuses (the message says why), 2 for bad usage.
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <vector>
 
-#include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/time/time.h"
-#include "common/shards.h"
-#include "kiln/admin/v1/admin.grpc.pb.h"
-#include "services/admin/blobs_repair.h"
+#include "services/admin/args.h"
+#include "services/admin/commands.h"
 
-ABSL_FLAG(std::string, target, "", "gRPC target of a kiln-metadata or kiln-blockstore process.");
-ABSL_FLAG(std::string, name, "",
-          "Checkpoint name (directory under the service's --checkpoint_dir).");
-ABSL_FLAG(std::string, tenant, "", "blobs repair: tenant id of the ledger.");
-ABSL_FLAG(std::string, ledger, "", "blobs repair: ledger id.");
-ABSL_FLAG(std::string, store, "", "blobs repair: car, file, meta or wal; empty for all four.");
-ABSL_FLAG(absl::Duration, timeout, absl::Minutes(10), "How long to wait for the service.");
+namespace {
+
+using kiln::admin::Args;
+using kiln::admin::Command;
+
+// Options every control command takes.
+const std::set<std::string> kControlOptions = {"target", "admin_token_file", "data_dir", "timeout"};
+
+void PrintOverview(std::ostream& out) {
+  out << "kiln-admin: operate a Kiln deployment.\n\nCommands:\n";
+  for (const Command& c : kiln::admin::Commands()) {
+    out << "  kiln-admin " << c.name << (c.synopsis.empty() ? "" : " ") << c.synopsis << "\n";
+  }
+  out << "\nControl commands reach kiln-control with --target HOST:PORT and --admin_token_file "
+         "FILE,\nor --data-dir DIR for a local `tools/dev up --data-dir DIR`. --json prints JSON.\n"
+         "`kiln-admin COMMAND --help` explains one command.\n";
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "Kiln admin commands.\n"
-      "  kiln-admin checkpoint --target=HOST:PORT --name=NAME   RocksDB checkpoint of a shard\n"
-      "  kiln-admin blobs repair --target=HOST:PORT --tenant=T --ledger=L [--store=S]\n"
-      "                                                  copy what one mirrored store lacks");
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  if (args.size() == 3 && std::string(args[1]) == "blobs" && std::string(args[2]) == "repair") {
-    return kiln::admin_cli::RunBlobsRepair(
-        {absl::GetFlag(FLAGS_target), absl::GetFlag(FLAGS_tenant), absl::GetFlag(FLAGS_ledger),
-         absl::GetFlag(FLAGS_store), absl::GetFlag(FLAGS_timeout)},
-        std::cout, std::cerr);
+  std::vector<std::string> all(argv + 1, argv + argc);
+  if (all.empty() || all[0] == "help" || all[0] == "--help" || all[0] == "-h") {
+    PrintOverview(all.empty() ? std::cerr : std::cout);
+    return all.empty() ? 2 : 0;
   }
-  if (args.size() != 2 || std::string(args[1]) != "checkpoint") {
-    std::cerr << "usage: kiln-admin checkpoint --target=HOST:PORT --name=NAME\n"
-                 "       kiln-admin blobs repair --target=HOST:PORT --tenant=T --ledger=L "
-                 "[--store=S]"
-              << std::endl;
+  // The longest command name that the leading words spell ("ledgers list", "checkpoint").
+  const Command* command = nullptr;
+  size_t used = 0;
+  for (const Command& c : kiln::admin::Commands()) {
+    size_t n = c.words.size();
+    if (n <= all.size() && n > used && std::equal(c.words.begin(), c.words.end(), all.begin())) {
+      command = &c;
+      used = n;
+    }
+  }
+  if (command == nullptr) {
+    std::cerr << "kiln-admin: unknown command \"" << all[0]
+              << (all.size() > 1 && all[1][0] != '-' ? " " + all[1] : "")
+              << "\"; `kiln-admin help` lists the commands" << std::endl;
     return 2;
   }
-  if (absl::GetFlag(FLAGS_target).empty() || absl::GetFlag(FLAGS_name).empty()) {
-    std::cerr << "kiln-admin: --target and --name are required" << std::endl;
+  std::set<std::string> options = command->options;
+  if (command->control) options.insert(kControlOptions.begin(), kControlOptions.end());
+  std::set<std::string> switches = command->switches;
+  switches.insert("json");
+  absl::StatusOr<Args> args = kiln::admin::ParseArgs(
+      std::vector<std::string>(all.begin() + used, all.end()), options, switches);
+  if (!args.ok()) {
+    std::cerr << "kiln-admin " << command->name << ": " << args.status().message() << std::endl;
     return 2;
   }
-  auto stub =
-      kiln::admin::v1::AdminService::NewStub(kiln::NewPeerChannel(absl::GetFlag(FLAGS_target)));
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_timeout)));
-  kiln::admin::v1::CreateCheckpointRequest request;
-  request.set_name(absl::GetFlag(FLAGS_name));
-  kiln::admin::v1::CreateCheckpointResponse response;
-  grpc::Status s = stub->CreateCheckpoint(&context, request, &response);
-  if (!s.ok()) {
-    std::cerr << "kiln-admin: checkpoint failed: " << s.error_message() << " (code "
-              << static_cast<int>(s.error_code()) << ")" << std::endl;
-    return 1;
+  if (args->help) {
+    std::cout << "usage: kiln-admin " << command->name << " " << command->synopsis << "\n\n"
+              << command->help;
+    if (command->control) {
+      std::cout << "\nConnection (one of):\n"
+                   "  --data-dir DIR            a local `tools/dev up --data-dir DIR` deployment\n"
+                   "  --target HOST:PORT        kiln-control's address, with\n"
+                   "  --admin_token_file FILE   the admin credential\n"
+                   "  --timeout 60s             how long to wait for the answer\n";
+    }
+    std::cout << "  --json                    print the result as JSON\n";
+    return 0;
   }
-  std::cout << response.path() << std::endl;
-  return 0;
+  if (args->words.size() != command->positional.size()) {
+    std::cerr << "kiln-admin " << command->name << ": expected " << command->positional.size()
+              << " argument(s) (" << command->synopsis << "), got " << args->words.size()
+              << "; see `kiln-admin " << command->name << " --help`" << std::endl;
+    return 2;
+  }
+  return command->run(*args);
 }

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "services/edge/jwks.h"
 
 namespace kiln::edge {
 namespace {
@@ -19,23 +20,41 @@ class NoAuth : public Authenticator {
 
 class Es256Auth : public Authenticator {
  public:
-  Es256Auth(TokenVerifier verifier, const Clock& clock)
-      : verifier_(std::move(verifier)), clock_(clock) {}
+  Es256Auth(std::optional<TokenVerifier> verifier, const JwksKeySource* jwks, const Clock& clock)
+      : verifier_(std::move(verifier)), jwks_(jwks), clock_(clock) {}
 
   absl::StatusOr<Principal> Authenticate(absl::string_view token) const override {
     if (token.empty()) return absl::UnauthenticatedError("a token is required (auth.params.jwk)");
-    absl::StatusOr<TokenClaims> claims = verifier_.Verify(token, clock_.Now());
-    if (!claims.ok()) return claims.status();
+    absl::Time now = clock_.Now();
+    absl::Status first = absl::UnauthenticatedError(
+        "no token issuer key set is available (the --token_jwks_url set could not be fetched)");
+    if (verifier_.has_value()) {
+      absl::StatusOr<TokenClaims> claims = verifier_->Verify(token, now);
+      if (claims.ok()) return Make(*std::move(claims), *verifier_);
+      first = claims.status();
+    }
+    if (jwks_ != nullptr) {
+      if (std::shared_ptr<const TokenVerifier> external = jwks_->Current()) {
+        absl::StatusOr<TokenClaims> claims = external->Verify(token, now);
+        if (claims.ok()) return Make(*std::move(claims), *external);
+        if (!verifier_.has_value()) first = claims.status();
+      }
+    }
+    return first;
+  }
+
+ private:
+  static Principal Make(TokenClaims claims, const TokenVerifier& verifier) {
     Principal p;
-    p.claims = *std::move(claims);
+    p.claims = std::move(claims);
     if (p.claims.expires != absl::InfiniteFuture()) {
-      p.valid_until = p.claims.expires + verifier_.clock_skew();
+      p.valid_until = p.claims.expires + verifier.clock_skew();
     }
     return p;
   }
 
- private:
-  TokenVerifier verifier_;
+  std::optional<TokenVerifier> verifier_;
+  const JwksKeySource* jwks_;
   const Clock& clock_;
 };
 
@@ -44,7 +63,12 @@ class Es256Auth : public Authenticator {
 std::unique_ptr<Authenticator> NewNoAuth() { return std::make_unique<NoAuth>(); }
 
 std::unique_ptr<Authenticator> NewEs256Auth(TokenVerifier verifier, const Clock& clock) {
-  return std::make_unique<Es256Auth>(std::move(verifier), clock);
+  return std::make_unique<Es256Auth>(std::move(verifier), nullptr, clock);
+}
+
+std::unique_ptr<Authenticator> NewEs256Auth(std::optional<TokenVerifier> verifier,
+                                            const JwksKeySource* jwks, const Clock& clock) {
+  return std::make_unique<Es256Auth>(std::move(verifier), jwks, clock);
 }
 
 absl::Status CheckAccess(const Principal& principal, absl::string_view tenant,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -32,8 +33,17 @@ class Authenticator {
 // Accepts any non-empty token.
 std::unique_ptr<Authenticator> NewNoAuth();
 
+class JwksKeySource;
+
 // Verifies ES256 JWTs with `verifier` at `clock`'s time.
 std::unique_ptr<Authenticator> NewEs256Auth(TokenVerifier verifier, const Clock& clock);
+
+// Verifies ES256 JWTs with `verifier` (Kiln's own issuer keys; may be empty) and, when that fails,
+// with the external issuer's current key set from `jwks` (may be null; must outlive the result).
+// A token is refused with the first verifier's reason, or the external one's when there is no
+// first verifier.
+std::unique_ptr<Authenticator> NewEs256Auth(std::optional<TokenVerifier> verifier,
+                                            const JwksKeySource* jwks, const Clock& clock);
 
 // PERMISSION_DENIED unless `principal` may use (tenant, ledger); with `write`, also unless it may
 // write there.

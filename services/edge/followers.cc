@@ -31,6 +31,18 @@ std::shared_ptr<const std::string> PushHead(const Message& bind, const std::stri
 
 namespace mv1 = ::kiln::metadata::v1;
 
+// The error a bound connection receives when its ledger is deleted: the bind's envelope with the
+// connection's own `conn` (so the client routes it into that bind stream and ends it).
+std::string DeletedLedgerError(const Message& bind, const std::string& req_id,
+                               const std::string& res_id) {
+  boost::json::object error = EncodeEnvelope(bind, "error");
+  error["conn"] = EncodeConn(Conn{req_id, res_id});
+  error["src"] = boost::json::object{{"tid", bind.tid}, {"type", "bindGetMeta"}};
+  error["message"] = "ledger " + bind.Tenant() + "/" + bind.Ledger() +
+                     " was deleted by an operator; bind again to start a new, empty ledger";
+  return boost::json::serialize(error);
+}
+
 // Watch restarts wait this long at first, doubling up to the maximum while streams keep ending
 // without delivering anything.
 constexpr absl::Duration kFirstBackoff = absl::Milliseconds(100);
@@ -119,10 +131,24 @@ class LedgerFollowers::WatchStream : public grpc::ClientReadReactor<mv1::WatchEv
     LedgerFollowers* owner = owner_;
     std::shared_ptr<Ledger> ledger = std::move(ledger_);
     bool permanent = IsPermanent(status.error_code());
+    bool deleted = status.error_code() == grpc::StatusCode::NOT_FOUND;
     bool restart = false;
+    std::vector<std::pair<std::shared_ptr<ClientSession>, std::string>> told;
     {
       absl::MutexLock lock(&ledger->mu);
       ledger->stream_context = nullptr;
+      if (!ledger->stopped && deleted) {
+        // The ledger was deleted (kiln-control): each bound connection gets an error carrying
+        // its own conn, which ends its bindGetMeta stream in the client instead of a silent hang.
+        for (auto& [raw, f] : ledger->followers) {
+          if (std::shared_ptr<ClientSession> s = f.session.lock()) {
+            std::string error = DeletedLedgerError(f.bind, s->req_id(), s->res_id());
+            told.emplace_back(std::move(s), std::move(error));
+          }
+        }
+        ledger->stopped = true;
+        permanent = true;
+      }
       if (!ledger->stopped && permanent) {
         // Retrying cannot help (a bad name, a shard mismatch): the follow ends. A later bind of
         // the ledger starts a new one.
@@ -137,6 +163,13 @@ class LedgerFollowers::WatchStream : public grpc::ClientReadReactor<mv1::WatchEv
                      << "); resuming after "
                      << "version " << ledger->last_version << " in " << ledger->backoff;
       }
+    }
+    if (deleted && !told.empty()) {
+      LOG(WARNING) << "a followed ledger was deleted; telling its " << told.size()
+                   << " connection(s)";
+    }
+    for (auto& [session, error] : told) {
+      session->Push(std::move(error), std::chrono::steady_clock::now());
     }
     if (restart) ScheduleRestart(owner, ledger);
     if (permanent) owner->Forget(ledger);

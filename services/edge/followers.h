@@ -5,7 +5,9 @@
 //
 // A Watch that ends is restarted after a backoff (100 ms, doubling to 10 s while streams end
 // without an event); one that fails with a permanent error (a bad name, a shard mismatch) ends the
-// follow: its connections get no more pushes until a later bind.
+// follow: its connections get no more pushes until a later bind. One that ends with NOT_FOUND
+// (the ledger was deleted through kiln-control) sends each bound connection an `error` with its
+// own conn, which ends the client's bind stream with that message.
 //
 // A follower whose token has expired gets no pushes (they are counted as withheld) until the
 // connection presents a valid token again (Renew); it is then served the ledger afresh.

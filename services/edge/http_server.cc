@@ -24,6 +24,7 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "services/edge/base_path.h"
+#include "services/edge/jwks.h"
 #include "services/edge/send_budget.h"
 
 namespace kiln::edge {
@@ -332,6 +333,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       return SendText(http::status::ok, "ok\n", "health");
     }
     if (path.find("/blob/") != std::string::npos) return HandleBlob(target);
+    if (path == kJwksPath && req.method() == http::verb::get &&
+        !shared_.options.jwks_json.empty()) {
+      Count("jwks", 200);
+      return Send(http::status::ok, shared_.options.jwks_json, "application/json");
+    }
     SendText(http::status::not_found, "no such endpoint", "other");
   }
 

@@ -40,6 +40,8 @@ struct HttpServerOptions {
   uint64_t max_send_queue_total_bytes = 512 << 20;
   absl::Duration idle_timeout = absl::Minutes(5);
   std::string base_path;  // routes are served under it and at the root (base_path.h)
+  // The body of GET /.well-known/jwks.json (the trusted issuer keys, jwks.h); empty: 404.
+  std::string jwks_json;
 };
 
 class HttpServer {

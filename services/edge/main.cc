@@ -5,6 +5,7 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/jwt.h"
@@ -27,6 +29,7 @@
 #include "services/edge/edge_backend.h"
 #include "services/edge/followers.h"
 #include "services/edge/http_server.h"
+#include "services/edge/jwks.h"
 #include "services/edge/signed_url.h"
 
 ABSL_FLAG(std::string, http_address, "127.0.0.1:8787",
@@ -59,6 +62,15 @@ ABSL_FLAG(std::string, token_public_key, "",
 ABSL_FLAG(std::vector<std::string>, previous_token_public_keys, {},
           "Token key rotation: previous public keys (each as for --token_public_key, @FILE to read "
           "it from a file), comma-separated; tokens they signed are still accepted.");
+ABSL_FLAG(std::string, token_jwks_url, "",
+          "For --auth=es256: also trust the keys of an external issuer's JSON Web Key Set at this "
+          "http(s) URL (e.g. Fireproof's dashboard or an identity provider), fetched at start and "
+          "every --token_jwks_refresh; a failed fetch keeps the last good set.");
+ABSL_FLAG(absl::Duration, token_jwks_refresh, absl::Minutes(5),
+          "How often the --token_jwks_url key set is fetched again.");
+ABSL_FLAG(absl::Duration, token_jwks_max_stale, absl::Hours(1),
+          "How long the last good --token_jwks_url key set is used while fetches fail; after "
+          "that its tokens are refused until a fetch succeeds.");
 ABSL_FLAG(bool, token_allow_no_exp, false,
           "Accept ES256 tokens without an \"exp\" claim (they never expire, so they cannot be "
           "withdrawn short of rotating the issuer key). Off by default.");
@@ -132,7 +144,11 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   kiln::InitLogging(argv[0]);
 
+  kiln::Metrics metrics;
   std::unique_ptr<kiln::edge::Authenticator> auth;
+  std::string published_jwks;  // served at /.well-known/jwks.json: the keys we trust by flag
+  std::unique_ptr<kiln::HttpClient> jwks_http;
+  std::unique_ptr<kiln::edge::JwksKeySource> jwks_source;
   const std::string auth_mode = absl::GetFlag(FLAGS_auth);
   if (auth_mode == "none") {
     auth = kiln::edge::NewNoAuth();
@@ -140,20 +156,51 @@ int main(int argc, char** argv) {
   } else if (auth_mode == "es256") {
     std::string key = absl::GetFlag(FLAGS_token_public_key);
     if (!key.empty() && key[0] == '@') key = ReadFileOrDie(key.substr(1), "--token_public_key");
-    if (key.empty()) Die("--auth=es256 needs --token_public_key");
+    const std::string jwks_url = absl::GetFlag(FLAGS_token_jwks_url);
+    if (key.empty() && jwks_url.empty()) {
+      Die("--auth=es256 needs --token_public_key or --token_jwks_url");
+    }
     kiln::TokenVerifierOptions verifier_options;
     verifier_options.clock_skew = absl::GetFlag(FLAGS_token_clock_skew);
     verifier_options.require_exp = !absl::GetFlag(FLAGS_token_allow_no_exp);
-    auto verifier = kiln::TokenVerifier::Create(key, verifier_options);
-    if (!verifier.ok()) Die("--token_public_key: " + std::string(verifier.status().message()));
-    for (std::string previous : absl::GetFlag(FLAGS_previous_token_public_keys)) {
-      if (!previous.empty() && previous[0] == '@') {
-        previous = ReadFileOrDie(previous.substr(1), "--previous_token_public_keys");
+    std::optional<kiln::TokenVerifier> own;
+    if (!key.empty()) {
+      auto verifier = kiln::TokenVerifier::Create(key, verifier_options);
+      if (!verifier.ok()) Die("--token_public_key: " + std::string(verifier.status().message()));
+      for (std::string previous : absl::GetFlag(FLAGS_previous_token_public_keys)) {
+        if (!previous.empty() && previous[0] == '@') {
+          previous = ReadFileOrDie(previous.substr(1), "--previous_token_public_keys");
+        }
+        absl::Status added = verifier->AddPreviousKey(previous);
+        if (!added.ok()) Die("--previous_token_public_keys: " + std::string(added.message()));
       }
-      absl::Status added = verifier->AddPreviousKey(previous);
-      if (!added.ok()) Die("--previous_token_public_keys: " + std::string(added.message()));
+      auto jwks = verifier->Jwks();
+      if (!jwks.ok()) Die("--token_public_key: " + std::string(jwks.status().message()));
+      published_jwks = *jwks;
+      own = *std::move(verifier);
     }
-    auth = kiln::edge::NewEs256Auth(*std::move(verifier), kiln::RealClock::Get());
+    if (!jwks_url.empty()) {
+      if (!absl::StartsWith(jwks_url, "http://") && !absl::StartsWith(jwks_url, "https://")) {
+        Die("--token_jwks_url must be an http:// or https:// URL");
+      }
+      jwks_http = std::make_unique<kiln::HttpClient>(kiln::HttpClientOptions{.max_connections = 2});
+      kiln::edge::JwksSourceOptions jwks_options;
+      jwks_options.url = jwks_url;
+      jwks_options.refresh = absl::GetFlag(FLAGS_token_jwks_refresh);
+      jwks_options.max_stale = absl::GetFlag(FLAGS_token_jwks_max_stale);
+      jwks_options.verifier = verifier_options;
+      if (jwks_options.refresh <= absl::ZeroDuration())
+        Die("--token_jwks_refresh must be positive");
+      jwks_source = std::make_unique<kiln::edge::JwksKeySource>(
+          jwks_options, *jwks_http, kiln::RealClock::Get(), metrics.registry());
+      absl::Status first = jwks_source->Refresh();
+      if (!first.ok()) {
+        LOG(WARNING) << "--token_jwks_url: " << first.message()
+                     << "; its tokens are refused until a fetch succeeds";
+      }
+      jwks_source->Start();
+    }
+    auth = kiln::edge::NewEs256Auth(std::move(own), jwks_source.get(), kiln::RealClock::Get());
   } else {
     Die("--auth must be none or es256, got " + auth_mode);
   }
@@ -184,12 +231,12 @@ int main(int argc, char** argv) {
   http.max_send_queue_total_bytes = absl::GetFlag(FLAGS_max_send_queue_total_bytes);
   http.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
   http.base_path = absl::GetFlag(FLAGS_base_path);
+  http.jwks_json = published_jwks;
   if (http.threads < 1) Die("--io_threads must be at least 1");
   if (absl::Status s = kiln::edge::ValidateBasePath(http.base_path); !s.ok()) {
     Die("--base_path: " + std::string(s.message()));
   }
 
-  kiln::Metrics metrics;
   const std::string metrics_address = absl::GetFlag(FLAGS_metrics_address);
   if (!metrics_address.empty()) {
     absl::Status s = metrics.Serve(metrics_address);

@@ -55,6 +55,11 @@ class KvBackend {
   virtual absl::Status WriteIf(const WriteCondition& condition,
                                const std::vector<std::pair<std::string, std::string>>& puts) = 0;
 
+  // Removes every record with start <= key < end for each (start, end) of `ranges`, all in one
+  // atomic, durable write (as Write). Removing nothing is a success. Storage errors as Write.
+  virtual absl::Status DeleteRanges(
+      const std::vector<std::pair<std::string, std::string>>& ranges) = 0;
+
   // True when other processes may write the same records concurrently (metadata replicas on one
   // database): a process then learns of their commits only by reading (see LogFollower).
   virtual bool shared() const { return false; }

@@ -75,6 +75,16 @@ class MemoryKv : public KvBackend {
     return absl::OkStatus();
   }
 
+  absl::Status DeleteRanges(
+      const std::vector<std::pair<std::string, std::string>>& ranges) override {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [start, end] : ranges) {
+      if (!(start < end)) continue;
+      map_.erase(map_.lower_bound(start), map_.lower_bound(end));
+    }
+    return absl::OkStatus();
+  }
+
  private:
   absl::Mutex mu_;
   std::map<std::string, std::string, std::less<>> map_ ABSL_GUARDED_BY(mu_);
@@ -173,6 +183,19 @@ class RocksDbKv : public KvBackend {
     rocksdb::WriteOptions wo;
     wo.sync = sync_;
     return FromRocksDbStatus(db_->Write(wo, &batch), "writing metadata");
+  }
+
+  absl::Status DeleteRanges(
+      const std::vector<std::pair<std::string, std::string>>& ranges) override {
+    rocksdb::WriteBatch batch;
+    for (const auto& [start, end] : ranges) {
+      if (!(start < end)) continue;
+      rocksdb::Status s = batch.DeleteRange(start, end);
+      if (!s.ok()) return FromRocksDbStatus(s, "building metadata delete");
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = sync_;
+    return FromRocksDbStatus(db_->Write(wo, &batch), "deleting metadata");
   }
 
   std::shared_ptr<prometheus::Collectable> StatsCollector() override { return collector_; }

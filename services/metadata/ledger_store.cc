@@ -324,6 +324,7 @@ absl::StatusOr<v1::GetLedgerResponse> LedgerStore::GetLedger(const v1::GetLedger
   if (values[0].has_value()) {
     KILN_ASSIGN_OR_RETURN(header, ParseRecord<v1::LedgerHeader>(*values[0], "ledger header"));
   }
+  response.set_exists(values[0].has_value());
   v1::LedgerState* state = response.mutable_state();
   state->set_tenant(tenant);
   state->set_ledger(ledger);
@@ -439,6 +440,61 @@ absl::StatusOr<v1::ListLedgersResponse> LedgerStore::ListLedgers(const std::stri
     *state->mutable_heads() = header.heads();
   }
   if (rows.size() > limit) response.set_next_page_token(response.ledgers().rbegin()->ledger());
+  return response;
+}
+
+absl::StatusOr<bool> LedgerStore::CreateLedger(const std::string& tenant,
+                                               const std::string& ledger) {
+  absl::MutexLock lock(&LockFor(tenant, ledger));
+  const std::string header_key = LedgerPrefix(kHeader, tenant, ledger);
+  v1::LedgerHeader empty;
+  absl::Status written =
+      kv_.WriteIf({header_key, std::nullopt}, {{header_key, empty.SerializeAsString()}});
+  if (written.code() == absl::StatusCode::kAborted) return false;
+  KILN_RETURN_IF_ERROR(written);
+  return true;
+}
+
+absl::StatusOr<v1::DeleteLedgerResponse> LedgerStore::DeleteLedger(const std::string& tenant,
+                                                                   const std::string& ledger) {
+  absl::MutexLock lock(&LockFor(tenant, ledger));
+  KILN_ASSIGN_OR_RETURN(std::optional<std::string> raw,
+                        kv_.Get(LedgerPrefix(kHeader, tenant, ledger)));
+  v1::LedgerHeader header;  // a damaged header is deleted like any other (version then 0)
+  if (raw.has_value() && !header.ParseFromString(*raw)) header.Clear();
+  std::vector<std::pair<std::string, std::string>> ranges;
+  for (RecordType type : {kEntry, kLog, kHeader, kKey, kReferenced}) {
+    std::string prefix = LedgerPrefix(type, tenant, ledger);
+    std::string end = UpperBound(prefix);
+    ranges.emplace_back(std::move(prefix), std::move(end));
+  }
+  // Also when there is no header: a crash can never leave records without one (every write that
+  // adds records writes the header in the same batch), but removing nothing costs little.
+  KILN_RETURN_IF_ERROR(kv_.DeleteRanges(ranges));
+  v1::DeleteLedgerResponse response;
+  response.set_existed(raw.has_value());
+  response.set_version(header.version());
+  return response;
+}
+
+absl::StatusOr<v1::ListTenantsResponse> LedgerStore::ListTenants(const std::string& page_token,
+                                                                 size_t limit) {
+  const std::string all(1, static_cast<char>(kHeader));
+  const std::string end = UpperBound(all);
+  std::string start = page_token.empty() ? all : UpperBound(TenantHeaderPrefix(page_token));
+  v1::ListTenantsResponse response;
+  // One short scan per tenant: each jumps past every header of the tenant it found.
+  while (static_cast<size_t>(response.tenants_size()) <= limit) {
+    KILN_ASSIGN_OR_RETURN(auto rows, kv_.Scan(start, end, 1));
+    if (rows.empty()) break;
+    KILN_ASSIGN_OR_RETURN(DecodedKey key, DecodeRecordKey(rows[0].first));
+    if (static_cast<size_t>(response.tenants_size()) == limit) {
+      response.set_next_page_token(*response.tenants().rbegin());
+      break;
+    }
+    start = UpperBound(TenantHeaderPrefix(key.tenant));
+    response.add_tenants(std::move(key.tenant));
+  }
   return response;
 }
 

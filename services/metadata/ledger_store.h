@@ -74,6 +74,18 @@ class LedgerStore {
                                                           const std::string& ledger,
                                                           uint64_t after_version, size_t limit);
 
+  // Registers an empty ledger (a header at version 0) so that ListLedgers shows it before its
+  // first commit. Returns false, changing nothing, when the ledger already has a header.
+  absl::StatusOr<bool> CreateLedger(const std::string& tenant, const std::string& ledger);
+
+  // Removes every record of the ledger (header, entries, references, keys, log) in one atomic
+  // write, under the ledger's lock. Idempotent. Storage errors pass through.
+  absl::StatusOr<v1::DeleteLedgerResponse> DeleteLedger(const std::string& tenant,
+                                                        const std::string& ledger);
+
+  // Tenants with at least one ledger header, in id order, starting after `page_token`.
+  absl::StatusOr<v1::ListTenantsResponse> ListTenants(const std::string& page_token, size_t limit);
+
   // The current version (0 when never written).
   absl::StatusOr<uint64_t> Version(const std::string& tenant, const std::string& ledger);
 

@@ -93,6 +93,11 @@ class MetadataServiceImpl::WatchReactor : public grpc::ServerWriteReactor<v1::Wa
   }
 
   void Deliver(const std::shared_ptr<const v1::WatchEvent>& event) override {
+    if (event->deleted()) {
+      FinishOnce(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                              "ledger " + tenant_ + "/" + ledger_ + " was deleted"));
+      return;
+    }
     bool overflow = false;
     {
       absl::MutexLock lock(&mu_);
@@ -389,6 +394,51 @@ grpc::ServerUnaryReactor* MetadataServiceImpl::ReadLog(grpc::CallbackServerConte
     size_t limit = request->limit() == 0 ? 100 : std::min(request->limit(), 1000u);
     KILN_ASSIGN_OR_RETURN(*response, store_.ReadLog(request->tenant(), request->ledger(),
                                                     request->from_seq(), limit));
+    return absl::OkStatus();
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MetadataServiceImpl::CreateLedger(grpc::CallbackServerContext* context,
+                                                            const v1::CreateLedgerRequest* request,
+                                                            v1::CreateLedgerResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  RunUnary(reactor, ValidateLedger(request->tenant(), request->ledger(), options_.shard),
+           [this, request, response]() -> absl::Status {
+             KILN_ASSIGN_OR_RETURN(bool created,
+                                   store_.CreateLedger(request->tenant(), request->ledger()));
+             response->set_created(created);
+             return absl::OkStatus();
+           });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MetadataServiceImpl::DeleteLedger(grpc::CallbackServerContext* context,
+                                                            const v1::DeleteLedgerRequest* request,
+                                                            v1::DeleteLedgerResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  RunUnary(reactor, ValidateLedger(request->tenant(), request->ledger(), options_.shard),
+           [this, request, response]() -> absl::Status {
+             KILN_ASSIGN_OR_RETURN(*response,
+                                   store_.DeleteLedger(request->tenant(), request->ledger()));
+             // Ends this process's Watch streams of the ledger (edges tell their clients).
+             // Replicas sharing a database are not told: see docs/operations.md.
+             auto event = std::make_shared<v1::WatchEvent>();
+             event->set_deleted(true);
+             hub_.Publish(request->tenant(), request->ledger(), event);
+             LOG(INFO) << "deleted a ledger at version " << response->version();
+             return absl::OkStatus();
+           });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MetadataServiceImpl::ListTenants(grpc::CallbackServerContext* context,
+                                                           const v1::ListTenantsRequest* request,
+                                                           v1::ListTenantsResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  RunUnary(reactor, absl::OkStatus(), [this, request, response]() -> absl::Status {
+    size_t limit = request->page_size() == 0 ? 100 : std::min(request->page_size(), 1000u);
+    KILN_ASSIGN_OR_RETURN(*response, store_.ListTenants(request->page_token(), limit));
     return absl::OkStatus();
   });
   return reactor;

@@ -49,6 +49,15 @@ class MetadataServiceImpl final : public v1::MetadataService::CallbackService {
   grpc::ServerUnaryReactor* ReadLog(grpc::CallbackServerContext* context,
                                     const v1::ReadLogRequest* request,
                                     v1::ReadLogResponse* response) override;
+  grpc::ServerUnaryReactor* CreateLedger(grpc::CallbackServerContext* context,
+                                         const v1::CreateLedgerRequest* request,
+                                         v1::CreateLedgerResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteLedger(grpc::CallbackServerContext* context,
+                                         const v1::DeleteLedgerRequest* request,
+                                         v1::DeleteLedgerResponse* response) override;
+  grpc::ServerUnaryReactor* ListTenants(grpc::CallbackServerContext* context,
+                                        const v1::ListTenantsRequest* request,
+                                        v1::ListTenantsResponse* response) override;
   grpc::ServerWriteReactor<v1::WatchEvent>* Watch(grpc::CallbackServerContext* context,
                                                   const v1::WatchRequest* request) override;
 

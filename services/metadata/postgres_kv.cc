@@ -184,6 +184,30 @@ class PostgresKv : public KvBackend {
     return WriteRows(&condition, puts);
   }
 
+  // One statement (one implicit transaction): a DELETE per table that a range can touch.
+  absl::Status DeleteRanges(
+      const std::vector<std::pair<std::string, std::string>>& ranges) override {
+    std::vector<PgParam> params;
+    std::vector<std::string> ctes;
+    for (const auto& [start, end] : ranges) {
+      if (!(start < end)) continue;
+      for (const Table& t : kTables) {
+        const unsigned char type = static_cast<unsigned char>(t.type);
+        if (!start.empty() && static_cast<unsigned char>(start[0]) > type) continue;
+        if (end.empty() || static_cast<unsigned char>(end[0]) < type) continue;
+        params.push_back({start, kPgBytea});
+        std::string lo = absl::StrCat("$", params.size());
+        params.push_back({end, kPgBytea});
+        std::string hi = absl::StrCat("$", params.size());
+        ctes.push_back(absl::StrCat("d", ctes.size(), " AS (DELETE FROM ", t.name,
+                                    " WHERE key >= ", lo, " AND key < ", hi, ")"));
+      }
+    }
+    if (ctes.empty()) return absl::OkStatus();
+    std::string sql = absl::StrCat("WITH ", absl::StrJoin(ctes, ", "), " SELECT 1");
+    return pool_->Exec(sql, params, PGRES_TUPLES_OK, /*retry_once=*/false).status();
+  }
+
   bool shared() const override { return true; }
 
   std::unique_ptr<CommitHints> NewCommitHints() override {

@@ -10,8 +10,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD_DIR=${KILN_BUILD_DIR:-$ROOT/build}
 DOCKERFILE=$ROOT/Dockerfile
-# The four services and the operator CLI (services/admin/kiln-admin).
-SERVICES=(blockstore metadata merge edge admin)
+# The services and the operator CLI (services/admin/kiln-admin).
+SERVICES=(blockstore metadata merge edge control admin)
 # The C and C++ runtime of debian:12-slim (apt itself needs them); nothing else is assumed.
 IN_SLIM=(libc6 libgcc-s1 libstdc++6)
 

@@ -55,6 +55,11 @@ class Mesh {
   }
 
   merge::v1::MergeService::Stub& merge(int i) { return *merges_[i]->stub; }
+  // Loopback targets of the block-store and metadata servers (for other clients of the mesh).
+  std::string blockstore_target() const { return Target(blockstore_server_->port()); }
+  std::string metadata_target() const { return Target(metadata_server_->port()); }
+  // The metadata backend itself, to check what is stored without the API.
+  metadata::KvBackend& kv() { return *kv_; }
   metadata::v1::MetadataService::Stub& metadata() { return *metadata_stub_; }
   blockstore::MemoryBlockBackend& blocks() { return blocks_; }
   Metrics& merge_metrics(int i) { return merges_[i]->metrics; }

@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/metadata/kv_backends.h"
+#include "services/metadata/record_keys.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/test_support.h"
 
@@ -384,6 +385,83 @@ TEST_P(LedgerStoreTest, ListLedgersPagesInIdOrderPerTenant) {
   ASSERT_TRUE(page2.ok());
   ASSERT_EQ(page2->ledgers_size(), 1);
   EXPECT_EQ(page2->ledgers(0).ledger(), "c");
+  EXPECT_EQ(page2->next_page_token(), "");
+}
+
+// Every record key of (tenant, ledger), read from the backend itself.
+std::vector<std::string> RecordsOf(KvBackend& kv, const std::string& tenant,
+                                   const std::string& ledger) {
+  auto rows = kv.Scan(std::string(1, '\0'), std::string(1, '\x7f'), 1000000);
+  EXPECT_TRUE(rows.ok()) << rows.status();
+  std::vector<std::string> out;
+  for (const auto& [key, value] : *rows) {
+    auto d = DecodeRecordKey(key);
+    if (d.ok() && d->tenant == tenant && d->ledger == ledger) out.push_back(key);
+  }
+  return out;
+}
+
+TEST_P(LedgerStoreTest, DeleteLedgerRemovesEveryRecordOfThatLedgerOnly) {
+  v1::CommitRequest first = Commit(0, {Entry("x")}, {"x"});
+  first.add_keys("zKey1");
+  ASSERT_TRUE(store_->Commit(first).ok());
+  ASSERT_TRUE(store_->Commit(Commit(1, {Entry("y", {"x"})}, {"y"})).ok());
+  v1::CommitRequest neighbour = Commit(0, {Entry("x")}, {"x"});
+  neighbour.set_ledger("l10");  // shares a prefix with "l1" as a string
+  ASSERT_TRUE(store_->Commit(neighbour).ok());
+  // Header, two entries, a reference, a key, two log records.
+  ASSERT_EQ(RecordsOf(*kv_, "t1", "l1").size(), 7u);
+
+  auto deleted = store_->DeleteLedger("t1", "l1");
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_TRUE(deleted->existed());
+  EXPECT_EQ(deleted->version(), 2u);
+  EXPECT_THAT(RecordsOf(*kv_, "t1", "l1"), ::testing::IsEmpty());
+  EXPECT_EQ(RecordsOf(*kv_, "t1", "l10").size(), 3u);  // header, entry, log record
+  EXPECT_EQ(State().state().version(), 0u);
+  EXPECT_FALSE(State().exists());
+
+  auto again = store_->DeleteLedger("t1", "l1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->existed());
+  // Written again, the ledger starts at version 1 with a fresh log.
+  ASSERT_TRUE(store_->Commit(Commit(0, {Entry("z")}, {"z"})).ok());
+  auto log = store_->ReadLog("t1", "l1", 1, 10);
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->records_size(), 1);
+  EXPECT_EQ(log->records(0).prev_sha256(), "");
+}
+
+TEST_P(LedgerStoreTest, CreatedLedgerIsListedAtVersionZeroAndCommitsNormally) {
+  auto created = store_->CreateLedger("t1", "l1");
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(*created);
+  EXPECT_FALSE(*store_->CreateLedger("t1", "l1"));
+  EXPECT_TRUE(State().exists());
+  auto listed = store_->ListLedgers("t1", "", 10);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->ledgers_size(), 1);
+  EXPECT_EQ(listed->ledgers(0).version(), 0u);
+  ASSERT_TRUE(store_->Commit(Commit(0, {Entry("x")}, {"x"})).ok());
+  EXPECT_EQ(State().state().version(), 1u);
+}
+
+TEST_P(LedgerStoreTest, ListTenantsPagesOverTenantsWithLedgers) {
+  for (const char* t : {"tb", "ta", "tc"}) {
+    for (const char* l : {"l1", "l2"}) {
+      v1::CommitRequest r = Commit(0, {Entry("x")}, {"x"});
+      r.set_tenant(t);
+      r.set_ledger(l);
+      ASSERT_TRUE(store_->Commit(r).ok());
+    }
+  }
+  auto page1 = store_->ListTenants("", 2);
+  ASSERT_TRUE(page1.ok()) << page1.status();
+  EXPECT_THAT(page1->tenants(), ::testing::ElementsAre("ta", "tb"));
+  EXPECT_EQ(page1->next_page_token(), "tb");
+  auto page2 = store_->ListTenants("tb", 2);
+  ASSERT_TRUE(page2.ok());
+  EXPECT_THAT(page2->tenants(), ::testing::ElementsAre("tc"));
   EXPECT_EQ(page2->next_page_token(), "");
 }
 

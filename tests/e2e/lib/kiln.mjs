@@ -239,7 +239,10 @@ async function startPostgres(logDir) {
 //   edgeArgs        extra flags for kiln-edge
 //   replicas        how many of each service (default 1): metadata and block-store shards, merge
 //                   and edge replicas, wired as tools/dev up --replicas and the k8s manifests do
-export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], replicas = 1 } = {}) {
+//   control         also start kiln-control with an admin token and an issuer key (as tools/dev up
+//                   does); with auth "es256" and no tokenPublicKey the edges trust that issuer key.
+//                   kiln.admin(args) then runs kiln-admin against it.
+export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], replicas = 1, control = false } = {}) {
   const bin = buildDir();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kiln-e2e-"));
   const logDir = path.join(dataDir, "logs");
@@ -260,6 +263,19 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
   fs.writeFileSync(kekFile, crypto.randomBytes(32).toString("hex") + "\n", { mode: 0o600 });
   const signingKeyFile = path.join(dataDir, "url-signing-key");
   fs.writeFileSync(signingKeyFile, crypto.randomBytes(32).toString("hex") + "\n", { mode: 0o600 });
+
+  // The control plane's credential and issuer key, made as tools/dev up makes them.
+  const adminTokenFile = path.join(dataDir, "admin-token");
+  const issuerKeyFile = path.join(dataDir, "issuer-key.pem");
+  const issuerPubFile = path.join(dataDir, "issuer-key.pub.pem");
+  if (control) {
+    fs.writeFileSync(adminTokenFile, crypto.randomBytes(32).toString("hex") + "\n", { mode: 0o600 });
+    const { privateKey, publicKey } = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    fs.writeFileSync(issuerKeyFile, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+    fs.writeFileSync(issuerPubFile, publicKey.export({ type: "spki", format: "pem" }));
+    if (auth === "es256" && !tokenPublicKey) tokenPublicKey = `@${issuerPubFile}`;
+  }
+  let controlTarget = "";
 
   const common = ["--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0"];
   // edges[i]: { svc, argv, port, metricsPort }
@@ -366,6 +382,19 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
       });
       await startEdge(i, 0);
     }
+    if (control) {
+      const c = await start("control", [
+        path.join(bin, "services/control/kiln-control"),
+        `--metadata_target=${metadataTarget}`,
+        `--blockstore_target=${s3Url ? shards.blockstore[0] : blockstoreTarget}`,
+        `--admin_token_file=${adminTokenFile}`,
+        `--issuer_key_file=${issuerKeyFile}`,
+        `--audit_log=${path.join(dataDir, "audit.jsonl")}`,
+        ...common,
+      ]);
+      controlTarget = `127.0.0.1:${c.ports.grpc_port}`;
+      metrics.push({ job: "kiln-control", instance: "control", port: Number(c.ports.metrics_port) });
+    }
   } catch (e) {
     failed = true;
     await Promise.allSettled(services.map((s) => s.stop("SIGKILL")));
@@ -430,6 +459,14 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
       const e = edges[edge];
       if (e.svc && !e.svc.exit) throw new Error("edge is still running");
       await startEdge(edge, e.port);
+    },
+    // kiln-control's address and admin token file (with control: true).
+    control: { get target() { return controlTarget; }, adminTokenFile, issuerKeyFile, issuerPubFile },
+    // Runs kiln-admin with `args` against this deployment's kiln-control; {status, stdout, stderr}.
+    admin(args, { connect = true } = {}) {
+      const argv = [...args, ...(connect ? [`--target=${controlTarget}`, `--admin_token_file=${adminTokenFile}`] : [])];
+      const r = spawnSync(path.join(bin, "services/admin/kiln-admin"), argv, { encoding: "utf8", timeout: 60_000 });
+      return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
     },
     // Throws if a service died unexpectedly so far.
     assertHealthy() {

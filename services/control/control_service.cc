@@ -1,0 +1,258 @@
+#include "services/control/control_service.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/ids.h"
+#include "common/status_macros.h"
+#include "glog/logging.h"
+
+namespace kiln::control {
+namespace {
+
+constexpr size_t kMaxActorBytes = 128;
+
+size_t PageSize(uint32_t requested) {
+  return requested == 0 ? 100 : std::min<uint32_t>(requested, 1000);
+}
+
+absl::Status ValidateLedger(const std::string& tenant, const std::string& ledger) {
+  KILN_RETURN_IF_ERROR(ValidateId(tenant, "tenant"));
+  return ValidateId(ledger, "ledger");
+}
+
+// Who made the call, for the audit log: "x-kiln-actor" (printable, bounded) or "admin".
+std::string Actor(const grpc::CallbackServerContext& context) {
+  auto it = context.client_metadata().find("x-kiln-actor");
+  if (it == context.client_metadata().end() || it->second.empty() ||
+      it->second.size() > kMaxActorBytes) {
+    return "admin";
+  }
+  std::string actor(it->second.data(), it->second.size());
+  for (char c : actor) {
+    if (c < 0x20 || c > 0x7e) return "admin";
+  }
+  return actor;
+}
+
+}  // namespace
+
+ControlServiceImpl::ControlServiceImpl(const ControlServiceOptions& options, const AdminAuth& auth,
+                                       LedgerAdmin& ledgers, AuditLog& audit,
+                                       const TokenIssuer* issuer, std::string previous_issuer_jwk,
+                                       const Clock& clock, BoundedExecutor& executor,
+                                       prometheus::Registry& registry)
+    : options_(options),
+      auth_(auth),
+      ledgers_(ledgers),
+      audit_(audit),
+      issuer_(issuer),
+      previous_issuer_jwk_(std::move(previous_issuer_jwk)),
+      clock_(clock),
+      executor_(executor) {
+  refused_ = &prometheus::BuildCounter()
+                  .Name("kiln_control_unauthenticated_total")
+                  .Help("Control calls refused for a missing or wrong admin credential.")
+                  .Register(registry)
+                  .Add({});
+  tokens_issued_ = &prometheus::BuildCounter()
+                        .Name("kiln_control_tokens_issued_total")
+                        .Help("Session tokens minted by IssueToken.")
+                        .Register(registry)
+                        .Add({});
+  ledgers_deleted_ = &prometheus::BuildCounter()
+                          .Name("kiln_control_ledgers_deleted_total")
+                          .Help("DeleteLedger calls that succeeded (including repeats).")
+                          .Register(registry)
+                          .Add({});
+}
+
+grpc::ServerUnaryReactor* ControlServiceImpl::Run(grpc::CallbackServerContext* context,
+                                                  absl::Status valid,
+                                                  absl::AnyInvocable<absl::Status()> fn) {
+  auto* reactor = context->DefaultReactor();
+  if (absl::Status auth = auth_.Check(*context); !auth.ok()) {
+    refused_->Increment();
+    reactor->Finish(ToGrpcStatus(auth));
+    return reactor;
+  }
+  if (!valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
+    return reactor;
+  }
+  absl::Status submitted = executor_.TrySubmit([reactor, fn = std::move(fn)]() mutable {
+    absl::Status s = fn();
+    if (s.code() == absl::StatusCode::kInternal || s.code() == absl::StatusCode::kUnavailable) {
+      LOG(ERROR) << "control call failed: " << s.message();
+    }
+    reactor->Finish(ToGrpcStatus(s));
+  });
+  if (!submitted.ok()) reactor->Finish(ToGrpcStatus(submitted));
+  return reactor;
+}
+
+absl::Status ControlServiceImpl::Audit(const std::string& actor, absl::string_view action,
+                                       const std::string& tenant, const std::string& ledger,
+                                       absl::Status status, std::string detail) {
+  v1::AuditEvent event;
+  event.set_unix_micros(absl::ToUnixMicros(clock_.Now()));
+  event.set_actor(actor);
+  event.set_action(std::string(action));
+  event.set_tenant(tenant);
+  event.set_ledger(ledger);
+  event.set_outcome(status.ok() ? "ok" : absl::StatusCodeToString(status.code()));
+  event.set_detail(std::move(detail));
+  absl::StatusOr<uint64_t> recorded = audit_.Append(std::move(event));
+  if (!recorded.ok() && status.ok()) return recorded.status();
+  return status;
+}
+
+grpc::ServerUnaryReactor* ControlServiceImpl::ListTenants(grpc::CallbackServerContext* context,
+                                                          const v1::ListTenantsRequest* request,
+                                                          v1::ListTenantsResponse* response) {
+  return Run(context, absl::OkStatus(), [this, request, response]() -> absl::Status {
+    KILN_ASSIGN_OR_RETURN(
+        *response, ledgers_.ListTenants(request->page_token(), PageSize(request->page_size())));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ControlServiceImpl::CreateLedger(grpc::CallbackServerContext* context,
+                                                           const v1::CreateLedgerRequest* request,
+                                                           v1::CreateLedgerResponse* response) {
+  return Run(context, ValidateLedger(request->tenant(), request->ledger()),
+             [this, request, response, actor = Actor(*context)]() -> absl::Status {
+               absl::StatusOr<v1::Ledger> created =
+                   ledgers_.CreateLedger(request->tenant(), request->ledger());
+               if (created.ok()) *response->mutable_ledger() = *created;
+               return Audit(actor, "ledger.create", request->tenant(), request->ledger(),
+                            created.status(), "");
+             });
+}
+
+grpc::ServerUnaryReactor* ControlServiceImpl::GetLedger(grpc::CallbackServerContext* context,
+                                                        const v1::GetLedgerRequest* request,
+                                                        v1::GetLedgerResponse* response) {
+  return Run(context, ValidateLedger(request->tenant(), request->ledger()),
+             [this, request, response]() -> absl::Status {
+               KILN_ASSIGN_OR_RETURN(*response->mutable_ledger(),
+                                     ledgers_.GetLedger(request->tenant(), request->ledger()));
+               return absl::OkStatus();
+             });
+}
+
+grpc::ServerUnaryReactor* ControlServiceImpl::ListLedgers(grpc::CallbackServerContext* context,
+                                                          const v1::ListLedgersRequest* request,
+                                                          v1::ListLedgersResponse* response) {
+  return Run(context, ValidateId(request->tenant(), "tenant"),
+             [this, request, response]() -> absl::Status {
+               KILN_ASSIGN_OR_RETURN(*response,
+                                     ledgers_.ListLedgers(request->tenant(), request->page_token(),
+                                                          PageSize(request->page_size())));
+               return absl::OkStatus();
+             });
+}
+
+grpc::ServerUnaryReactor* ControlServiceImpl::DeleteLedger(grpc::CallbackServerContext* context,
+                                                           const v1::DeleteLedgerRequest* request,
+                                                           v1::DeleteLedgerResponse* response) {
+  return Run(context, ValidateLedger(request->tenant(), request->ledger()),
+             [this, request, response, actor = Actor(*context)]() -> absl::Status {
+               absl::StatusOr<v1::DeleteLedgerResponse> deleted =
+                   ledgers_.DeleteLedger(request->tenant(), request->ledger());
+               std::string detail;
+               if (deleted.ok()) {
+                 *response = *deleted;
+                 ledgers_deleted_->Increment();
+                 detail =
+                     absl::StrCat(deleted->existed() ? "" : "nothing to delete; ", "version ",
+                                  deleted->version(), ", ", deleted->blobs_deleted(), " blobs");
+               } else {
+                 detail = std::string(deleted.status().message());
+               }
+               return Audit(actor, "ledger.delete", request->tenant(), request->ledger(),
+                            deleted.status(), std::move(detail));
+             });
+}
+
+grpc::ServerUnaryReactor* ControlServiceImpl::ListAuditEvents(
+    grpc::CallbackServerContext* context, const v1::ListAuditEventsRequest* request,
+    v1::ListAuditEventsResponse* response) {
+  return Run(context, absl::OkStatus(), [this, request, response]() -> absl::Status {
+    for (auto& e : audit_.Read(request->from_seq(), PageSize(request->limit()))) {
+      *response->add_events() = std::move(e);
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ControlServiceImpl::IssueToken(grpc::CallbackServerContext* context,
+                                                         const v1::IssueTokenRequest* request,
+                                                         v1::IssueTokenResponse* response) {
+  absl::Status valid = absl::OkStatus();
+  for (const auto& t : request->tenants()) {
+    if (valid.ok()) valid = ValidateId(t, "tenants[]");
+  }
+  for (const auto& l : request->ledgers()) {
+    if (valid.ok()) valid = ValidateId(l.ledger(), "ledgers[].ledger");
+  }
+  absl::Duration valid_for =
+      request->valid_seconds() == 0 ? absl::Hours(1) : absl::Seconds(request->valid_seconds());
+  if (valid.ok() && valid_for > options_.max_token_validity) {
+    valid = absl::InvalidArgumentError(
+        absl::StrCat("valid_seconds is over the limit of ",
+                     absl::ToInt64Seconds(options_.max_token_validity), " seconds"));
+  }
+  if (valid.ok() && issuer_ == nullptr) {
+    valid = absl::FailedPreconditionError(
+        "kiln-control runs without an issuer key (--issuer_key_file); it cannot mint tokens");
+  }
+  return Run(context, valid,
+             [this, request, response, valid_for, actor = Actor(*context)]() -> absl::Status {
+               TokenGrant grant;
+               grant.user_id = request->user_id();
+               grant.email = request->email();
+               grant.tenants.assign(request->tenants().begin(), request->tenants().end());
+               for (const auto& l : request->ledgers()) {
+                 grant.ledgers.push_back({l.ledger(), l.right()});
+               }
+               grant.selected_tenant = request->selected_tenant();
+               grant.selected_ledger = request->selected_ledger();
+               grant.valid_for = valid_for;
+               absl::Time now = clock_.Now();
+               absl::StatusOr<std::string> token = issuer_->Issue(grant, now);
+               std::string tenant = grant.tenants.empty() ? "" : grant.tenants[0];
+               std::string ledger = grant.ledgers.empty() ? "" : grant.ledgers[0].id;
+               if (token.ok()) {
+                 response->set_token(*token);
+                 response->set_expires_unix_seconds(absl::ToUnixSeconds(now + valid_for));
+                 response->set_kid(issuer_->kid());
+                 tokens_issued_->Increment();
+               }
+               // The audit record names the grant, never the token.
+               return Audit(actor, "token.issue", tenant, ledger, token.status(),
+                            absl::StrCat("user ", grant.user_id, ", ", grant.tenants.size(),
+                                         " tenant(s), ", grant.ledgers.size(), " ledger(s), valid ",
+                                         absl::FormatDuration(valid_for)));
+             });
+}
+
+grpc::ServerUnaryReactor* ControlServiceImpl::GetIssuerKeys(grpc::CallbackServerContext* context,
+                                                            const v1::GetIssuerKeysRequest*,
+                                                            v1::GetIssuerKeysResponse* response) {
+  absl::Status valid = issuer_ == nullptr
+                           ? absl::FailedPreconditionError(
+                                 "kiln-control runs without an issuer key (--issuer_key_file)")
+                           : absl::OkStatus();
+  return Run(context, valid, [this, response]() -> absl::Status {
+    std::string jwks = "{\"keys\":[" + issuer_->public_jwk();
+    if (!previous_issuer_jwk_.empty()) jwks += "," + previous_issuer_jwk_;
+    response->set_jwks(jwks + "]}");
+    response->set_current_public_pem(issuer_->public_pem());
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace kiln::control

@@ -1,0 +1,197 @@
+#include "services/control/ledger_admin.h"
+
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/status_macros.h"
+
+namespace kiln::control {
+namespace {
+
+namespace mv1 = ::kiln::metadata::v1;
+namespace bv1 = ::kiln::blockstore::v1;
+
+v1::Ledger FromState(const mv1::LedgerState& state) {
+  v1::Ledger out;
+  out.set_tenant(state.tenant());
+  out.set_ledger(state.ledger());
+  out.set_version(state.version());
+  out.set_head_count(static_cast<uint32_t>(state.heads_size()));
+  return out;
+}
+
+}  // namespace
+
+LedgerAdmin::LedgerAdmin(const ShardedChannels& metadata, const ShardedChannels& blockstore,
+                         absl::Duration deadline)
+    : metadata_(metadata), blockstore_(blockstore), deadline_(deadline) {
+  for (const auto& channel : metadata.channels()) {
+    metadata_shards_.push_back(mv1::MetadataService::NewStub(channel));
+  }
+}
+
+void LedgerAdmin::SetDeadline(grpc::ClientContext* context) const {
+  context->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline_));
+}
+
+absl::StatusOr<v1::ListTenantsResponse> LedgerAdmin::ListTenants(const std::string& page_token,
+                                                                 size_t page_size) const {
+  // Each shard returns its first page_size tenants after the token; the first page_size of their
+  // union are the answer, and exactly those (any tenant before them would be in some shard's page).
+  std::set<std::string> all;
+  bool more = false;
+  for (const auto& shard : metadata_shards_) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    mv1::ListTenantsRequest request;
+    request.set_page_size(static_cast<uint32_t>(page_size));
+    request.set_page_token(page_token);
+    mv1::ListTenantsResponse response;
+    KILN_RETURN_IF_ERROR(FromGrpcStatus(shard->ListTenants(&context, request, &response)));
+    all.insert(response.tenants().begin(), response.tenants().end());
+    more |= !response.next_page_token().empty();
+  }
+  v1::ListTenantsResponse out;
+  for (const auto& t : all) {
+    if (static_cast<size_t>(out.tenants_size()) == page_size) {
+      more = true;
+      break;
+    }
+    out.add_tenants()->set_id(t);
+  }
+  if (more && out.tenants_size() > 0) out.set_next_page_token(out.tenants().rbegin()->id());
+  return out;
+}
+
+absl::StatusOr<v1::ListLedgersResponse> LedgerAdmin::ListLedgers(const std::string& tenant,
+                                                                 const std::string& page_token,
+                                                                 size_t page_size) const {
+  std::map<std::string, v1::Ledger> all;
+  bool more = false;
+  for (const auto& shard : metadata_shards_) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    mv1::ListLedgersRequest request;
+    request.set_tenant(tenant);
+    request.set_page_size(static_cast<uint32_t>(page_size));
+    request.set_page_token(page_token);
+    mv1::ListLedgersResponse response;
+    KILN_RETURN_IF_ERROR(FromGrpcStatus(shard->ListLedgers(&context, request, &response)));
+    for (const auto& state : response.ledgers()) all[state.ledger()] = FromState(state);
+    more |= !response.next_page_token().empty();
+  }
+  v1::ListLedgersResponse out;
+  for (auto& [id, ledger] : all) {
+    if (static_cast<size_t>(out.ledgers_size()) == page_size) {
+      more = true;
+      break;
+    }
+    *out.add_ledgers() = std::move(ledger);
+  }
+  if (more && out.ledgers_size() > 0) out.set_next_page_token(out.ledgers().rbegin()->ledger());
+  return out;
+}
+
+absl::StatusOr<v1::Ledger> LedgerAdmin::GetLedger(const std::string& tenant,
+                                                  const std::string& ledger) const {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  mv1::GetLedgerRequest request;
+  request.set_tenant(tenant);
+  request.set_ledger(ledger);
+  mv1::GetLedgerResponse response;
+  KILN_RETURN_IF_ERROR(
+      FromGrpcStatus(metadata_.For(tenant, ledger)->GetLedger(&context, request, &response)));
+  if (!response.exists()) {
+    return absl::NotFoundError(absl::StrCat("ledger ", tenant, "/", ledger, " does not exist"));
+  }
+  return FromState(response.state());
+}
+
+absl::StatusOr<v1::Ledger> LedgerAdmin::CreateLedger(const std::string& tenant,
+                                                     const std::string& ledger) const {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  mv1::CreateLedgerRequest request;
+  request.set_tenant(tenant);
+  request.set_ledger(ledger);
+  mv1::CreateLedgerResponse response;
+  KILN_RETURN_IF_ERROR(
+      FromGrpcStatus(metadata_.For(tenant, ledger)->CreateLedger(&context, request, &response)));
+  if (!response.created()) {
+    return absl::AlreadyExistsError(absl::StrCat("ledger ", tenant, "/", ledger, " exists"));
+  }
+  v1::Ledger out;
+  out.set_tenant(tenant);
+  out.set_ledger(ledger);
+  return out;
+}
+
+absl::StatusOr<v1::DeleteLedgerResponse> LedgerAdmin::DeleteLedger(
+    const std::string& tenant, const std::string& ledger) const {
+  v1::DeleteLedgerResponse out;
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    mv1::DeleteLedgerRequest request;
+    request.set_tenant(tenant);
+    request.set_ledger(ledger);
+    mv1::DeleteLedgerResponse response;
+    KILN_RETURN_IF_ERROR(
+        FromGrpcStatus(metadata_.For(tenant, ledger)->DeleteLedger(&context, request, &response)));
+    out.set_existed(response.existed());
+    out.set_version(response.version());
+  }
+  uint64_t blobs = 0;
+  for (bv1::Store store : {bv1::STORE_CAR, bv1::STORE_FILE, bv1::STORE_META, bv1::STORE_WAL}) {
+    KILN_ASSIGN_OR_RETURN(uint64_t n, DeleteStore(tenant, ledger, store));
+    blobs += n;
+  }
+  out.set_blobs_deleted(blobs);
+  if (blobs > 0) out.set_existed(true);
+  return out;
+}
+
+absl::StatusOr<uint64_t> LedgerAdmin::DeleteStore(const std::string& tenant,
+                                                  const std::string& ledger,
+                                                  bv1::Store store) const {
+  bv1::BlockStoreService::Stub* stub = blockstore_.For(tenant, ledger);
+  uint64_t deleted = 0;
+  std::string token;  // pages continue after the last key listed, deleted or not
+  for (;;) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    bv1::ListRequest request;
+    request.set_tenant(tenant);
+    request.set_ledger(ledger);
+    request.set_store(store);
+    request.set_page_size(1000);
+    request.set_page_token(token);
+    bv1::ListResponse page;
+    KILN_RETURN_IF_ERROR(FromGrpcStatus(stub->List(&context, request, &page)));
+    for (const auto& blob : page.blobs()) {
+      grpc::ClientContext dc;
+      SetDeadline(&dc);
+      bv1::DeleteRequest del;
+      bv1::BlobRef* ref = del.mutable_ref();
+      ref->set_tenant(tenant);
+      ref->set_ledger(ledger);
+      ref->set_store(store);
+      ref->set_key(blob.key());
+      bv1::DeleteResponse ignored;
+      absl::Status s = FromGrpcStatus(stub->Delete(&dc, del, &ignored));
+      if (s.ok()) {
+        ++deleted;
+      } else if (s.code() != absl::StatusCode::kNotFound) {  // deleted concurrently: fine
+        return s;
+      }
+    }
+    if (page.next_page_token().empty()) return deleted;
+    token = page.next_page_token();
+  }
+}
+
+}  // namespace kiln::control
