@@ -132,6 +132,17 @@ void LogFollower::Poll() {
   absl::StatusOr<std::vector<uint64_t>> versions = store_.Versions(ledgers);
   absl::MutexLock lock(&mu_);
   for (size_t i = 0; i < keys.size(); ++i) {
+    if (versions.ok() && (*versions)[i] < cursors[i]) {
+      // Versions never go back: the ledger was deleted (on any replica). Its watchers here end
+      // with NOT_FOUND, as on the replica that deleted it; the cursor restarts from now.
+      auto it = followed_.find(keys[i]);
+      if (it == followed_.end() || it->second.cursor != cursors[i]) continue;
+      it->second.cursor = (*versions)[i];
+      auto deleted = std::make_shared<v1::WatchEvent>();
+      deleted->set_deleted(true);
+      hub_.Publish(ledgers[i].first, ledgers[i].second, deleted);
+      continue;
+    }
     if (!versions.ok() || (*versions)[i] > cursors[i]) dirty_.insert(keys[i]);
   }
 }

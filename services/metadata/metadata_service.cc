@@ -422,7 +422,7 @@ grpc::ServerUnaryReactor* MetadataServiceImpl::DeleteLedger(grpc::CallbackServer
              KILN_ASSIGN_OR_RETURN(*response,
                                    store_.DeleteLedger(request->tenant(), request->ledger()));
              // Ends this process's Watch streams of the ledger (edges tell their clients).
-             // Replicas sharing a database are not told: see docs/operations.md.
+             // Replicas sharing a database learn it from their LogFollower's poll.
              auto event = std::make_shared<v1::WatchEvent>();
              event->set_deleted(true);
              hub_.Publish(request->tenant(), request->ledger(), event);

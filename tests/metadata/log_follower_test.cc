@@ -116,6 +116,39 @@ INSTANTIATE_TEST_SUITE_P(Hints, CrossReplicaWatchTest, ::testing::Bool(), [](con
   return std::string(info.param ? "ListenNotify" : "PollingOnly");
 });
 
+// A ledger deleted through one replica ends the Watch streams on the other too (its follower
+// sees the version go back), so edges on any replica tell their clients.
+TEST(CrossReplicaDeleteTest, DeletingThroughOneReplicaEndsWatchesOnTheOther) {
+  PostgresServer& server = PostgresServer::Shared();
+  auto db = server.CreateDatabase();
+  ASSERT_TRUE(db.ok()) << db.status();
+  const std::string url = server.Url(*db, "hints=poll");
+  Replica a(url, absl::Milliseconds(20));
+  Replica b(url, absl::Milliseconds(20));
+  ASSERT_TRUE(CommitNext(a, 0, "c1").ok());
+  v1::WatchRequest request;
+  request.set_tenant("t1");
+  request.set_ledger("l1");
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto on_b = b.stub->Watch(&ctx, request);
+  v1::WatchEvent event;
+  ASSERT_TRUE(on_b->Read(&event));  // the snapshot at version 1
+  EXPECT_EQ(event.version(), 1u);
+
+  grpc::ClientContext del_ctx;
+  v1::DeleteLedgerRequest del;
+  del.set_tenant("t1");
+  del.set_ledger("l1");
+  v1::DeleteLedgerResponse deleted;
+  ASSERT_TRUE(a.stub->DeleteLedger(&del_ctx, del, &deleted).ok());
+  EXPECT_TRUE(deleted.existed());
+
+  EXPECT_FALSE(on_b->Read(&event));
+  grpc::Status ended = on_b->Finish();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::NOT_FOUND) << ended.error_message();
+}
+
 TEST(HintPayloadTest, RoundTripsLedgerNamesWithAnyBytes) {
   std::string payload = EncodeHintLedger("t:1", "l12:x") + EncodeHintLedger("", "z");
   auto decoded = DecodeHintPayload(payload);
