@@ -5,7 +5,11 @@
 //   PUT|GET|HEAD|DELETE /blob/<tenant>/<ledger>/<store>/<key>?exp=&sig=   signed blob URLs,
 //                          streamed to and from the block-store in chunks
 //   GET /healthz           200 while serving
-// Beast lives only in http_server.cc (it is slow to compile).
+// Layers: this listener (http_server.cc, Asio only) hands each connection to a Beast session
+// (http_session.h, ws_session.h; each compiled for plain TCP and for TLS in translation units of
+// their own, since Beast is slow to compile). The sessions are transport only: the route table
+// (routes.h) decides what a request is for, BlobEndpoint (blob_endpoint.h) the blob replies and
+// the MessageHandler the protocol replies.
 //
 // Threading: Start runs `threads` I/O threads; each connection runs on its own strand. Nothing
 // blocks on them: protocol and storage work completes through callbacks posted back to the strand.
@@ -14,17 +18,20 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "prometheus/registry.h"
 #include "services/edge/blob_client.h"
-#include "services/edge/followers.h"
 #include "services/edge/message_handler.h"
+#include "services/edge/routes.h"
 #include "services/edge/signed_url.h"
 
 namespace kiln::edge {
+
+class LedgerFollowers;  // followers.h
 
 struct HttpServerOptions {
   std::string address = "127.0.0.1:8787";  // host:port; port 0 picks one
@@ -39,7 +46,8 @@ struct HttpServerOptions {
   // Queued outgoing bytes of all connections: past it the connection holding the most is cut off.
   uint64_t max_send_queue_total_bytes = 512 << 20;
   absl::Duration idle_timeout = absl::Minutes(5);
-  std::string base_path;  // routes are served under it and at the root (base_path.h)
+  std::string base_path;            // routes are served under it and at the root (base_path.h)
+  std::vector<Route> extra_routes;  // served after the edge's own routes (routes.h)
 };
 
 class HttpServer {
