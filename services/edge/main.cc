@@ -208,8 +208,9 @@ int main(int argc, char** argv) {
       kiln::NewPeerChannel(absl::GetFlag(FLAGS_merge_target), /*round_robin=*/true),
       *metadata_shards, deadline);
   auto blobs = kiln::edge::NewGrpcBlobClient(*blockstore_shards, deadline);
-  kiln::edge::LedgerFollowers followers(*metadata_shards, kiln::RealClock::Get(),
-                                        metrics.registry());
+  auto watcher =
+      kiln::edge::NewGrpcLedgerWatcher(*metadata_shards, kiln::edge::GrpcAlarmScheduler());
+  kiln::edge::LedgerFollowers followers(*watcher, kiln::RealClock::Get(), metrics.registry());
 
   // Signed URLs name the port, which may be chosen at bind time: bind, then set the public URL,
   // then serve.

@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/metadata/kv_backends.h"
+#include "tests/support/fake_clock.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/test_support.h"
 
