@@ -1,5 +1,7 @@
 // kiln-edge: speaks the Fireproof cloud protocol to clients (HTTP and WebSocket) and turns it into
 // gRPC calls to merge, metadata and the block-store. The only place that reads flags.
+#include <openssl/rand.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -164,9 +166,10 @@ int main(int argc, char** argv) {
     signing_key = std::string(absl::StripAsciiWhitespace(ReadFileOrDie(key_file, "signing key")));
     if (signing_key.size() < 32) Die("the URL signing key must be at least 32 bytes");
   } else {
-    std::ifstream urandom("/dev/urandom", std::ios::binary);
     signing_key.resize(32);
-    urandom.read(signing_key.data(), 32);
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(signing_key.data()), 32) != 1) {
+      Die("cannot draw a random URL signing key (OpenSSL RAND_bytes failed)");
+    }
     LOG(WARNING) << "no --url_signing_key_file: blob URLs are signed with a random key and only "
                     "this edge process can serve them";
   }

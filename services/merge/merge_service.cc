@@ -20,18 +20,21 @@ namespace {
 
 constexpr size_t kMaxKeyBytes = 1024;
 
-const char* ResultLabel(absl::StatusCode code) {
+// The `result` label of kiln_merge_puts_total, by index.
+constexpr const char* kResultLabels[] = {"ok", "invalid", "missing_car", "contention", "error"};
+
+size_t ResultIndex(absl::StatusCode code) {
   switch (code) {
     case absl::StatusCode::kOk:
-      return "ok";
+      return 0;
     case absl::StatusCode::kInvalidArgument:
-      return "invalid";
+      return 1;
     case absl::StatusCode::kFailedPrecondition:
-      return "missing_car";
+      return 2;
     case absl::StatusCode::kAborted:
-      return "contention";
+      return 3;
     default:
-      return "error";
+      return 4;
   }
 }
 
@@ -90,7 +93,7 @@ class MergeServiceImpl::PutMetaOp {
 
   // Answers the client and frees the op.
   void Done(const absl::Status& status) {
-    service_->puts_->Add({{"result", ResultLabel(status.code())}}).Increment();
+    service_->puts_[ResultIndex(status.code())]->Increment();
     service_->put_seconds_->Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
     if (status.code() == absl::StatusCode::kUnavailable ||
@@ -130,13 +133,11 @@ MergeServiceImpl::MergeServiceImpl(const MergeServiceOptions& options, BlockStor
     : options_(options),
       committer_(CommitterOptions{options.max_commit_attempts, options.max_batch_puts}, blockstore,
                  metadata, registry) {
-  puts_ = &prometheus::BuildCounter()
-               .Name("kiln_merge_puts_total")
-               .Help("Meta puts by result: ok, invalid, missing_car, contention, error.")
-               .Register(registry);
-  for (const char* r : {"ok", "invalid", "missing_car", "contention", "error"}) {
-    puts_->Add({{"result", r}});
-  }
+  auto& puts = prometheus::BuildCounter()
+                   .Name("kiln_merge_puts_total")
+                   .Help("Meta puts by result: ok, invalid, missing_car, contention, error.")
+                   .Register(registry);
+  for (size_t i = 0; i < puts_.size(); ++i) puts_[i] = &puts.Add({{"result", kResultLabels[i]}});
   put_seconds_ =
       &prometheus::BuildHistogram()
            .Name("kiln_merge_put_duration_seconds")

@@ -7,6 +7,7 @@
 // reactions is bounded CPU (decoding and hashing the request's entries), never I/O or waiting.
 #pragma once
 
+#include <array>
 #include <cstddef>
 
 #include "kiln/merge/v1/merge.grpc.pb.h"
@@ -44,7 +45,7 @@ class MergeServiceImpl final : public v1::MergeService::CallbackService {
 
   const MergeServiceOptions options_;
   Committer committer_;
-  prometheus::Family<prometheus::Counter>* puts_;
+  std::array<prometheus::Counter*, 5> puts_;  // kiln_merge_puts_total by result
   prometheus::Histogram* put_seconds_;
 };
 
