@@ -1,7 +1,10 @@
-// Injected time source, so tests control time instead of sleeping. Thread-safe.
+// Injected time source and timers, so tests control time instead of sleeping (the fakes are in
+// tests/support/fake_clock.h). Thread-safe.
 #pragma once
 
-#include "absl/synchronization/mutex.h"
+#include <functional>
+#include <memory>
+
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -24,22 +27,26 @@ class RealClock : public Clock {
   }
 };
 
-// A clock that moves only when told to.
-class FakeClock : public Clock {
+// A call that a Scheduler will make later.
+class ScheduledCall {
  public:
-  explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1700000000)) : now_(start) {}
-  absl::Time Now() const override {
-    absl::MutexLock lock(&mu_);
-    return now_;
-  }
-  void Advance(absl::Duration d) {
-    absl::MutexLock lock(&mu_);
-    now_ += d;
-  }
+  // Destroying the handle cancels the call if it has not been made (it may be destroyed from
+  // within the call itself).
+  virtual ~ScheduledCall() = default;
+  // Makes the call now with fired=false unless it has been made already. May run it on the
+  // calling thread: hold no lock the call takes.
+  virtual void Cancel() = 0;
+};
 
- private:
-  mutable absl::Mutex mu_;
-  absl::Time now_;
+// Runs calls after a delay on a clock's time (the fake in tests/support/fake_clock.h runs them
+// when the test advances it). Thread-safe.
+class Scheduler {
+ public:
+  virtual ~Scheduler() = default;
+  // Calls `fn(true)` once `delay` has passed, or `fn(false)` when cancelled first: exactly once,
+  // never on the calling thread of RunAfter itself.
+  virtual std::unique_ptr<ScheduledCall> RunAfter(absl::Duration delay,
+                                                  std::function<void(bool fired)> fn) = 0;
 };
 
 }  // namespace kiln

@@ -73,13 +73,19 @@ Dispatcher::Dispatcher(const DispatcherOptions& options, const Authenticator& au
                    .Name("kiln_edge_messages_total")
                    .Help("Protocol messages handled, by type and outcome (ok or error).")
                    .Register(registry);
-  auth_refusals_ = &prometheus::BuildCounter()
-                        .Name("kiln_edge_auth_refusals_total")
-                        .Help("Messages refused by authentication or authorization, by reason.")
-                        .Register(registry);
-  for (const char* reason : {"unauthenticated", "permission_denied"}) {
-    auth_refusals_->Add({{"reason", reason}});
-  }
+  message_counts_ = std::make_unique<CounterTable<2 * (kMsgTypeCount + 1)>>(
+      *messages_, [](size_t i) -> prometheus::Labels {
+        int type = static_cast<int>(i / 2);
+        return {{"type", type < kMsgTypeCount ? std::string(MsgTypeName(static_cast<MsgType>(type)))
+                                              : std::string("unknown")},
+                {"outcome", i % 2 == 0 ? "ok" : "error"}};
+      });
+  auto& auth_refusals = prometheus::BuildCounter()
+                            .Name("kiln_edge_auth_refusals_total")
+                            .Help("Messages refused by authentication or authorization, by reason.")
+                            .Register(registry);
+  refused_unauthenticated_ = &auth_refusals.Add({{"reason", "unauthenticated"}});
+  refused_permission_denied_ = &auth_refusals.Add({{"reason", "permission_denied"}});
 }
 
 const std::array<Dispatcher::Handler, kMsgTypeCount>& Dispatcher::Handlers() {
@@ -140,10 +146,9 @@ void Dispatcher::Handle(boost::json::object json, const std::shared_ptr<ClientSe
 // ----- replies -----------------------------------------------------------------------------------
 
 void Dispatcher::Count(absl::string_view type, bool ok) {
-  messages_
-      ->Add({{"type", ParseMsgType(type).has_value() ? std::string(type) : "unknown"},
-             {"outcome", ok ? "ok" : "error"}})
-      .Increment();
+  std::optional<MsgType> known = ParseMsgType(type);
+  size_t index = known.has_value() ? static_cast<size_t>(*known) : kMsgTypeCount;
+  (*message_counts_)[2 * index + (ok ? 0 : 1)].Increment();
 }
 
 void Dispatcher::Succeed(Call& call, boost::json::object reply) {
@@ -166,9 +171,9 @@ Reply Dispatcher::Error(const ErrorSource& src, const absl::Status& status) {
                  << (suppressed > 0 ? absl::StrCat(" (", suppressed, " refusals not logged)") : "");
   }
   if (status.code() == absl::StatusCode::kUnauthenticated) {
-    auth_refusals_->Add({{"reason", "unauthenticated"}}).Increment();
+    refused_unauthenticated_->Increment();
   } else if (status.code() == absl::StatusCode::kPermissionDenied) {
-    auth_refusals_->Add({{"reason", "permission_denied"}}).Increment();
+    refused_permission_denied_->Increment();
   }
   // Only the request's (bounded) tid and type come back: never its token or body. No `conn`
   // either: over WebSocket the client routes an error carrying its own conn into its bindGetMeta

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "boost/json/object.hpp"
 #include "common/clock.h"
+#include "common/counter_table.h"
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
 #include "services/edge/auth.h"
@@ -102,7 +103,11 @@ class Dispatcher : public MessageHandler {
   LedgerFollowers& followers_;
   const Clock& clock_;
   prometheus::Family<prometheus::Counter>* messages_;
-  prometheus::Family<prometheus::Counter>* auth_refusals_;
+  // kiln_edge_messages_total by (type, outcome): index 2 * type + (ok ? 0 : 1), where type
+  // kMsgTypeCount is "unknown".
+  std::unique_ptr<CounterTable<2 * (kMsgTypeCount + 1)>> message_counts_;
+  prometheus::Counter* refused_unauthenticated_;
+  prometheus::Counter* refused_permission_denied_;
   // What each HTTP-polling connection was last sent.
   PollCursors poll_cursors_{clock_};
   ChatRoom chat_;

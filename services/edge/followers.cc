@@ -8,9 +8,6 @@
 #include "absl/strings/str_cat.h"
 #include "boost/json/serialize.hpp"
 #include "glog/logging.h"
-#include "grpcpp/alarm.h"
-#include "grpcpp/client_context.h"
-#include "kiln/metadata/v1/metadata.grpc.pb.h"
 
 namespace kiln::edge {
 namespace {
@@ -29,8 +26,6 @@ std::shared_ptr<const std::string> PushHead(const Message& bind, const std::stri
   return std::make_shared<const std::string>(std::move(head));
 }
 
-namespace mv1 = ::kiln::metadata::v1;
-
 // The error a bound connection receives when its ledger is deleted: the bind's envelope with the
 // connection's own `conn` (so the client routes it into that bind stream and ends it).
 std::string DeletedLedgerError(const Message& bind, const std::string& req_id,
@@ -42,11 +37,6 @@ std::string DeletedLedgerError(const Message& bind, const std::string& req_id,
                      " was deleted by an operator; bind again to start a new, empty ledger";
   return boost::json::serialize(error);
 }
-
-// Watch restarts wait this long at first, doubling up to the maximum while streams keep ending
-// without delivering anything.
-constexpr absl::Duration kFirstBackoff = absl::Milliseconds(100);
-constexpr absl::Duration kMaxBackoff = absl::Seconds(10);
 
 std::string LedgerKey(const std::string& tenant, const std::string& ledger) {
   return absl::StrCat(tenant.size(), ":", tenant, ledger);
@@ -81,209 +71,19 @@ class LedgerFollowers::Ledger {
   uint64_t last_version ABSL_GUARDED_BY(mu) = 0;
   bool have_snapshot ABSL_GUARDED_BY(mu) = false;
   bool stopped ABSL_GUARDED_BY(mu) = false;
-  grpc::ClientContext* stream_context ABSL_GUARDED_BY(mu) = nullptr;
-  // The wait before the next Watch restart, doubled by each stream that ends without an event.
-  absl::Duration backoff ABSL_GUARDED_BY(mu) = kFirstBackoff;
-  std::unique_ptr<grpc::Alarm> restart_alarm ABSL_GUARDED_BY(mu);
+  std::shared_ptr<LedgerWatch> watch ABSL_GUARDED_BY(mu);
 
-  // Stops the stream; no restart is scheduled after this. Returns the pending restart, if any,
-  // for the caller to cancel once it holds no lock (restart_alarm no longer changes).
-  grpc::Alarm* Stop() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+  // Stops pushes; no watch starts after this. Returns the watch for the caller to cancel once
+  // it holds no lock (its on_end takes the owner's).
+  std::shared_ptr<LedgerWatch> Stop() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     stopped = true;
-    if (stream_context != nullptr) stream_context->TryCancel();
-    return restart_alarm.get();
+    return std::move(watch);
   }
 };
 
-// One Watch call; restarts itself (resuming after the last version) while the ledger has
-// followers. Deletes itself when done.
-class LedgerFollowers::WatchStream : public grpc::ClientReadReactor<mv1::WatchEvent> {
- public:
-  WatchStream(LedgerFollowers* owner, std::shared_ptr<Ledger> ledger, uint64_t after)
-      : owner_(owner), ledger_(std::move(ledger)) {
-    {
-      absl::MutexLock lock(&owner_->mu_);
-      ++owner_->live_streams_;
-    }
-    request_.set_tenant(ledger_->tenant);
-    request_.set_ledger(ledger_->ledger);
-    request_.set_after_version(after);
-    context_.set_wait_for_ready(true);  // wait out a metadata restart instead of failing fast
-    {
-      absl::MutexLock lock(&ledger_->mu);
-      ledger_->stream_context = &context_;
-    }
-    owner_->metadata_.For(ledger_->tenant, ledger_->ledger)
-        ->async()
-        ->Watch(&context_, &request_, this);
-    StartRead(&event_);
-    StartCall();
-  }
-
-  void OnReadDone(bool ok) override {
-    if (!ok) return;  // OnDone follows
-    got_event_ = true;
-    Deliver();
-    StartRead(&event_);
-  }
-
-  void OnDone(const grpc::Status& status) override {
-    LedgerFollowers* owner = owner_;
-    std::shared_ptr<Ledger> ledger = std::move(ledger_);
-    bool permanent = IsPermanent(status.error_code());
-    bool deleted = status.error_code() == grpc::StatusCode::NOT_FOUND;
-    bool restart = false;
-    std::vector<std::pair<std::shared_ptr<ClientSession>, std::string>> told;
-    {
-      absl::MutexLock lock(&ledger->mu);
-      ledger->stream_context = nullptr;
-      if (!ledger->stopped && deleted) {
-        // The ledger was deleted (kiln-control): each bound connection gets an error carrying
-        // its own conn, which ends its bindGetMeta stream in the client instead of a silent hang.
-        for (auto& [raw, f] : ledger->followers) {
-          if (std::shared_ptr<ClientSession> s = f.session.lock()) {
-            std::string error = DeletedLedgerError(f.bind, s->req_id(), s->res_id());
-            told.emplace_back(std::move(s), std::move(error));
-          }
-        }
-        ledger->stopped = true;
-        permanent = true;
-      }
-      if (!ledger->stopped && permanent) {
-        // Retrying cannot help (a bad name, a shard mismatch): the follow ends. A later bind of
-        // the ledger starts a new one.
-        LOG(ERROR) << "watch of a ledger failed for good (" << status.error_message()
-                   << "); its connections get no more pushes";
-        ledger->stopped = true;
-      }
-      restart = !ledger->stopped;
-      if (restart) {
-        ledger->backoff = got_event_ ? kFirstBackoff : std::min(2 * ledger->backoff, kMaxBackoff);
-        LOG(WARNING) << "watch of a ledger ended (" << status.error_message()
-                     << "); resuming after "
-                     << "version " << ledger->last_version << " in " << ledger->backoff;
-      }
-    }
-    if (deleted && !told.empty()) {
-      LOG(WARNING) << "a followed ledger was deleted; telling its " << told.size()
-                   << " connection(s)";
-    }
-    for (auto& [session, error] : told) {
-      session->Push(std::move(error), std::chrono::steady_clock::now());
-    }
-    if (restart) ScheduleRestart(owner, ledger);
-    if (permanent) owner->Forget(ledger);
-    delete this;
-    absl::MutexLock lock(&owner->mu_);
-    --owner->live_streams_;
-  }
-
-  // Starts the next stream of `ledger` after its backoff. A pending restart counts as a live
-  // stream, so the destructor waits for it (Stop cancels it).
-  static void ScheduleRestart(LedgerFollowers* owner, const std::shared_ptr<Ledger>& ledger) {
-    {
-      absl::MutexLock lock(&owner->mu_);
-      ++owner->live_streams_;
-    }
-    absl::ReleasableMutexLock lock(&ledger->mu);
-    if (ledger->stopped) {  // Unfollow or the destructor came first
-      lock.Release();       // never hold a ledger's lock while taking the owner's
-      absl::MutexLock l(&owner->mu_);
-      --owner->live_streams_;
-      return;
-    }
-    ledger->restart_alarm = std::make_unique<grpc::Alarm>();
-    std::weak_ptr<Ledger> weak = ledger;  // the alarm belongs to the ledger: no cycle
-    ledger->restart_alarm->Set(
-        std::chrono::system_clock::now() + absl::ToChronoMilliseconds(ledger->backoff),
-        [owner, weak](bool fired) {
-          if (std::shared_ptr<Ledger> l = weak.lock()) {
-            bool start = false;
-            uint64_t after = 0;
-            {
-              absl::MutexLock lock(&l->mu);
-              start = fired && !l->stopped;
-              after = l->last_version;
-            }
-            if (start) new WatchStream(owner, l, after);
-          }
-          absl::MutexLock lock(&owner->mu_);
-          --owner->live_streams_;
-        });
-  }
-
- private:
-  void Deliver() {
-    auto arrived = std::chrono::steady_clock::now();
-    std::vector<std::pair<std::shared_ptr<ClientSession>, std::shared_ptr<const std::string>>>
-        targets;
-    {
-      absl::MutexLock lock(&ledger_->mu);
-      if (event_.snapshot()) {
-        // First event of a fresh stream: followers bound before it may have read older state
-        // (those whose reply was at least as new skip it below).
-        if (ledger_->have_snapshot) return;
-        ledger_->have_snapshot = true;
-      } else if (event_.version() <= ledger_->last_version) {
-        return;
-      }
-      ledger_->last_version = std::max(ledger_->last_version, event_.version());
-      // The writer gets its own change too: a Fireproof client adds only *received* entries to
-      // the parents of its next commit, so without the echo each of its commits would become
-      // another head (the reference server avoids this by keeping one entry per connection).
-      absl::Time now = owner_->clock_.Now();
-      for (auto& [raw, f] : ledger_->followers) {
-        if (event_.version() <= f.served_version) continue;  // its reply had this already
-        if (now >= f.token_expires) {
-          f.withheld = true;
-          owner_->withheld_->Increment();
-          continue;
-        }
-        std::shared_ptr<ClientSession> s = f.session.lock();
-        if (s == nullptr) continue;
-        if (uint64_t g = s->conn_generation(); g != f.conn_generation) {  // re-opened: new ids
-          f.head = PushHead(f.bind, s->req_id(), s->res_id());
-          f.conn_generation = g;
-        }
-        targets.emplace_back(std::move(s), f.head);
-      }
-    }
-    if (targets.empty() || (event_.entries_size() == 0 && event_.keys_size() == 0)) return;
-    auto tail = std::make_shared<std::string>(
-        boost::json::serialize(EncodeMeta(event_.entries(), event_.keys())));
-    tail->push_back('}');
-    std::shared_ptr<const std::string> shared_tail = std::move(tail);
-    for (auto& [session, head] : targets) {
-      session->PushJoined(head, shared_tail, arrived);
-      owner_->pushes_->Increment();
-    }
-  }
-
-  static bool IsPermanent(grpc::StatusCode code) {
-    switch (code) {
-      case grpc::StatusCode::INVALID_ARGUMENT:
-      case grpc::StatusCode::FAILED_PRECONDITION:
-      case grpc::StatusCode::PERMISSION_DENIED:
-      case grpc::StatusCode::UNAUTHENTICATED:
-      case grpc::StatusCode::UNIMPLEMENTED:
-      case grpc::StatusCode::OUT_OF_RANGE:
-        return true;
-      default:
-        return false;
-    }
-  }
-
-  LedgerFollowers* owner_;
-  std::shared_ptr<Ledger> ledger_;
-  bool got_event_ = false;
-  grpc::ClientContext context_;
-  mv1::WatchRequest request_;
-  mv1::WatchEvent event_;
-};
-
-LedgerFollowers::LedgerFollowers(const ShardedChannels& metadata, const Clock& clock,
+LedgerFollowers::LedgerFollowers(LedgerWatcher& watcher, const Clock& clock,
                                  prometheus::Registry& registry)
-    : metadata_(metadata), clock_(clock) {
+    : watcher_(watcher), clock_(clock) {
   pushes_ = &prometheus::BuildCounter()
                  .Name("kiln_edge_pushes_total")
                  .Help("eventGetMeta pushes queued to WebSocket connections.")
@@ -297,18 +97,126 @@ LedgerFollowers::LedgerFollowers(const ShardedChannels& metadata, const Clock& c
 }
 
 LedgerFollowers::~LedgerFollowers() {
-  std::vector<std::pair<std::shared_ptr<Ledger>, grpc::Alarm*>> pending;
+  std::vector<std::shared_ptr<LedgerWatch>> watches;
   {
     absl::MutexLock lock(&mu_);
     for (auto& [key, ledger] : ledgers_) {
       absl::MutexLock l(&ledger->mu);
-      if (grpc::Alarm* alarm = ledger->Stop()) pending.emplace_back(ledger, alarm);
+      if (auto watch = ledger->Stop()) watches.push_back(std::move(watch));
     }
   }
-  for (auto& [ledger, alarm] : pending) alarm->Cancel();  // its callback takes both locks
+  for (auto& watch : watches) watch->Cancel();  // its on_end takes mu_
   absl::MutexLock lock(&mu_);
-  auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return live_streams_ == 0; };
+  auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return live_watches_ == 0; };
   mu_.Await(absl::Condition(&done));
+}
+
+void LedgerFollowers::StartWatch(const std::shared_ptr<Ledger>& ledger) {
+  {
+    absl::MutexLock lock(&mu_);
+    ++live_watches_;
+  }
+  // The watch belongs to the ledger: on_event holds it weakly; on_end holds it only until the
+  // watch ends, when the watch drops its handlers.
+  std::weak_ptr<Ledger> weak = ledger;
+  LedgerWatcher::Handlers handlers;
+  handlers.on_event = [this, weak](const metadata::v1::WatchEvent& event) {
+    if (std::shared_ptr<Ledger> l = weak.lock()) Deliver(*l, event);
+  };
+  handlers.on_end = [this, ledger](const absl::Status& status) { WatchEnded(ledger, status); };
+  std::shared_ptr<LedgerWatch> watch =
+      watcher_.Watch(ledger->tenant, ledger->ledger, std::move(handlers));
+  bool cancel = false;
+  {
+    absl::MutexLock lock(&ledger->mu);
+    cancel = ledger->stopped;  // Unfollow or the destructor came first
+    if (!cancel) ledger->watch = watch;
+  }
+  if (cancel) watch->Cancel();
+}
+
+void LedgerFollowers::WatchEnded(const std::shared_ptr<Ledger>& ledger,
+                                 const absl::Status& status) {
+  if (status.code() != absl::StatusCode::kCancelled) {
+    // Retrying cannot help (a bad name, a shard mismatch, a deleted ledger): the follow ends. A
+    // later bind of the ledger starts a new one.
+    bool deleted = status.code() == absl::StatusCode::kNotFound;
+    std::vector<std::pair<std::shared_ptr<ClientSession>, std::string>> told;
+    {
+      absl::MutexLock lock(&ledger->mu);
+      if (deleted) {
+        // Deleted through kiln-control: each bound connection gets an error carrying its own
+        // conn, which ends its bindGetMeta stream in the client instead of a silent hang.
+        for (auto& [raw, f] : ledger->followers) {
+          if (std::shared_ptr<ClientSession> s = f.session.lock()) {
+            std::string error = DeletedLedgerError(f.bind, s->req_id(), s->res_id());
+            told.emplace_back(std::move(s), std::move(error));
+          }
+        }
+      }
+      ledger->stopped = true;
+      ledger->watch.reset();
+    }
+    if (deleted) {
+      LOG(WARNING) << "a followed ledger was deleted; telling its " << told.size()
+                   << " connection(s)";
+    } else {
+      LOG(ERROR) << "watch of a ledger failed for good (" << status.message()
+                 << "); its connections get no more pushes";
+    }
+    for (auto& [session, error] : told) {
+      session->Push(std::move(error), std::chrono::steady_clock::now());
+    }
+    Forget(ledger);
+  }
+  absl::MutexLock lock(&mu_);
+  --live_watches_;
+}
+
+void LedgerFollowers::Deliver(Ledger& ledger, const metadata::v1::WatchEvent& event) {
+  auto arrived = std::chrono::steady_clock::now();
+  std::vector<std::pair<std::shared_ptr<ClientSession>, std::shared_ptr<const std::string>>>
+      targets;
+  {
+    absl::MutexLock lock(&ledger.mu);
+    if (event.snapshot()) {
+      // First event of a fresh stream: followers bound before it may have read older state
+      // (those whose reply was at least as new skip it below).
+      if (ledger.have_snapshot) return;
+      ledger.have_snapshot = true;
+    } else if (event.version() <= ledger.last_version) {
+      return;
+    }
+    ledger.last_version = std::max(ledger.last_version, event.version());
+    // The writer gets its own change too: a Fireproof client adds only *received* entries to
+    // the parents of its next commit, so without the echo each of its commits would become
+    // another head (the reference server avoids this by keeping one entry per connection).
+    absl::Time now = clock_.Now();
+    for (auto& [raw, f] : ledger.followers) {
+      if (event.version() <= f.served_version) continue;  // its reply had this already
+      if (now >= f.token_expires) {
+        f.withheld = true;
+        withheld_->Increment();
+        continue;
+      }
+      std::shared_ptr<ClientSession> s = f.session.lock();
+      if (s == nullptr) continue;
+      if (uint64_t g = s->conn_generation(); g != f.conn_generation) {  // re-opened: new ids
+        f.head = PushHead(f.bind, s->req_id(), s->res_id());
+        f.conn_generation = g;
+      }
+      targets.emplace_back(std::move(s), f.head);
+    }
+  }
+  if (targets.empty() || (event.entries_size() == 0 && event.keys_size() == 0)) return;
+  auto tail = std::make_shared<std::string>(
+      boost::json::serialize(EncodeMeta(event.entries(), event.keys())));
+  tail->push_back('}');
+  std::shared_ptr<const std::string> shared_tail = std::move(tail);
+  for (auto& [session, head] : targets) {
+    session->PushJoined(head, shared_tail, arrived);
+    pushes_->Increment();
+  }
 }
 
 void LedgerFollowers::Follow(const std::string& tenant, const std::string& ledger,
@@ -333,7 +241,7 @@ void LedgerFollowers::Follow(const std::string& tenant, const std::string& ledge
     l->followers[session.get()] =
         Ledger::Follower{session, std::move(bind), generation, std::move(head), token_expires};
   }
-  if (start) new WatchStream(this, l, 0);
+  if (start) StartWatch(l);
 }
 
 void LedgerFollowers::Forget(const std::shared_ptr<Ledger>& ledger) {
@@ -375,7 +283,7 @@ std::optional<Message> LedgerFollowers::Renew(const std::string& tenant, const s
 }
 
 void LedgerFollowers::Unfollow(ClientSession* session) {
-  std::vector<std::pair<std::shared_ptr<Ledger>, grpc::Alarm*>> pending;
+  std::vector<std::shared_ptr<LedgerWatch>> watches;
   {
     absl::MutexLock lock(&mu_);
     auto it = by_session_.find(session);
@@ -387,13 +295,13 @@ void LedgerFollowers::Unfollow(ClientSession* session) {
       absl::MutexLock ll(&l->mu);
       l->followers.erase(session);
       if (l->followers.empty()) {
-        if (grpc::Alarm* alarm = l->Stop()) pending.emplace_back(l, alarm);
+        if (auto watch = l->Stop()) watches.push_back(std::move(watch));
         ledgers_.erase(lit);
       }
     }
     by_session_.erase(it);
   }
-  for (auto& [ledger, alarm] : pending) alarm->Cancel();  // its callback takes both locks
+  for (auto& watch : watches) watch->Cancel();  // its on_end takes mu_
 }
 
 size_t LedgerFollowers::followed_ledgers() const {

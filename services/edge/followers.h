@@ -3,18 +3,19 @@
 // bound connection (the writer's too, see followers.cc), with that receiver's own `conn`. Because
 // every edge follows metadata, a put on any edge reaches connections on all edges.
 //
-// A Watch that ends is restarted after a backoff (100 ms, doubling to 10 s while streams end
-// without an event); one that fails with a permanent error (a bad name, a shard mismatch) ends the
-// follow: its connections get no more pushes until a later bind. One that ends with NOT_FOUND
-// (the ledger was deleted through kiln-control) sends each bound connection an `error` with its
-// own conn, which ends the client's bind stream with that message.
+// The feed comes from a LedgerWatcher (ledger_watcher.h: metadata's Watch, restarted with backoff;
+// a fake in tests). A watch that fails with a permanent error (a bad name, a shard mismatch) ends
+// the follow: its connections get no more pushes until a later bind.
+// One that ends with NOT_FOUND (the ledger was deleted through kiln-control) sends each bound
+// connection an `error` with its own conn, which ends the client's bind stream with that message.
 //
 // A follower whose token has expired gets no pushes (they are counted as withheld) until the
 // connection presents a valid token again (Renew); it is then served the ledger afresh.
 //
 // Threading: thread-safe. Watch callbacks run on gRPC threads and only queue pushes. A stream that
 // ends (metadata restarting, watcher cut off) resumes after the last version seen, so a
-// connection misses nothing and gets nothing twice.
+// connection misses nothing and gets nothing twice (events at or below a version already
+// delivered are skipped here too).
 #pragma once
 
 #include <memory>
@@ -25,11 +26,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
-#include "common/shards.h"
-#include "kiln/metadata/v1/metadata.grpc.pb.h"
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "services/edge/ledger_watcher.h"
 #include "services/edge/messages.h"
 #include "services/edge/session.h"
 
@@ -37,9 +37,9 @@ namespace kiln::edge {
 
 class LedgerFollowers {
  public:
-  // Each ledger is watched on its metadata shard; `clock` decides when tokens have expired.
-  LedgerFollowers(const ShardedChannels& metadata, const Clock& clock,
-                  prometheus::Registry& registry);
+  // Ledgers are watched through `watcher`, which must outlive the followers; `clock` decides
+  // when tokens have expired.
+  LedgerFollowers(LedgerWatcher& watcher, const Clock& clock, prometheus::Registry& registry);
   ~LedgerFollowers();
 
   // Pushes later changes of (tenant, ledger) to `session`, shaped like `bind` (the client's
@@ -62,24 +62,30 @@ class LedgerFollowers {
   // Stops every push to `session` (call when its connection closes).
   void Unfollow(ClientSession* session);
 
-  // Ledgers with an open Watch stream.
+  // Ledgers being watched.
   size_t followed_ledgers() const;
 
  private:
   class Ledger;
-  class WatchStream;
+
+  // Starts the watch of `ledger` (just added to ledgers_).
+  void StartWatch(const std::shared_ptr<Ledger>& ledger);
+  // Pushes `event` to the ledger's followers.
+  void Deliver(Ledger& ledger, const metadata::v1::WatchEvent& event);
+  // The watch of `ledger` ended (cancelled, or failed for good).
+  void WatchEnded(const std::shared_ptr<Ledger>& ledger, const absl::Status& status);
 
   // Drops `ledger` (whose Watch failed for good) so that a later Follow starts afresh.
   void Forget(const std::shared_ptr<Ledger>& ledger);
   // The followers of (tenant, ledger), or null.
   std::shared_ptr<Ledger> Find(const std::string& tenant, const std::string& ledger);
 
-  ShardedStubs<metadata::v1::MetadataService> metadata_;
+  LedgerWatcher& watcher_;
   const Clock& clock_;
   prometheus::Counter* pushes_;
   prometheus::Counter* withheld_;
   mutable absl::Mutex mu_;
-  int live_streams_ ABSL_GUARDED_BY(mu_) = 0;  // the destructor waits for them to end
+  int live_watches_ ABSL_GUARDED_BY(mu_) = 0;  // the destructor waits for them to end
   absl::flat_hash_map<std::string, std::shared_ptr<Ledger>> ledgers_ ABSL_GUARDED_BY(mu_);
   // Which ledgers each session follows, for Unfollow.
   absl::flat_hash_map<ClientSession*, std::vector<std::string>> by_session_ ABSL_GUARDED_BY(mu_);

@@ -5,7 +5,11 @@
 //   PUT|GET|HEAD|DELETE /blob/<tenant>/<ledger>/<store>/<key>?exp=&sig=   signed blob URLs,
 //                          streamed to and from the block-store in chunks
 //   GET /healthz           200 while serving
-// Beast lives only in http_server.cc (it is slow to compile).
+// Layers: this listener (http_server.cc, Asio only) hands each connection to a Beast session
+// (http_session.h, ws_session.h; each compiled for plain TCP and for TLS in translation units of
+// their own, since Beast is slow to compile). The sessions are transport only: the route table
+// (routes.h) decides what a request is for, BlobEndpoint (blob_endpoint.h) the blob replies and
+// the MessageHandler the protocol replies.
 //
 // Threading: Start runs `threads` I/O threads; each connection runs on its own strand. Nothing
 // blocks on them: protocol and storage work completes through callbacks posted back to the strand.
@@ -14,17 +18,20 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "prometheus/registry.h"
 #include "services/edge/blob_client.h"
-#include "services/edge/followers.h"
 #include "services/edge/message_handler.h"
+#include "services/edge/routes.h"
 #include "services/edge/signed_url.h"
 
 namespace kiln::edge {
+
+class LedgerFollowers;  // followers.h
 
 struct HttpServerOptions {
   std::string address = "127.0.0.1:8787";  // host:port; port 0 picks one
@@ -42,6 +49,7 @@ struct HttpServerOptions {
   std::string base_path;  // routes are served under it and at the root (base_path.h)
   // The body of GET /.well-known/jwks.json (the trusted issuer keys, jwks.h); empty: 404.
   std::string jwks_json;
+  std::vector<Route> extra_routes;  // served after the edge's own routes (routes.h)
 };
 
 class HttpServer {

@@ -1,5 +1,7 @@
 // kiln-edge: speaks the Fireproof cloud protocol to clients (HTTP and WebSocket) and turns it into
 // gRPC calls to merge, metadata and the block-store. The only place that reads flags.
+#include <openssl/rand.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -211,9 +213,10 @@ int main(int argc, char** argv) {
     signing_key = std::string(absl::StripAsciiWhitespace(ReadFileOrDie(key_file, "signing key")));
     if (signing_key.size() < 32) Die("the URL signing key must be at least 32 bytes");
   } else {
-    std::ifstream urandom("/dev/urandom", std::ios::binary);
     signing_key.resize(32);
-    urandom.read(signing_key.data(), 32);
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(signing_key.data()), 32) != 1) {
+      Die("cannot draw a random URL signing key (OpenSSL RAND_bytes failed)");
+    }
     LOG(WARNING) << "no --url_signing_key_file: blob URLs are signed with a random key and only "
                     "this edge process can serve them";
   }
@@ -255,8 +258,9 @@ int main(int argc, char** argv) {
       kiln::NewPeerChannel(absl::GetFlag(FLAGS_merge_target), /*round_robin=*/true),
       *metadata_shards, deadline);
   auto blobs = kiln::edge::NewGrpcBlobClient(*blockstore_shards, deadline);
-  kiln::edge::LedgerFollowers followers(*metadata_shards, kiln::RealClock::Get(),
-                                        metrics.registry());
+  auto watcher =
+      kiln::edge::NewGrpcLedgerWatcher(*metadata_shards, kiln::edge::GrpcAlarmScheduler());
+  kiln::edge::LedgerFollowers followers(*watcher, kiln::RealClock::Get(), metrics.registry());
 
   // Signed URLs name the port, which may be chosen at bind time: bind, then set the public URL,
   // then serve.

@@ -1,25 +1,20 @@
-// gRPC transport of the merge service: validates meta entries, checks their CARs in the
-// block-store, advances the head set and commits through metadata's compare-and-set, retrying
-// when another writer got there first. Stateless; any number of replicas may serve one ledger.
-//
-// Batching: within one instance, puts to the same ledger form a queue; one batch per ledger is in
-// flight at a time and carries every put that arrived meanwhile, with one block-store check, one
-// ledger read and one commit. This removes compare-and-set contention between writers of a ledger
-// on the same instance (instances still contend, and retry) and shares peer calls among puts.
+// gRPC transport of the merge service: validates meta entries, hands them to the Committer
+// (committer.h: batching per ledger, the CAR check, the head set and the compare-and-set retry
+// loop), and answers with its verdict and the per-put metrics. Stateless; any number of replicas
+// may serve one ledger.
 //
 // Threading: callback API. Each PutMeta is a chain of asynchronous peer calls; the work done in
 // reactions is bounded CPU (decoding and hashing the request's entries), never I/O or waiting.
 #pragma once
 
-#include <deque>
-#include <string>
+#include <array>
+#include <cstddef>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "kiln/merge/v1/merge.grpc.pb.h"
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "services/merge/committer.h"
 #include "services/merge/peers.h"
 
 namespace kiln::merge {
@@ -47,27 +42,11 @@ class MergeServiceImpl final : public v1::MergeService::CallbackService {
 
  private:
   class PutMetaOp;
-  class Batch;
-
-  // Queues a validated put for its ledger; starts a batch when none is in flight.
-  void Enqueue(PutMetaOp* op);
-  // Called when a ledger's batch has finished: starts the next one or marks the ledger idle.
-  void BatchDone(const std::string& ledger_key);
-  // Takes up to max_batch_puts queued puts of the ledger; empty marks the ledger idle.
-  std::vector<PutMetaOp*> TakeBatch(const std::string& ledger_key);
 
   const MergeServiceOptions options_;
-  BlockStoreClient& blockstore_;
-  MetadataClient& metadata_;
-  prometheus::Family<prometheus::Counter>* puts_;
-  prometheus::Counter* entries_accepted_;
-  prometheus::Counter* commit_retries_;
+  Committer committer_;
+  std::array<prometheus::Counter*, 5> puts_;  // kiln_merge_puts_total by result
   prometheus::Histogram* put_seconds_;
-  prometheus::Histogram* batch_puts_;
-
-  absl::Mutex mu_;
-  // Per ledger with a batch in flight: the puts waiting for the next batch.
-  absl::flat_hash_map<std::string, std::deque<PutMetaOp*>> queues_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kiln::merge

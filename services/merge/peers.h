@@ -14,7 +14,9 @@ namespace kiln::merge {
 class BlockStoreClient {
  public:
   virtual ~BlockStoreClient() = default;
-  // For each CAR key of (tenant, ledger), whether the block-store holds it, in order.
+  // For each CAR key of (tenant, ledger), whether the block-store holds it, in order; or
+  // INVALID_ARGUMENT (a bad id or key), FAILED_PRECONDITION (the shard does not own the ledger),
+  // UNAVAILABLE (no answer in time).
   virtual void HasCars(const std::string& tenant, const std::string& ledger,
                        std::vector<std::string> keys, Callback<std::vector<bool>> done) = 0;
 };
@@ -22,9 +24,13 @@ class BlockStoreClient {
 class MetadataClient {
  public:
   virtual ~MetadataClient() = default;
+  // The ledger's state (an unknown ledger is empty, version 0) with the requested probes; or
+  // INVALID_ARGUMENT (a bad id, too many probes), FAILED_PRECONDITION (the shard does not own
+  // the ledger), UNAVAILABLE (no answer in time); metadata's storage errors pass through.
   virtual void GetLedger(metadata::v1::GetLedgerRequest request,
                          Callback<metadata::v1::GetLedgerResponse> done) = 0;
-  // ABORTED when expected_version is stale.
+  // ABORTED when expected_version is stale; INVALID_ARGUMENT, FAILED_PRECONDITION and
+  // UNAVAILABLE as for GetLedger.
   virtual void Commit(metadata::v1::CommitRequest request,
                       Callback<metadata::v1::CommitResponse> done) = 0;
 };

@@ -15,7 +15,7 @@
 #include "gtest/gtest.h"
 #include "kiln/control/v1/control.grpc.pb.h"
 #include "services/metadata/record_keys.h"
-#include "tests/merge/mesh.h"
+#include "tests/integration/mesh.h"
 #include "tests/support/test_support.h"
 
 namespace kiln::control {

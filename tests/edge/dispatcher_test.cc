@@ -13,6 +13,8 @@
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
+#include "tests/edge/fake_ledger_watcher.h"
+#include "tests/support/fake_clock.h"
 
 namespace kiln::edge {
 namespace {
@@ -73,10 +75,9 @@ class DispatcherTest : public ::testing::Test {
   FakeBackend backend_;
   std::unique_ptr<Authenticator> auth_ = NewNoAuth();
   UrlSigner signer_{std::string(32, 's'), "http://127.0.0.1:8787"};
-  // Followers are only used for WebSocket binds; no metadata is reachable on this channel.
-  LedgerFollowers followers_{
-      ShardedChannels(grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials())),
-      clock_, registry_};
+  // Followers are only used for WebSocket binds; no metadata is behind this watcher.
+  testing::FakeLedgerWatcher watcher_;
+  LedgerFollowers followers_{watcher_, clock_, registry_};
   Dispatcher dispatcher_{DispatcherOptions{}, *auth_, signer_,  backend_,
                          followers_,          clock_, registry_};
 };

@@ -19,7 +19,6 @@
 
 #include "boost/json/parse.hpp"
 #include "boost/json/serialize.hpp"
-#include "common/clock.h"
 #include "common/jwt.h"
 #include "common/meta_event.h"
 #include "glog/logging.h"
@@ -27,8 +26,10 @@
 #include "prometheus/registry.h"
 #include "services/edge/auth.h"
 #include "services/edge/dispatcher.h"
+#include "tests/edge/fake_ledger_watcher.h"
 #include "tests/fuzz/fireproof_runtime_key.h"
 #include "tests/fuzz/fuzz_check.h"
+#include "tests/support/fake_clock.h"
 
 namespace kiln::fuzz {
 namespace {
@@ -82,10 +83,8 @@ class FakeSession : public edge::ClientSession {
 struct Mesh {
   Mesh()
       : es256_auth(edge::NewEs256Auth(*TokenVerifier::Create(kRuntimePublicKey), clock)),
-        // Never dialled: followers are used only by WebSocket binds, which this target skips.
-        followers(
-            ShardedChannels(grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials())),
-            clock, registry),
+        // Followers are used only by WebSocket binds, which this target skips.
+        followers(watcher, clock, registry),
         open(edge::DispatcherOptions{}, *no_auth, signer, backend, followers, clock, registry),
         es256(edge::DispatcherOptions{}, *es256_auth, signer, backend, followers, clock, registry) {
   }
@@ -96,6 +95,7 @@ struct Mesh {
   std::unique_ptr<edge::Authenticator> no_auth = edge::NewNoAuth();
   std::unique_ptr<edge::Authenticator> es256_auth;
   edge::UrlSigner signer{std::string(32, 's'), "http://127.0.0.1:8787"};
+  edge::testing::FakeLedgerWatcher watcher;
   edge::LedgerFollowers followers;
   edge::Dispatcher open;
   edge::Dispatcher es256;

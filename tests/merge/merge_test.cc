@@ -15,7 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/merge/heads.h"
-#include "tests/merge/mesh.h"
+#include "tests/integration/mesh.h"
 
 namespace kiln::merge {
 namespace {

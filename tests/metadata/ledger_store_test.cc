@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "services/metadata/kv_backends.h"
 #include "services/metadata/record_keys.h"
+#include "tests/support/fake_clock.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/test_support.h"
 

@@ -18,6 +18,7 @@
 #include "services/metadata/kv_backends.h"
 #include "services/metadata/ledger_store.h"
 #include "tests/metadata/commit_request.h"
+#include "tests/support/fake_clock.h"
 #include "tests/support/postgres_server.h"
 
 namespace kiln::metadata {

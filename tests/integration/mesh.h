@@ -1,5 +1,6 @@
-// An in-process Kiln mesh for tests: block-store and metadata on memory backends and several merge
-// instances, each a real gRPC server on a loopback port, wired through real gRPC channels.
+// An in-process Kiln mesh for tests (tests/integration: it wires several services): block-store and
+// metadata on memory backends and several merge instances, each a real gRPC server on a loopback
+// port, wired through real gRPC channels.
 #pragma once
 
 #include <memory>
