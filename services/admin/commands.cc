@@ -13,6 +13,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "kiln/admin/v1/admin.grpc.pb.h"
 #include "services/admin/blobs_repair.h"
+#include "services/admin/bundle_verify.h"
 #include "services/admin/control_client.h"
 
 namespace kiln::admin {
@@ -87,6 +88,11 @@ int BlobsRepair(const Args& args) {
   return kiln::admin_cli::RunBlobsRepair(
       {args.Get("target"), args.Get("tenant"), args.Get("ledger"), args.Get("store"), timeout},
       std::cout, std::cerr);
+}
+
+int BundleVerify(const Args& args) {
+  return kiln::admin_cli::RunBundleVerify(
+      {args.words[0], args.Get("key_file"), args.Switch("json")}, std::cout, std::cerr);
 }
 
 int TenantsList(const Args& args) {
@@ -352,6 +358,13 @@ const std::vector<Command>& Commands() {
            "Asks a kiln-blockstore running a mirror(FIRST, SECOND) backend to copy every blob of\n"
            "one ledger that one store lacks from the other, and prints what it copied.\n",
            BlobsRepair, /*control=*/false),
+      Make("bundle verify", "FILE [--key-file K]", {"FILE"}, {"key_file"}, {},
+           "Checks a ledger bundle (from `ledgers export`) offline: every block against its CID,\n"
+           "the description in its root, and the hash chain of its log; with --key-file (the\n"
+           "export's key: 64 hex characters or base64 of 32 bytes) also opens its sealed keys.\n"
+           "Exit status 0 only for an intact bundle, 1 naming the damaged part, 2 when the file\n"
+           "or the key file cannot be read.\n",
+           BundleVerify, /*control=*/false),
   };
   return *commands;
 }
