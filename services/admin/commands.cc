@@ -1,14 +1,18 @@
 #include "services/admin/commands.h"
 
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <optional>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/aead.h"
 #include "common/shards.h"
 #include "google/protobuf/util/json_util.h"
 #include "kiln/admin/v1/admin.grpc.pb.h"
@@ -93,6 +97,54 @@ int BlobsRepair(const Args& args) {
 int BundleVerify(const Args& args) {
   return kiln::admin_cli::RunBundleVerify(
       {args.words[0], args.Get("key_file"), args.Switch("json")}, std::cout, std::cerr);
+}
+
+int LedgersExport(const Args& args) {
+  const std::string command = "ledgers export";
+  const std::string out_path = args.Get("out"), key_file = args.Get("key_file");
+  if (out_path.empty() || key_file.empty()) {
+    return Usage(command, "--out FILE and --key-file K are required");
+  }
+  absl::StatusOr<std::string> key_text = kiln::admin_cli::ReadWholeFile(key_file);
+  absl::StatusOr<std::string> key =
+      key_text.ok() ? ParseKek(*key_text) : absl::StatusOr<std::string>(key_text.status());
+  if (!key.ok())
+    return Usage(command, "key file " + key_file + ": " + std::string(key.status().message()));
+  auto client = Connect(command, args);
+  if (!client) return 2;
+  auto ctx = client->Context();
+  cv1::ExportLedgerRequest request;
+  request.set_tenant(args.words[0]);
+  request.set_ledger(args.words[1]);
+  request.set_sealing_key(*key);
+  const std::string tmp = out_path + ".partial";
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+  if (!out) return Usage(command, "cannot write " + tmp);
+  auto reader = client->stub().ExportLedger(ctx.get(), request);
+  cv1::ExportLedgerResponse chunk;
+  uint64_t bytes = 0;
+  while (reader->Read(&chunk)) {
+    out << chunk.data();
+    bytes += chunk.data().size();
+  }
+  grpc::Status s = reader->Finish();
+  out.close();
+  if (!s.ok()) {
+    std::remove(tmp.c_str());
+    return Refused(command, s);
+  }
+  if (!out || std::rename(tmp.c_str(), out_path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return Usage(command, "cannot write " + out_path);
+  }
+  if (args.Switch("json")) {
+    std::cout << "{\"out\":\"" << absl::CEscape(out_path) << "\",\"bytes\":" << bytes << "}"
+              << std::endl;
+  } else {
+    std::cout << "exported " << args.words[0] << "/" << args.words[1] << " to " << out_path << " ("
+              << bytes << " bytes)" << std::endl;
+  }
+  return 0;
 }
 
 int TenantsList(const Args& args) {
@@ -330,6 +382,14 @@ const std::vector<Command>& Commands() {
            "blob (CARs, files, meta, WAL). Clients bound to it get an error. Idempotent: deleting\n"
            "again succeeds and says nothing existed. Recorded in the audit log.\n",
            LedgersDelete),
+      Make("ledgers export", "TENANT LEDGER --out FILE --key-file K", {"TENANT", "LEDGER"},
+           {"out", "key_file"}, {},
+           "Writes one self-contained bundle of the ledger to FILE (a CAR file: every blob, meta\n"
+           "entry and log record, and the gossiped keys sealed under the key in K: 64 hex\n"
+           "characters or base64 of 32 bytes, e.g. `openssl rand -hex 32 > K`). Keep K: import\n"
+           "and `bundle verify --key-file` need it. FILE appears only when the export is whole.\n"
+           "Recorded in the audit log.\n",
+           LedgersExport),
       Make("tokens issue", "--tenant T --ledger L [--right read|write] [--valid 1h]", {},
            {"tenant", "ledger", "right", "valid", "user", "email"}, {},
            "Mints an ES256 session token for an unmodified Fireproof client\n"

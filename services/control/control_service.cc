@@ -37,16 +37,72 @@ std::string Actor(const grpc::CallbackServerContext& context) {
   return actor;
 }
 
+constexpr size_t kExportChunkBytes = 1 << 20;
+
+// Streams a bundle built on the executor in kExportChunkBytes pieces. Deletes itself in OnDone.
+class ExportReactor : public grpc::ServerWriteReactor<v1::ExportLedgerResponse> {
+ public:
+  // Finishes at once with `refused` when it is not OK; otherwise runs `build` on `executor` and
+  // streams what it returns.
+  ExportReactor(absl::Status refused, BoundedExecutor& executor,
+                absl::AnyInvocable<absl::StatusOr<std::string>()> build) {
+    if (!refused.ok()) {
+      Finish(ToGrpcStatus(refused));
+      return;
+    }
+    absl::Status submitted = executor.TrySubmit([this, build = std::move(build)]() mutable {
+      absl::StatusOr<std::string> bundle = build();
+      if (!bundle.ok()) {
+        if (bundle.status().code() == absl::StatusCode::kInternal ||
+            bundle.status().code() == absl::StatusCode::kUnavailable) {
+          LOG(ERROR) << "export failed: " << bundle.status().message();
+        }
+        Finish(ToGrpcStatus(bundle.status()));
+        return;
+      }
+      bundle_ = *std::move(bundle);
+      WriteNext();
+    });
+    if (!submitted.ok()) Finish(ToGrpcStatus(submitted));
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "export stream closed"));
+      return;
+    }
+    WriteNext();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void WriteNext() {
+    if (offset_ >= bundle_.size() && offset_ > 0) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    chunk_.set_data(bundle_.substr(offset_, kExportChunkBytes));
+    offset_ += kExportChunkBytes;
+    StartWrite(&chunk_);
+  }
+
+  std::string bundle_;
+  size_t offset_ = 0;
+  v1::ExportLedgerResponse chunk_;
+};
+
 }  // namespace
 
 ControlServiceImpl::ControlServiceImpl(const ControlServiceOptions& options, const AdminAuth& auth,
-                                       LedgerAdmin& ledgers, AuditLog& audit,
-                                       const TokenIssuer* issuer, std::string previous_issuer_jwk,
-                                       const Clock& clock, BoundedExecutor& executor,
-                                       prometheus::Registry& registry)
+                                       LedgerAdmin& ledgers, const LedgerExporter& exporter,
+                                       AuditLog& audit, const TokenIssuer* issuer,
+                                       std::string previous_issuer_jwk, const Clock& clock,
+                                       BoundedExecutor& executor, prometheus::Registry& registry)
     : options_(options),
       auth_(auth),
       ledgers_(ledgers),
+      exporter_(exporter),
       audit_(audit),
       issuer_(issuer),
       previous_issuer_jwk_(std::move(previous_issuer_jwk)),
@@ -253,6 +309,35 @@ grpc::ServerUnaryReactor* ControlServiceImpl::GetIssuerKeys(grpc::CallbackServer
     response->set_current_public_pem(issuer_->public_pem());
     return absl::OkStatus();
   });
+}
+
+grpc::ServerWriteReactor<v1::ExportLedgerResponse>* ControlServiceImpl::ExportLedger(
+    grpc::CallbackServerContext* context, const v1::ExportLedgerRequest* request) {
+  absl::Status refused = auth_.Check(*context);
+  if (!refused.ok()) {
+    refused_->Increment();
+  } else {
+    refused = ValidateLedger(request->tenant(), request->ledger());
+  }
+  absl::StatusOr<KeySealer> sealer = KeySealer::Create(request->sealing_key());
+  if (refused.ok() && !sealer.ok()) {
+    refused = absl::InvalidArgumentError("sealing_key must be 32 bytes");
+  }
+  return new ExportReactor(
+      refused, executor_,
+      [this, request, actor = Actor(*context),
+       sealer = std::move(sealer)]() -> absl::StatusOr<std::string> {
+        absl::StatusOr<LedgerBundle> bundle =
+            exporter_.Collect(request->tenant(), request->ledger());
+        std::string detail =
+            bundle.ok() ? absl::StrCat("version ", bundle->version, ", ", bundle->blobs.size(),
+                                       " blobs, ", bundle->entries.size(), " entries, ",
+                                       bundle->log_records.size(), " log records")
+                        : std::string(bundle.status().message());
+        KILN_RETURN_IF_ERROR(Audit(actor, "ledger.export", request->tenant(), request->ledger(),
+                                   bundle.status(), std::move(detail)));
+        return WriteBundle(*bundle, *sealer);
+      });
 }
 
 }  // namespace kiln::control

@@ -66,6 +66,11 @@ class LedgerStore {
   absl::StatusOr<v1::ReadLogResponse> ReadLog(const std::string& tenant, const std::string& ledger,
                                               uint64_t from_seq, size_t limit);
 
+  // Accepted entries by CID, in order. NOT_FOUND naming the first CID not accepted.
+  absl::StatusOr<std::vector<v1::MetaEntry>> GetEntries(const std::string& tenant,
+                                                        const std::string& ledger,
+                                                        const std::vector<std::string>& cids);
+
   // The first event of a fresh watch: current heads, head entries and every key.
   absl::StatusOr<v1::WatchEvent> Snapshot(const std::string& tenant, const std::string& ledger);
 
