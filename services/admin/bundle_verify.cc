@@ -19,7 +19,7 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   return buf.str();
 }
 
-absl::StatusOr<KeySealer> SealerFromKeyFile(const std::string& path) {
+absl::StatusOr<std::string> ReadKeyFile(const std::string& path) {
   absl::StatusOr<std::string> text = ReadWholeFile(path);
   if (!text.ok()) return text.status();
   absl::StatusOr<std::string> key = ParseKek(*text);
@@ -27,6 +27,12 @@ absl::StatusOr<KeySealer> SealerFromKeyFile(const std::string& path) {
     return absl::InvalidArgumentError(
         absl::StrCat("key file ", path, ": ", key.status().message()));
   }
+  return key;
+}
+
+absl::StatusOr<KeySealer> SealerFromKeyFile(const std::string& path) {
+  absl::StatusOr<std::string> key = ReadKeyFile(path);
+  if (!key.ok()) return key.status();
   return KeySealer::Create(*key);
 }
 

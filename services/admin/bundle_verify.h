@@ -26,6 +26,10 @@ int RunBundleVerify(const BundleVerifyConfig& config, std::ostream& out, std::os
 // Reads a whole file. NOT_FOUND when it does not exist, UNAVAILABLE for other read errors.
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
 
+// Reads the key file of an export or import: the 32-byte key. INVALID_ARGUMENT (with the path)
+// when it is not 64 hex characters or base64 of 32 bytes, or as ReadWholeFile.
+absl::StatusOr<std::string> ReadKeyFile(const std::string& path);
+
 // Reads the key file of an export or import and makes a sealer from it; INVALID_ARGUMENT (with
 // the path) when it is not 64 hex characters or base64 of 32 bytes, or as ReadWholeFile.
 absl::StatusOr<KeySealer> SealerFromKeyFile(const std::string& path);

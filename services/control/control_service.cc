@@ -92,6 +92,51 @@ class ExportReactor : public grpc::ServerWriteReactor<v1::ExportLedgerResponse> 
   v1::ExportLedgerResponse chunk_;
 };
 
+constexpr size_t kMaxImportBytes = size_t{1} << 30;
+
+// Gathers an import stream, then runs `load` on the executor with the whole file and the first
+// message's sealing key, and finishes with its status. Deletes itself in OnDone.
+class ImportReactor : public grpc::ServerReadReactor<v1::ImportLedgerRequest> {
+ public:
+  using Load = absl::AnyInvocable<absl::Status(std::string file, std::string sealing_key)>;
+
+  ImportReactor(absl::Status refused, BoundedExecutor& executor, Load load)
+      : executor_(executor), load_(std::move(load)) {
+    if (!refused.ok()) {
+      Finish(ToGrpcStatus(refused));
+      return;
+    }
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (ok) {
+      if (first_) sealing_key_ = request_.sealing_key();
+      first_ = false;
+      if (file_.size() + request_.data().size() > kMaxImportBytes) {
+        Finish(ToGrpcStatus(absl::ResourceExhaustedError("bundles over 1 GiB are not accepted")));
+        return;
+      }
+      file_ += request_.data();
+      StartRead(&request_);
+      return;
+    }
+    absl::Status submitted = executor_.TrySubmit(
+        [this]() { Finish(ToGrpcStatus(load_(std::move(file_), std::move(sealing_key_)))); });
+    if (!submitted.ok()) Finish(ToGrpcStatus(submitted));
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  BoundedExecutor& executor_;
+  Load load_;
+  v1::ImportLedgerRequest request_;
+  bool first_ = true;
+  std::string file_;
+  std::string sealing_key_;
+};
+
 }  // namespace
 
 ControlServiceImpl::ControlServiceImpl(const ControlServiceOptions& options, const AdminAuth& auth,
@@ -337,6 +382,37 @@ grpc::ServerWriteReactor<v1::ExportLedgerResponse>* ControlServiceImpl::ExportLe
         KILN_RETURN_IF_ERROR(Audit(actor, "ledger.export", request->tenant(), request->ledger(),
                                    bundle.status(), std::move(detail)));
         return WriteBundle(*bundle, *sealer);
+      });
+}
+
+grpc::ServerReadReactor<v1::ImportLedgerRequest>* ControlServiceImpl::ImportLedger(
+    grpc::CallbackServerContext* context, v1::ImportLedgerResponse* response) {
+  absl::Status refused = auth_.Check(*context);
+  if (!refused.ok()) refused_->Increment();
+  return new ImportReactor(
+      refused, executor_,
+      [this, response, actor = Actor(*context)](std::string file,
+                                                std::string sealing_key) -> absl::Status {
+        absl::StatusOr<KeySealer> sealer = KeySealer::Create(sealing_key);
+        if (!sealer.ok()) return absl::InvalidArgumentError("sealing_key must be 32 bytes");
+        absl::StatusOr<LedgerBundle> bundle = ReadBundle(file, &*sealer);
+        if (!bundle.ok()) {
+          return Audit(actor, "ledger.import", "", "", bundle.status(),
+                       std::string(bundle.status().message()));
+        }
+        absl::Status valid = ValidateLedger(bundle->tenant, bundle->ledger);
+        if (!valid.ok()) return absl::DataLossError(valid.message());
+        absl::StatusOr<uint64_t> version = exporter_.Load(*bundle);
+        if (version.ok()) {
+          response->set_tenant(bundle->tenant);
+          response->set_ledger(bundle->ledger);
+          response->set_version(*version);
+          response->set_blobs(bundle->blobs.size());
+        }
+        return Audit(actor, "ledger.import", bundle->tenant, bundle->ledger, version.status(),
+                     version.ok()
+                         ? absl::StrCat("version ", *version, ", ", bundle->blobs.size(), " blobs")
+                         : std::string(version.status().message()));
       });
 }
 

@@ -64,6 +64,8 @@ class ControlServiceImpl final : public v1::ControlService::CallbackService {
                                           v1::GetIssuerKeysResponse* response) override;
   grpc::ServerWriteReactor<v1::ExportLedgerResponse>* ExportLedger(
       grpc::CallbackServerContext* context, const v1::ExportLedgerRequest* request) override;
+  grpc::ServerReadReactor<v1::ImportLedgerRequest>* ImportLedger(
+      grpc::CallbackServerContext* context, v1::ImportLedgerResponse* response) override;
 
  private:
   // Checks the credential, then `valid`, then runs `fn` on the executor and finishes `context`'s

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
 
 namespace kiln::control {
@@ -30,6 +31,16 @@ std::string StoreName(bv1::Store store) {
       return "unknown";
   }
 }
+
+absl::StatusOr<bv1::Store> StoreFromName(const std::string& name) {
+  if (name == "car") return bv1::STORE_CAR;
+  if (name == "file") return bv1::STORE_FILE;
+  if (name == "meta") return bv1::STORE_META;
+  if (name == "wal") return bv1::STORE_WAL;
+  return absl::InvalidArgumentError(absl::StrCat("unknown blob store \"", name, "\""));
+}
+
+constexpr size_t kPutChunkBytes = 1 << 20;
 
 }  // namespace
 
@@ -162,6 +173,77 @@ absl::StatusOr<std::string> LedgerExporter::GetBlob(const bv1::BlobRef& ref) con
   while (reader->Read(&chunk)) bytes += chunk.data();
   KILN_RETURN_IF_ERROR(FromGrpcStatus(reader->Finish()));
   return bytes;
+}
+
+absl::Status LedgerExporter::PutBlob(const bv1::BlobRef& ref, const std::string& bytes) const {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  bv1::PutResponse response;
+  auto writer = blockstore_.For(ref.tenant(), ref.ledger())->Put(&context, &response);
+  bv1::PutRequest first;
+  *first.mutable_ref() = ref;
+  first.set_size(bytes.size());
+  first.set_sha256(DigestBytes(Sha256(bytes)));
+  size_t offset = 0;
+  bv1::PutRequest* next = &first;
+  bv1::PutRequest later;
+  do {
+    next->set_data(bytes.substr(offset, kPutChunkBytes));
+    offset += kPutChunkBytes;
+    if (!writer->Write(*next)) break;
+    next = &later;
+  } while (offset < bytes.size());
+  writer->WritesDone();
+  absl::Status s = FromGrpcStatus(writer->Finish());
+  if (s.code() == absl::StatusCode::kAlreadyExists) return absl::OkStatus();
+  return s;
+}
+
+absl::StatusOr<uint64_t> LedgerExporter::Load(const LedgerBundle& bundle) const {
+  auto* metadata = metadata_.For(bundle.tenant, bundle.ledger);
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    mv1::GetLedgerRequest request;
+    request.set_tenant(bundle.tenant);
+    request.set_ledger(bundle.ledger);
+    mv1::GetLedgerResponse response;
+    KILN_RETURN_IF_ERROR(FromGrpcStatus(metadata->GetLedger(&context, request, &response)));
+    if (response.exists()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("ledger ", bundle.tenant, "/", bundle.ledger,
+                       " exists here; delete it first or import it elsewhere"));
+    }
+  }
+  if (bundle.log_records.empty()) {
+    return absl::FailedPreconditionError(
+        "the bundle's ledger was never written; nothing to import");
+  }
+  for (const BundleBlob& blob : bundle.blobs) {
+    KILN_ASSIGN_OR_RETURN(bv1::Store store, StoreFromName(blob.store));
+    bv1::BlobRef ref;
+    ref.set_tenant(bundle.tenant);
+    ref.set_ledger(bundle.ledger);
+    ref.set_store(store);
+    ref.set_key(blob.key);
+    KILN_RETURN_IF_ERROR(PutBlob(ref, blob.bytes));
+  }
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  mv1::ImportLedgerRequest request;
+  request.set_tenant(bundle.tenant);
+  request.set_ledger(bundle.ledger);
+  for (const std::string& r : bundle.log_records) request.add_raw_records(r);
+  for (const BundleEntry& e : bundle.entries) {
+    mv1::MetaEntry* m = request.add_entries();
+    m->set_cid(e.cid);
+    m->set_data(e.data);
+    for (const std::string& p : e.parents) m->add_parents(p);
+  }
+  for (const std::string& k : bundle.keys) request.add_keys(k);
+  mv1::ImportLedgerResponse response;
+  KILN_RETURN_IF_ERROR(FromGrpcStatus(metadata->ImportLedger(&context, request, &response)));
+  return response.version();
 }
 
 }  // namespace kiln::control

@@ -417,6 +417,18 @@ grpc::ServerUnaryReactor* MetadataServiceImpl::GetEntries(grpc::CallbackServerCo
   return reactor;
 }
 
+grpc::ServerUnaryReactor* MetadataServiceImpl::ImportLedger(grpc::CallbackServerContext* context,
+                                                            const v1::ImportLedgerRequest* request,
+                                                            v1::ImportLedgerResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  RunUnary(reactor, ValidateLedger(request->tenant(), request->ledger(), options_.shard),
+           [this, request, response]() -> absl::Status {
+             KILN_ASSIGN_OR_RETURN(*response, store_.ImportLedger(*request));
+             return absl::OkStatus();
+           });
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* MetadataServiceImpl::CreateLedger(grpc::CallbackServerContext* context,
                                                             const v1::CreateLedgerRequest* request,
                                                             v1::CreateLedgerResponse* response) {
