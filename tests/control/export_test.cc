@@ -108,9 +108,9 @@ class ExportLedgerTest : public ::testing::Test {
 
   // Calls ImportLedger on the second deployment with `file` in pieces of 100 bytes.
   grpc::Status Import(const std::string& file, const std::string& key,
-                      v1::ImportLedgerResponse* response) {
+                      v1::ImportLedgerResponse* response, bool authenticated = true) {
     grpc::ClientContext ctx;
-    ctx.AddMetadata("authorization", std::string("Bearer ") + kAdminToken);
+    if (authenticated) ctx.AddMetadata("authorization", std::string("Bearer ") + kAdminToken);
     auto writer = to_.stub->ImportLedger(&ctx, response);
     for (size_t i = 0; i == 0 || i < file.size(); i += 100) {
       v1::ImportLedgerRequest piece;
@@ -230,6 +230,8 @@ TEST_F(ExportLedgerTest, ImportRefusesADamagedBundleNamingThePartAndWritesNothin
   EXPECT_EQ(Import(file, std::string(32, 'x'), &imported).error_code(),
             grpc::StatusCode::DATA_LOSS);
   EXPECT_EQ(Import(file, "short", &imported).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Import(file, kSealingKey, &imported, /*authenticated=*/false).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
 }
 
 }  // namespace
