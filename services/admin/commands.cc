@@ -1,18 +1,23 @@
 #include "services/admin/commands.h"
 
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <optional>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/aead.h"
 #include "common/shards.h"
 #include "google/protobuf/util/json_util.h"
 #include "kiln/admin/v1/admin.grpc.pb.h"
 #include "services/admin/blobs_repair.h"
+#include "services/admin/bundle_verify.h"
 #include "services/admin/control_client.h"
 
 namespace kiln::admin {
@@ -87,6 +92,89 @@ int BlobsRepair(const Args& args) {
   return kiln::admin_cli::RunBlobsRepair(
       {args.Get("target"), args.Get("tenant"), args.Get("ledger"), args.Get("store"), timeout},
       std::cout, std::cerr);
+}
+
+int BundleVerify(const Args& args) {
+  return kiln::admin_cli::RunBundleVerify(
+      {args.words[0], args.Get("key_file"), args.Switch("json")}, std::cout, std::cerr);
+}
+
+int LedgersExport(const Args& args) {
+  const std::string command = "ledgers export";
+  const std::string out_path = args.Get("out"), key_file = args.Get("key_file");
+  if (out_path.empty() || key_file.empty()) {
+    return Usage(command, "--out FILE and --key-file K are required");
+  }
+  absl::StatusOr<std::string> key = kiln::admin_cli::ReadKeyFile(key_file);
+  if (!key.ok())
+    return Usage(command, "key file " + key_file + ": " + std::string(key.status().message()));
+  auto client = Connect(command, args);
+  if (!client) return 2;
+  auto ctx = client->Context();
+  cv1::ExportLedgerRequest request;
+  request.set_tenant(args.words[0]);
+  request.set_ledger(args.words[1]);
+  request.set_sealing_key(*key);
+  const std::string tmp = out_path + ".partial";
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+  if (!out) return Usage(command, "cannot write " + tmp);
+  auto reader = client->stub().ExportLedger(ctx.get(), request);
+  cv1::ExportLedgerResponse chunk;
+  uint64_t bytes = 0;
+  while (reader->Read(&chunk)) {
+    out << chunk.data();
+    bytes += chunk.data().size();
+  }
+  grpc::Status s = reader->Finish();
+  out.close();
+  if (!s.ok()) {
+    std::remove(tmp.c_str());
+    return Refused(command, s);
+  }
+  if (!out || std::rename(tmp.c_str(), out_path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return Usage(command, "cannot write " + out_path);
+  }
+  if (args.Switch("json")) {
+    std::cout << "{\"out\":\"" << absl::CEscape(out_path) << "\",\"bytes\":" << bytes << "}"
+              << std::endl;
+  } else {
+    std::cout << "exported " << args.words[0] << "/" << args.words[1] << " to " << out_path << " ("
+              << bytes << " bytes)" << std::endl;
+  }
+  return 0;
+}
+
+int LedgersImport(const Args& args) {
+  const std::string command = "ledgers import";
+  const std::string key_file = args.Get("key_file");
+  if (key_file.empty()) return Usage(command, "--key-file K (the export's key) is required");
+  absl::StatusOr<std::string> key = kiln::admin_cli::ReadKeyFile(key_file);
+  if (!key.ok()) return Usage(command, std::string(key.status().message()));
+  absl::StatusOr<std::string> file = kiln::admin_cli::ReadWholeFile(args.words[0]);
+  if (!file.ok()) return Usage(command, std::string(file.status().message()));
+  auto client = Connect(command, args);
+  if (!client) return 2;
+  auto ctx = client->Context();
+  cv1::ImportLedgerResponse response;
+  auto writer = client->stub().ImportLedger(ctx.get(), &response);
+  constexpr size_t kChunk = 1 << 20;
+  for (size_t i = 0; i == 0 || i < file->size(); i += kChunk) {
+    cv1::ImportLedgerRequest piece;
+    if (i == 0) piece.set_sealing_key(*key);
+    piece.set_data(file->substr(i, kChunk));
+    if (!writer->Write(piece)) break;
+  }
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  if (!s.ok()) return Refused(command, s);
+  if (args.Switch("json")) {
+    PrintJson(response);
+  } else {
+    std::cout << "imported " << response.tenant() << "/" << response.ledger() << " at version "
+              << response.version() << " (" << response.blobs() << " blobs)" << std::endl;
+  }
+  return 0;
 }
 
 int TenantsList(const Args& args) {
@@ -324,6 +412,21 @@ const std::vector<Command>& Commands() {
            "blob (CARs, files, meta, WAL). Clients bound to it get an error. Idempotent: deleting\n"
            "again succeeds and says nothing existed. Recorded in the audit log.\n",
            LedgersDelete),
+      Make("ledgers export", "TENANT LEDGER --out FILE --key-file K", {"TENANT", "LEDGER"},
+           {"out", "key_file"}, {},
+           "Writes one self-contained bundle of the ledger to FILE (a CAR file: every blob, meta\n"
+           "entry and log record, and the gossiped keys sealed under the key in K: 64 hex\n"
+           "characters or base64 of 32 bytes, e.g. `openssl rand -hex 32 > K`). Keep K: import\n"
+           "and `bundle verify --key-file` need it. FILE appears only when the export is whole.\n"
+           "Recorded in the audit log.\n",
+           LedgersExport),
+      Make("ledgers import", "FILE --key-file K", {"FILE"}, {"key_file"}, {},
+           "Loads a bundle from `ledgers export` into this deployment under the tenant and\n"
+           "ledger it names. Everything is checked first (every block against its CID, the log's\n"
+           "hash chain, the sealed keys with K): a damaged bundle is refused naming the bad part\n"
+           "and nothing is written. Refused when the ledger exists here. The log is kept as is.\n"
+           "Recorded in the audit log.\n",
+           LedgersImport),
       Make("tokens issue", "--tenant T --ledger L [--right read|write] [--valid 1h]", {},
            {"tenant", "ledger", "right", "valid", "user", "email"}, {},
            "Mints an ES256 session token for an unmodified Fireproof client\n"
@@ -352,6 +455,13 @@ const std::vector<Command>& Commands() {
            "Asks a kiln-blockstore running a mirror(FIRST, SECOND) backend to copy every blob of\n"
            "one ledger that one store lacks from the other, and prints what it copied.\n",
            BlobsRepair, /*control=*/false),
+      Make("bundle verify", "FILE [--key-file K]", {"FILE"}, {"key_file"}, {},
+           "Checks a ledger bundle (from `ledgers export`) offline: every block against its CID,\n"
+           "the description in its root, and the hash chain of its log; with --key-file (the\n"
+           "export's key: 64 hex characters or base64 of 32 bytes) also opens its sealed keys.\n"
+           "Exit status 0 only for an intact bundle, 1 naming the damaged part, 2 when the file\n"
+           "or the key file cannot be read.\n",
+           BundleVerify, /*control=*/false),
   };
   return *commands;
 }

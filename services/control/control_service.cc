@@ -37,16 +37,117 @@ std::string Actor(const grpc::CallbackServerContext& context) {
   return actor;
 }
 
+constexpr size_t kExportChunkBytes = 1 << 20;
+
+// Streams a bundle built on the executor in kExportChunkBytes pieces. Deletes itself in OnDone.
+class ExportReactor : public grpc::ServerWriteReactor<v1::ExportLedgerResponse> {
+ public:
+  // Finishes at once with `refused` when it is not OK; otherwise runs `build` on `executor` and
+  // streams what it returns.
+  ExportReactor(absl::Status refused, BoundedExecutor& executor,
+                absl::AnyInvocable<absl::StatusOr<std::string>()> build) {
+    if (!refused.ok()) {
+      Finish(ToGrpcStatus(refused));
+      return;
+    }
+    absl::Status submitted = executor.TrySubmit([this, build = std::move(build)]() mutable {
+      absl::StatusOr<std::string> bundle = build();
+      if (!bundle.ok()) {
+        if (bundle.status().code() == absl::StatusCode::kInternal ||
+            bundle.status().code() == absl::StatusCode::kUnavailable) {
+          LOG(ERROR) << "export failed: " << bundle.status().message();
+        }
+        Finish(ToGrpcStatus(bundle.status()));
+        return;
+      }
+      bundle_ = *std::move(bundle);
+      WriteNext();
+    });
+    if (!submitted.ok()) Finish(ToGrpcStatus(submitted));
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "export stream closed"));
+      return;
+    }
+    WriteNext();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void WriteNext() {
+    if (offset_ >= bundle_.size() && offset_ > 0) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    chunk_.set_data(bundle_.substr(offset_, kExportChunkBytes));
+    offset_ += kExportChunkBytes;
+    StartWrite(&chunk_);
+  }
+
+  std::string bundle_;
+  size_t offset_ = 0;
+  v1::ExportLedgerResponse chunk_;
+};
+
+constexpr size_t kMaxImportBytes = size_t{1} << 30;
+
+// Gathers an import stream, then runs `load` on the executor with the whole file and the first
+// message's sealing key, and finishes with its status. Deletes itself in OnDone.
+class ImportReactor : public grpc::ServerReadReactor<v1::ImportLedgerRequest> {
+ public:
+  using Load = absl::AnyInvocable<absl::Status(std::string file, std::string sealing_key)>;
+
+  ImportReactor(absl::Status refused, BoundedExecutor& executor, Load load)
+      : executor_(executor), load_(std::move(load)) {
+    if (!refused.ok()) {
+      Finish(ToGrpcStatus(refused));
+      return;
+    }
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (ok) {
+      if (first_) sealing_key_ = request_.sealing_key();
+      first_ = false;
+      if (file_.size() + request_.data().size() > kMaxImportBytes) {
+        Finish(ToGrpcStatus(absl::ResourceExhaustedError("bundles over 1 GiB are not accepted")));
+        return;
+      }
+      file_ += request_.data();
+      StartRead(&request_);
+      return;
+    }
+    absl::Status submitted = executor_.TrySubmit(
+        [this]() { Finish(ToGrpcStatus(load_(std::move(file_), std::move(sealing_key_)))); });
+    if (!submitted.ok()) Finish(ToGrpcStatus(submitted));
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  BoundedExecutor& executor_;
+  Load load_;
+  v1::ImportLedgerRequest request_;
+  bool first_ = true;
+  std::string file_;
+  std::string sealing_key_;
+};
+
 }  // namespace
 
 ControlServiceImpl::ControlServiceImpl(const ControlServiceOptions& options, const AdminAuth& auth,
-                                       LedgerAdmin& ledgers, AuditLog& audit,
-                                       const TokenIssuer* issuer, std::string previous_issuer_jwk,
-                                       const Clock& clock, BoundedExecutor& executor,
-                                       prometheus::Registry& registry)
+                                       LedgerAdmin& ledgers, const LedgerExporter& exporter,
+                                       AuditLog& audit, const TokenIssuer* issuer,
+                                       std::string previous_issuer_jwk, const Clock& clock,
+                                       BoundedExecutor& executor, prometheus::Registry& registry)
     : options_(options),
       auth_(auth),
       ledgers_(ledgers),
+      exporter_(exporter),
       audit_(audit),
       issuer_(issuer),
       previous_issuer_jwk_(std::move(previous_issuer_jwk)),
@@ -253,6 +354,66 @@ grpc::ServerUnaryReactor* ControlServiceImpl::GetIssuerKeys(grpc::CallbackServer
     response->set_current_public_pem(issuer_->public_pem());
     return absl::OkStatus();
   });
+}
+
+grpc::ServerWriteReactor<v1::ExportLedgerResponse>* ControlServiceImpl::ExportLedger(
+    grpc::CallbackServerContext* context, const v1::ExportLedgerRequest* request) {
+  absl::Status refused = auth_.Check(*context);
+  if (!refused.ok()) {
+    refused_->Increment();
+  } else {
+    refused = ValidateLedger(request->tenant(), request->ledger());
+  }
+  absl::StatusOr<KeySealer> sealer = KeySealer::Create(request->sealing_key());
+  if (refused.ok() && !sealer.ok()) {
+    refused = absl::InvalidArgumentError("sealing_key must be 32 bytes");
+  }
+  return new ExportReactor(
+      refused, executor_,
+      [this, request, actor = Actor(*context),
+       sealer = std::move(sealer)]() -> absl::StatusOr<std::string> {
+        absl::StatusOr<LedgerBundle> bundle =
+            exporter_.Collect(request->tenant(), request->ledger());
+        std::string detail =
+            bundle.ok() ? absl::StrCat("version ", bundle->version, ", ", bundle->blobs.size(),
+                                       " blobs, ", bundle->entries.size(), " entries, ",
+                                       bundle->log_records.size(), " log records")
+                        : std::string(bundle.status().message());
+        KILN_RETURN_IF_ERROR(Audit(actor, "ledger.export", request->tenant(), request->ledger(),
+                                   bundle.status(), std::move(detail)));
+        return WriteBundle(*bundle, *sealer);
+      });
+}
+
+grpc::ServerReadReactor<v1::ImportLedgerRequest>* ControlServiceImpl::ImportLedger(
+    grpc::CallbackServerContext* context, v1::ImportLedgerResponse* response) {
+  absl::Status refused = auth_.Check(*context);
+  if (!refused.ok()) refused_->Increment();
+  return new ImportReactor(
+      refused, executor_,
+      [this, response, actor = Actor(*context)](std::string file,
+                                                std::string sealing_key) -> absl::Status {
+        absl::StatusOr<KeySealer> sealer = KeySealer::Create(sealing_key);
+        if (!sealer.ok()) return absl::InvalidArgumentError("sealing_key must be 32 bytes");
+        absl::StatusOr<LedgerBundle> bundle = ReadBundle(file, &*sealer);
+        if (!bundle.ok()) {
+          return Audit(actor, "ledger.import", "", "", bundle.status(),
+                       std::string(bundle.status().message()));
+        }
+        absl::Status valid = ValidateLedger(bundle->tenant, bundle->ledger);
+        if (!valid.ok()) return absl::DataLossError(valid.message());
+        absl::StatusOr<uint64_t> version = exporter_.Load(*bundle);
+        if (version.ok()) {
+          response->set_tenant(bundle->tenant);
+          response->set_ledger(bundle->ledger);
+          response->set_version(*version);
+          response->set_blobs(bundle->blobs.size());
+        }
+        return Audit(actor, "ledger.import", bundle->tenant, bundle->ledger, version.status(),
+                     version.ok()
+                         ? absl::StrCat("version ", *version, ", ", bundle->blobs.size(), " blobs")
+                         : std::string(version.status().message()));
+      });
 }
 
 }  // namespace kiln::control

@@ -19,6 +19,7 @@
 #include "services/control/admin_auth.h"
 #include "services/control/audit_log.h"
 #include "services/control/ledger_admin.h"
+#include "services/control/ledger_export.h"
 
 namespace kiln::control {
 
@@ -33,9 +34,9 @@ class ControlServiceImpl final : public v1::ControlService::CallbackService {
   // GetIssuerKeys then answer FAILED_PRECONDITION); `previous_issuer_jwk` is the previous key's
   // public JWK published beside the current one, or empty.
   ControlServiceImpl(const ControlServiceOptions& options, const AdminAuth& auth,
-                     LedgerAdmin& ledgers, AuditLog& audit, const TokenIssuer* issuer,
-                     std::string previous_issuer_jwk, const Clock& clock, BoundedExecutor& executor,
-                     prometheus::Registry& registry);
+                     LedgerAdmin& ledgers, const LedgerExporter& exporter, AuditLog& audit,
+                     const TokenIssuer* issuer, std::string previous_issuer_jwk, const Clock& clock,
+                     BoundedExecutor& executor, prometheus::Registry& registry);
 
   grpc::ServerUnaryReactor* ListTenants(grpc::CallbackServerContext* context,
                                         const v1::ListTenantsRequest* request,
@@ -61,6 +62,10 @@ class ControlServiceImpl final : public v1::ControlService::CallbackService {
   grpc::ServerUnaryReactor* GetIssuerKeys(grpc::CallbackServerContext* context,
                                           const v1::GetIssuerKeysRequest* request,
                                           v1::GetIssuerKeysResponse* response) override;
+  grpc::ServerWriteReactor<v1::ExportLedgerResponse>* ExportLedger(
+      grpc::CallbackServerContext* context, const v1::ExportLedgerRequest* request) override;
+  grpc::ServerReadReactor<v1::ImportLedgerRequest>* ImportLedger(
+      grpc::CallbackServerContext* context, v1::ImportLedgerResponse* response) override;
 
  private:
   // Checks the credential, then `valid`, then runs `fn` on the executor and finishes `context`'s
@@ -75,6 +80,7 @@ class ControlServiceImpl final : public v1::ControlService::CallbackService {
   const ControlServiceOptions options_;
   const AdminAuth& auth_;
   LedgerAdmin& ledgers_;
+  const LedgerExporter& exporter_;
   AuditLog& audit_;
   const TokenIssuer* const issuer_;
   const std::string previous_issuer_jwk_;

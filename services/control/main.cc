@@ -107,8 +107,10 @@ int main(int argc, char** argv) {
   }
   kiln::BoundedExecutor executor({.threads = 4, .max_queued = 256});
   kiln::control::LedgerAdmin ledgers(*metadata, *blockstore, absl::GetFlag(FLAGS_peer_deadline));
+  kiln::control::LedgerExporter exporter(*metadata, *blockstore,
+                                         absl::GetFlag(FLAGS_peer_deadline));
   kiln::control::ControlServiceImpl service(kiln::control::ControlServiceOptions{}, *auth, ledgers,
-                                            **audit, issuer.get(), previous_jwk,
+                                            exporter, **audit, issuer.get(), previous_jwk,
                                             kiln::RealClock::Get(), executor, metrics.registry());
   kiln::ServerOptions server_options;
   server_options.grpc_address = absl::GetFlag(FLAGS_grpc_address);

@@ -118,6 +118,22 @@ absl::StatusOr<std::vector<v1::MetaEntry>> LedgerStore::ReadEntries(
   return out;
 }
 
+absl::StatusOr<std::vector<v1::MetaEntry>> LedgerStore::GetEntries(
+    const std::string& tenant, const std::string& ledger, const std::vector<std::string>& cids) {
+  std::string prefix = LedgerPrefix(kEntry, tenant, ledger);
+  std::vector<std::string> keys;
+  keys.reserve(cids.size());
+  for (const auto& cid : cids) keys.push_back(prefix + cid);
+  KILN_ASSIGN_OR_RETURN(auto values, kv_.MultiGet(keys));
+  for (size_t i = 0; i < cids.size(); ++i) {
+    if (!values[i].has_value()) {
+      return absl::NotFoundError(
+          absl::StrCat("ledger ", tenant, "/", ledger, " has not accepted entry ", cids[i]));
+    }
+  }
+  return ReadEntries(tenant, ledger, cids);
+}
+
 absl::StatusOr<std::vector<std::string>> LedgerStore::ReadKeys(
     const std::string& tenant, const std::string& ledger,
     const std::vector<std::string>* fingerprints) {

@@ -66,6 +66,16 @@ class LedgerStore {
   absl::StatusOr<v1::ReadLogResponse> ReadLog(const std::string& tenant, const std::string& ledger,
                                               uint64_t from_seq, size_t limit);
 
+  // Accepted entries by CID, in order. NOT_FOUND naming the first CID not accepted.
+  absl::StatusOr<std::vector<v1::MetaEntry>> GetEntries(const std::string& tenant,
+                                                        const std::string& ledger,
+                                                        const std::vector<std::string>& cids);
+
+  // Writes a whole ledger from another deployment, log records unchanged (ledger_import.cc).
+  // FAILED_PRECONDITION when the ledger has a header here; DATA_LOSS naming what does not fit
+  // (broken chain, an entry or key the log names but the request lacks). Storage errors pass.
+  absl::StatusOr<v1::ImportLedgerResponse> ImportLedger(const v1::ImportLedgerRequest& request);
+
   // The first event of a fresh watch: current heads, head entries and every key.
   absl::StatusOr<v1::WatchEvent> Snapshot(const std::string& tenant, const std::string& ledger);
 

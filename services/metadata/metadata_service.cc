@@ -399,6 +399,36 @@ grpc::ServerUnaryReactor* MetadataServiceImpl::ReadLog(grpc::CallbackServerConte
   return reactor;
 }
 
+grpc::ServerUnaryReactor* MetadataServiceImpl::GetEntries(grpc::CallbackServerContext* context,
+                                                          const v1::GetEntriesRequest* request,
+                                                          v1::GetEntriesResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  absl::Status valid = ValidateLedger(request->tenant(), request->ledger(), options_.shard);
+  if (valid.ok() && request->cids_size() > 1000) {
+    valid = absl::InvalidArgumentError("at most 1000 cids per GetEntries");
+  }
+  RunUnary(reactor, valid, [this, request, response]() -> absl::Status {
+    std::vector<std::string> cids(request->cids().begin(), request->cids().end());
+    KILN_ASSIGN_OR_RETURN(auto entries,
+                          store_.GetEntries(request->tenant(), request->ledger(), cids));
+    for (auto& e : entries) *response->add_entries() = std::move(e);
+    return absl::OkStatus();
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MetadataServiceImpl::ImportLedger(grpc::CallbackServerContext* context,
+                                                            const v1::ImportLedgerRequest* request,
+                                                            v1::ImportLedgerResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  RunUnary(reactor, ValidateLedger(request->tenant(), request->ledger(), options_.shard),
+           [this, request, response]() -> absl::Status {
+             KILN_ASSIGN_OR_RETURN(*response, store_.ImportLedger(*request));
+             return absl::OkStatus();
+           });
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* MetadataServiceImpl::CreateLedger(grpc::CallbackServerContext* context,
                                                             const v1::CreateLedgerRequest* request,
                                                             v1::CreateLedgerResponse* response) {

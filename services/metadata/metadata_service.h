@@ -49,6 +49,12 @@ class MetadataServiceImpl final : public v1::MetadataService::CallbackService {
   grpc::ServerUnaryReactor* ReadLog(grpc::CallbackServerContext* context,
                                     const v1::ReadLogRequest* request,
                                     v1::ReadLogResponse* response) override;
+  grpc::ServerUnaryReactor* GetEntries(grpc::CallbackServerContext* context,
+                                       const v1::GetEntriesRequest* request,
+                                       v1::GetEntriesResponse* response) override;
+  grpc::ServerUnaryReactor* ImportLedger(grpc::CallbackServerContext* context,
+                                         const v1::ImportLedgerRequest* request,
+                                         v1::ImportLedgerResponse* response) override;
   grpc::ServerUnaryReactor* CreateLedger(grpc::CallbackServerContext* context,
                                          const v1::CreateLedgerRequest* request,
                                          v1::CreateLedgerResponse* response) override;

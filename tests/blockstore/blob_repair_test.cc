@@ -21,18 +21,8 @@ namespace kiln::blockstore {
 namespace {
 
 using kiln::testing::LoopbackChannel;
+using kiln::testing::RunCommand;
 using kiln::testing::ServiceProcess;
-
-// Runs a command line; returns its exit status and sets `output` to its stdout and stderr.
-int RunCommand(const std::string& command, std::string* output) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return -1;
-  output->clear();
-  char buf[512];
-  while (fgets(buf, sizeof buf, pipe) != nullptr) *output += buf;
-  int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 TEST(BlobRepairTest, KilnAdminBlobsRepairFillsTheStoreThatLacksBlobs) {
   kiln::testing::TempDir dir;

@@ -40,9 +40,12 @@ class ControlServiceTest : public ::testing::Test {
     ledgers_ = std::make_unique<LedgerAdmin>(
         ShardedChannels(testing::LoopbackChannel(mesh_.metadata_target())),
         ShardedChannels(testing::LoopbackChannel(mesh_.blockstore_target())), absl::Seconds(10));
-    service_ = std::make_unique<ControlServiceImpl>(ControlServiceOptions{}, *auth_, *ledgers_,
-                                                    *audit_, issuer_.get(), "", RealClock::Get(),
-                                                    executor_, control_metrics_.registry());
+    exporter_ = std::make_unique<LedgerExporter>(
+        ShardedChannels(testing::LoopbackChannel(mesh_.metadata_target())),
+        ShardedChannels(testing::LoopbackChannel(mesh_.blockstore_target())), absl::Seconds(10));
+    service_ = std::make_unique<ControlServiceImpl>(
+        ControlServiceOptions{}, *auth_, *ledgers_, *exporter_, *audit_, issuer_.get(), "",
+        RealClock::Get(), executor_, control_metrics_.registry());
     control_server_ = *GrpcServer::Start(ServerOptions{}, {service_.get()}, control_metrics_);
     stub_ = v1::ControlService::NewStub(testing::LoopbackChannel(Target(control_server_->port())));
   }
@@ -107,6 +110,7 @@ class ControlServiceTest : public ::testing::Test {
   std::unique_ptr<TokenIssuer> issuer_;
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<LedgerAdmin> ledgers_;
+  std::unique_ptr<LedgerExporter> exporter_;
   Metrics control_metrics_;
   std::unique_ptr<ControlServiceImpl> service_;
   std::unique_ptr<GrpcServer> control_server_;

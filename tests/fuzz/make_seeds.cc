@@ -18,6 +18,9 @@
 #include "common/dag_cbor.h"
 #include "common/meta_event.h"
 #include "common/multibase.h"
+#include "common/sha256.h"
+#include "kiln/metadata/v1/metadata.pb.h"
+#include "services/control/bundle.h"
 #include "services/edge/signed_url.h"
 
 namespace kiln::fuzz {
@@ -131,6 +134,37 @@ void ProtocolSeeds(Writer& w) {
 }  // namespace
 }  // namespace kiln::fuzz
 
+namespace kiln::fuzz {
+namespace {
+
+// Ledger bundles without keys (sealing draws a random IV, and seeds must be deterministic).
+void BundleSeeds(Writer& w) {
+  const KeySealer sealer = *KeySealer::Create(std::string(32, 'k'));
+  control::LedgerBundle empty;
+  empty.tenant = "t1";
+  empty.ledger = "l1";
+  w.Write("bundle", "empty", control::WriteBundle(empty, sealer));
+  control::LedgerBundle full = empty;
+  full.version = 2;
+  full.heads = {"bafyhead"};
+  full.blobs = {{"car", "baembeicar", "car bytes"}, {"file", "bafkfile", "file bytes"}};
+  full.entries = {{"bafyentry1", {}, "mAAAA"}, {"bafyentry2", {"bafyentry1"}, "mBBBB"}};
+  std::string prev;
+  for (uint64_t seq = 1; seq <= 2; ++seq) {
+    metadata::v1::LogRecord r;
+    r.set_seq(seq);
+    r.set_prev_sha256(prev);
+    r.add_entry_cids(absl::StrCat("bafyentry", seq));
+    full.log_records.push_back(r.SerializeAsString());
+    prev = DigestBytes(Sha256(full.log_records.back()));
+  }
+  full.log_head_sha256 = prev;
+  w.Write("bundle", "ledger", control::WriteBundle(full, sealer));
+}
+
+}  // namespace
+}  // namespace kiln::fuzz
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s <tests/fuzz/corpus>\n", argv[0]);
@@ -141,6 +175,7 @@ int main(int argc, char** argv) {
   kiln::fuzz::CidSeeds(w);
   kiln::fuzz::SignedUrlSeeds(w);
   kiln::fuzz::ProtocolSeeds(w);
+  kiln::fuzz::BundleSeeds(w);
   std::printf("wrote %d seed files under %s\n", w.written(), argv[1]);
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -38,6 +39,16 @@ TempDir::~TempDir() {
 std::string BinaryPath(const std::string& relative) {
   const char* dir = std::getenv("KILN_BIN_DIR");
   return absl::StrCat(dir != nullptr ? dir : ".", "/", relative);
+}
+
+int RunCommand(const std::string& command, std::string* output) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return -1;
+  output->clear();
+  char buf[512];
+  while (fgets(buf, sizeof buf, pipe) != nullptr) *output += buf;
+  int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 ServiceProcess::ServiceProcess(std::string binary, std::vector<std::string> args)

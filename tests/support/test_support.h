@@ -30,6 +30,10 @@ class TempDir {
 // BinaryPath("services/blockstore/kiln-blockstore").
 std::string BinaryPath(const std::string& relative);
 
+// Runs `command` through /bin/sh; returns its exit status (-1 when it did not exit normally) and
+// sets `output` to its stdout and stderr together.
+int RunCommand(const std::string& command, std::string* output);
+
 // A service binary started with `--grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0
 // --ready_file=...` plus `args`; Start waits until the ready file names its ports.
 class ServiceProcess {

@@ -1,0 +1,249 @@
+#include "services/control/ledger_export.h"
+
+#include <chrono>
+#include <memory>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/sha256.h"
+#include "common/status_macros.h"
+
+namespace kiln::control {
+namespace {
+
+namespace mv1 = ::kiln::metadata::v1;
+namespace bv1 = ::kiln::blockstore::v1;
+
+constexpr int kEntriesPerCall = 1000;
+
+std::string StoreName(bv1::Store store) {
+  switch (store) {
+    case bv1::STORE_CAR:
+      return "car";
+    case bv1::STORE_FILE:
+      return "file";
+    case bv1::STORE_META:
+      return "meta";
+    case bv1::STORE_WAL:
+      return "wal";
+    default:
+      return "unknown";
+  }
+}
+
+absl::StatusOr<bv1::Store> StoreFromName(const std::string& name) {
+  if (name == "car") return bv1::STORE_CAR;
+  if (name == "file") return bv1::STORE_FILE;
+  if (name == "meta") return bv1::STORE_META;
+  if (name == "wal") return bv1::STORE_WAL;
+  return absl::InvalidArgumentError(absl::StrCat("unknown blob store \"", name, "\""));
+}
+
+constexpr size_t kPutChunkBytes = 1 << 20;
+
+}  // namespace
+
+LedgerExporter::LedgerExporter(const ShardedChannels& metadata, const ShardedChannels& blockstore,
+                               absl::Duration deadline)
+    : metadata_(metadata), blockstore_(blockstore), deadline_(deadline) {}
+
+void LedgerExporter::SetDeadline(grpc::ClientContext* context) const {
+  context->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline_));
+}
+
+absl::StatusOr<LedgerBundle> LedgerExporter::Collect(const std::string& tenant,
+                                                     const std::string& ledger) const {
+  LedgerBundle out;
+  out.tenant = tenant;
+  out.ledger = ledger;
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    mv1::GetLedgerRequest request;
+    request.set_tenant(tenant);
+    request.set_ledger(ledger);
+    request.set_include_entries(true);
+    mv1::GetLedgerResponse response;
+    KILN_RETURN_IF_ERROR(
+        FromGrpcStatus(metadata_.For(tenant, ledger)->GetLedger(&context, request, &response)));
+    if (!response.exists()) {
+      return absl::NotFoundError(absl::StrCat("ledger ", tenant, "/", ledger, " does not exist"));
+    }
+    out.version = response.state().version();
+    out.heads.assign(response.state().heads().begin(), response.state().heads().end());
+    out.keys.assign(response.state().keys().begin(), response.state().keys().end());
+    out.key_count = out.keys.size();
+  }
+  KILN_RETURN_IF_ERROR(CollectLog(&out));
+  KILN_RETURN_IF_ERROR(CollectEntries(&out));
+  for (bv1::Store store : {bv1::STORE_CAR, bv1::STORE_FILE, bv1::STORE_META, bv1::STORE_WAL}) {
+    KILN_RETURN_IF_ERROR(CollectBlobs(store, &out));
+  }
+  return out;
+}
+
+absl::Status LedgerExporter::CollectLog(LedgerBundle* out) const {
+  for (uint64_t from = 1;;) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    mv1::ReadLogRequest request;
+    request.set_tenant(out->tenant);
+    request.set_ledger(out->ledger);
+    request.set_from_seq(from);
+    request.set_limit(1000);
+    mv1::ReadLogResponse page;
+    KILN_RETURN_IF_ERROR(
+        FromGrpcStatus(metadata_.For(out->tenant, out->ledger)->ReadLog(&context, request, &page)));
+    if (page.raw_records_size() != page.records_size()) {
+      return absl::DataLossError("ReadLog answered records without their stored bytes");
+    }
+    out->log_head_sha256 = page.head_sha256();
+    for (const std::string& raw : page.raw_records()) out->log_records.push_back(raw);
+    if (page.records().empty() || page.records_size() < 1000) return absl::OkStatus();
+    from = page.records().rbegin()->seq() + 1;
+  }
+}
+
+absl::Status LedgerExporter::CollectEntries(LedgerBundle* out) const {
+  std::vector<std::string> cids;
+  std::set<std::string> seen;
+  for (const std::string& raw : out->log_records) {
+    mv1::LogRecord record;
+    if (!record.ParseFromString(raw)) return absl::DataLossError("a log record does not parse");
+    for (const std::string& cid : record.entry_cids()) {
+      if (seen.insert(cid).second) cids.push_back(cid);
+    }
+  }
+  for (size_t i = 0; i < cids.size(); i += kEntriesPerCall) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    mv1::GetEntriesRequest request;
+    request.set_tenant(out->tenant);
+    request.set_ledger(out->ledger);
+    for (size_t j = i; j < cids.size() && j < i + kEntriesPerCall; ++j) request.add_cids(cids[j]);
+    mv1::GetEntriesResponse response;
+    KILN_RETURN_IF_ERROR(FromGrpcStatus(
+        metadata_.For(out->tenant, out->ledger)->GetEntries(&context, request, &response)));
+    for (const mv1::MetaEntry& e : response.entries()) {
+      out->entries.push_back(
+          BundleEntry{e.cid(), {e.parents().begin(), e.parents().end()}, e.data()});
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LedgerExporter::CollectBlobs(bv1::Store store, LedgerBundle* out) const {
+  std::string token;
+  for (;;) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    bv1::ListRequest request;
+    request.set_tenant(out->tenant);
+    request.set_ledger(out->ledger);
+    request.set_store(store);
+    request.set_page_size(1000);
+    request.set_page_token(token);
+    bv1::ListResponse page;
+    KILN_RETURN_IF_ERROR(
+        FromGrpcStatus(blockstore_.For(out->tenant, out->ledger)->List(&context, request, &page)));
+    for (const auto& blob : page.blobs()) {
+      bv1::BlobRef ref;
+      ref.set_tenant(out->tenant);
+      ref.set_ledger(out->ledger);
+      ref.set_store(store);
+      ref.set_key(blob.key());
+      KILN_ASSIGN_OR_RETURN(std::string bytes, GetBlob(ref));
+      out->blobs.push_back(BundleBlob{StoreName(store), blob.key(), std::move(bytes)});
+    }
+    if (page.next_page_token().empty()) return absl::OkStatus();
+    token = page.next_page_token();
+  }
+}
+
+absl::StatusOr<std::string> LedgerExporter::GetBlob(const bv1::BlobRef& ref) const {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  bv1::GetRequest request;
+  *request.mutable_ref() = ref;
+  std::unique_ptr<grpc::ClientReader<bv1::GetResponse>> reader =
+      blockstore_.For(ref.tenant(), ref.ledger())->Get(&context, request);
+  std::string bytes;
+  bv1::GetResponse chunk;
+  while (reader->Read(&chunk)) bytes += chunk.data();
+  KILN_RETURN_IF_ERROR(FromGrpcStatus(reader->Finish()));
+  return bytes;
+}
+
+absl::Status LedgerExporter::PutBlob(const bv1::BlobRef& ref, const std::string& bytes) const {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  bv1::PutResponse response;
+  auto writer = blockstore_.For(ref.tenant(), ref.ledger())->Put(&context, &response);
+  bv1::PutRequest first;
+  *first.mutable_ref() = ref;
+  first.set_size(bytes.size());
+  first.set_sha256(DigestBytes(Sha256(bytes)));
+  size_t offset = 0;
+  bv1::PutRequest* next = &first;
+  bv1::PutRequest later;
+  do {
+    next->set_data(bytes.substr(offset, kPutChunkBytes));
+    offset += kPutChunkBytes;
+    if (!writer->Write(*next)) break;
+    next = &later;
+  } while (offset < bytes.size());
+  writer->WritesDone();
+  absl::Status s = FromGrpcStatus(writer->Finish());
+  if (s.code() == absl::StatusCode::kAlreadyExists) return absl::OkStatus();
+  return s;
+}
+
+absl::StatusOr<uint64_t> LedgerExporter::Load(const LedgerBundle& bundle) const {
+  auto* metadata = metadata_.For(bundle.tenant, bundle.ledger);
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    mv1::GetLedgerRequest request;
+    request.set_tenant(bundle.tenant);
+    request.set_ledger(bundle.ledger);
+    mv1::GetLedgerResponse response;
+    KILN_RETURN_IF_ERROR(FromGrpcStatus(metadata->GetLedger(&context, request, &response)));
+    if (response.exists()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("ledger ", bundle.tenant, "/", bundle.ledger,
+                       " exists here; delete it first or import it elsewhere"));
+    }
+  }
+  if (bundle.log_records.empty()) {
+    return absl::FailedPreconditionError(
+        "the bundle's ledger was never written; nothing to import");
+  }
+  for (const BundleBlob& blob : bundle.blobs) {
+    KILN_ASSIGN_OR_RETURN(bv1::Store store, StoreFromName(blob.store));
+    bv1::BlobRef ref;
+    ref.set_tenant(bundle.tenant);
+    ref.set_ledger(bundle.ledger);
+    ref.set_store(store);
+    ref.set_key(blob.key);
+    KILN_RETURN_IF_ERROR(PutBlob(ref, blob.bytes));
+  }
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  mv1::ImportLedgerRequest request;
+  request.set_tenant(bundle.tenant);
+  request.set_ledger(bundle.ledger);
+  for (const std::string& r : bundle.log_records) request.add_raw_records(r);
+  for (const BundleEntry& e : bundle.entries) {
+    mv1::MetaEntry* m = request.add_entries();
+    m->set_cid(e.cid);
+    m->set_data(e.data);
+    for (const std::string& p : e.parents) m->add_parents(p);
+  }
+  for (const std::string& k : bundle.keys) request.add_keys(k);
+  mv1::ImportLedgerResponse response;
+  KILN_RETURN_IF_ERROR(FromGrpcStatus(metadata->ImportLedger(&context, request, &response)));
+  return response.version();
+}
+
+}  // namespace kiln::control
