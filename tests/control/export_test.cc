@@ -15,7 +15,7 @@
 #include "kiln/control/v1/control.grpc.pb.h"
 #include "services/control/bundle.h"
 #include "services/control/control_service.h"
-#include "tests/merge/mesh.h"
+#include "tests/integration/mesh.h"
 #include "tests/support/test_support.h"
 
 namespace kiln::control {
