@@ -1,9 +1,5 @@
 // kiln-control: the privileged control plane (tenants, ledgers, audit log, session tokens). The
 // only place that reads flags.
-#include <cstdlib>
-#include <fstream>
-#include <iostream>
-#include <iterator>
 #include <memory>
 #include <string>
 
@@ -16,6 +12,7 @@
 #include "common/jwt_issuer.h"
 #include "common/metrics.h"
 #include "common/server.h"
+#include "common/service_main.h"
 #include "glog/logging.h"
 #include "services/control/admin_auth.h"
 #include "services/control/audit_log.h"
@@ -24,8 +21,7 @@
 
 ABSL_FLAG(std::string, grpc_address, "127.0.0.1:7105",
           "Address the control API listens on. Privileged: never expose it to clients.");
-ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9105",
-          "Address of the Prometheus /metrics endpoint; empty disables it.");
+ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9105", kiln::kMetricsAddressHelp);
 ABSL_FLAG(std::string, metadata_target, "127.0.0.1:7102",
           "gRPC targets of the metadata shards, comma-separated in shard order. Must equal "
           "kiln-edge's and kiln-merge's.");
@@ -43,25 +39,8 @@ ABSL_FLAG(std::string, previous_issuer_key_file, "",
 ABSL_FLAG(std::string, audit_log, "",
           "Append-only audit log file (JSON lines); empty keeps it in memory only (lost on exit).");
 ABSL_FLAG(absl::Duration, peer_deadline, absl::Seconds(30), "Deadline of each call to a shard.");
-ABSL_FLAG(std::string, ready_file, "",
-          "When set, the chosen ports are written here once the server is serving.");
-ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
-          "How long in-flight RPCs may run after SIGTERM before they are cancelled.");
-
-namespace {
-
-[[noreturn]] void Die(const std::string& message) {
-  std::cerr << "kiln-control: " << message << std::endl;
-  std::exit(2);
-}
-
-std::string ReadFileOrDie(const std::string& path, const char* what) {
-  std::ifstream in(path);
-  if (!in) Die(std::string("cannot read ") + what + " file " + path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-}  // namespace
+ABSL_FLAG(std::string, ready_file, "", kiln::kReadyFileHelp);
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10), kiln::kShutdownGraceHelp);
 
 int main(int argc, char** argv) {
   kiln::BlockTerminationSignals();
@@ -71,64 +50,51 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   kiln::InitLogging(argv[0]);
 
+  kiln::ServiceConfig config;
+  config.program = "kiln-control";
+  config.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  config.ready_file = absl::GetFlag(FLAGS_ready_file);
+  config.grpc.grpc_address = absl::GetFlag(FLAGS_grpc_address);
+  config.grpc.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  kiln::ServiceMain process(std::move(config));
+
   const std::string token_file = absl::GetFlag(FLAGS_admin_token_file);
-  if (token_file.empty()) Die("--admin_token_file is required (the control API is privileged)");
-  auto auth = kiln::control::AdminAuth::Create(ReadFileOrDie(token_file, "admin token"));
-  if (!auth.ok()) Die("--admin_token_file: " + std::string(auth.status().message()));
+  if (token_file.empty()) {
+    process.Die("--admin_token_file is required (the control API is privileged)");
+  }
+  kiln::control::AdminAuth auth = process.ValueOrDie(
+      kiln::control::AdminAuth::Create(
+          process.ValueOrDie(kiln::ReadFlagFile(token_file, "admin token file"))),
+      "--admin_token_file");
 
   std::unique_ptr<kiln::TokenIssuer> issuer;
   if (const std::string f = absl::GetFlag(FLAGS_issuer_key_file); !f.empty()) {
-    auto created = kiln::TokenIssuer::Create(ReadFileOrDie(f, "issuer key"));
-    if (!created.ok()) Die("--issuer_key_file: " + std::string(created.status().message()));
-    issuer = std::make_unique<kiln::TokenIssuer>(*std::move(created));
+    issuer = std::make_unique<kiln::TokenIssuer>(process.ValueOrDie(
+        kiln::TokenIssuer::Create(process.ValueOrDie(kiln::ReadFlagFile(f, "issuer key file"))),
+        "--issuer_key_file"));
   }
   std::string previous_jwk;
   if (const std::string f = absl::GetFlag(FLAGS_previous_issuer_key_file); !f.empty()) {
-    auto previous = kiln::TokenIssuer::Create(ReadFileOrDie(f, "previous issuer key"));
-    if (!previous.ok()) {
-      Die("--previous_issuer_key_file: " + std::string(previous.status().message()));
-    }
-    previous_jwk = previous->public_jwk();
+    previous_jwk = process
+                       .ValueOrDie(kiln::TokenIssuer::Create(process.ValueOrDie(
+                                       kiln::ReadFlagFile(f, "previous issuer key file"))),
+                                   "--previous_issuer_key_file")
+                       .public_jwk();
   }
-  auto metadata =
-      kiln::ShardedChannels::Create(absl::GetFlag(FLAGS_metadata_target), "metadata_target");
-  if (!metadata.ok()) Die(std::string(metadata.status().message()));
-  auto blockstore =
-      kiln::ShardedChannels::Create(absl::GetFlag(FLAGS_blockstore_target), "blockstore_target");
-  if (!blockstore.ok()) Die(std::string(blockstore.status().message()));
-  auto audit = kiln::control::AuditLog::Open(absl::GetFlag(FLAGS_audit_log));
-  if (!audit.ok()) Die("--audit_log: " + std::string(audit.status().message()));
+  kiln::ShardedChannels metadata = process.ValueOrDie(
+      kiln::ShardedChannels::Create(absl::GetFlag(FLAGS_metadata_target), "metadata_target"));
+  kiln::ShardedChannels blockstore = process.ValueOrDie(
+      kiln::ShardedChannels::Create(absl::GetFlag(FLAGS_blockstore_target), "blockstore_target"));
+  std::unique_ptr<kiln::control::AuditLog> audit = process.ValueOrDie(
+      kiln::control::AuditLog::Open(absl::GetFlag(FLAGS_audit_log)), "--audit_log");
 
-  kiln::Metrics metrics;
-  const std::string metrics_address = absl::GetFlag(FLAGS_metrics_address);
-  if (!metrics_address.empty()) {
-    absl::Status s = metrics.Serve(metrics_address);
-    if (!s.ok()) Die(std::string(s.message()));
-  }
+  process.ServeMetrics();
   kiln::BoundedExecutor executor({.threads = 4, .max_queued = 256});
-  kiln::control::LedgerAdmin ledgers(*metadata, *blockstore, absl::GetFlag(FLAGS_peer_deadline));
-  kiln::control::LedgerExporter exporter(*metadata, *blockstore,
-                                         absl::GetFlag(FLAGS_peer_deadline));
-  kiln::control::ControlServiceImpl service(kiln::control::ControlServiceOptions{}, *auth, ledgers,
-                                            exporter, **audit, issuer.get(), previous_jwk,
-                                            kiln::RealClock::Get(), executor, metrics.registry());
-  kiln::ServerOptions server_options;
-  server_options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
-  server_options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
-  auto server = kiln::GrpcServer::Start(server_options, {&service}, metrics);
-  if (!server.ok()) Die(std::string(server.status().message()));
-  LOG(INFO) << "kiln-control serving gRPC on port " << (*server)->port() << ", metrics on port "
-            << metrics.port() << (issuer ? ", issuer key " + issuer->kid() : ", no issuer key");
-  const std::string ready_file = absl::GetFlag(FLAGS_ready_file);
-  if (!ready_file.empty()) {
-    absl::Status s = kiln::WriteReadyFile(
-        ready_file, {{"grpc_port", (*server)->port()}, {"metrics_port", metrics.port()}});
-    if (!s.ok()) Die(std::string(s.message()));
-  }
-  int sig = kiln::WaitForTerminationSignal();
-  LOG(INFO) << "signal " << sig << ": draining in-flight RPCs";
-  (*server)->Shutdown();
-  executor.Shutdown();
-  LOG(INFO) << "kiln-control stopped";
-  return 0;
+  kiln::control::LedgerAdmin ledgers(metadata, blockstore, absl::GetFlag(FLAGS_peer_deadline));
+  kiln::control::LedgerExporter exporter(metadata, blockstore, absl::GetFlag(FLAGS_peer_deadline));
+  kiln::control::ControlServiceImpl service(
+      kiln::control::ControlServiceOptions{}, auth, ledgers, exporter, *audit, issuer.get(),
+      previous_jwk, kiln::RealClock::Get(), executor, process.metrics().registry());
+  process.StartGrpc({&service}, issuer ? ", issuer key " + issuer->kid() : ", no issuer key");
+  return process.RunUntilSignal({[&] { executor.Shutdown(); }});
 }

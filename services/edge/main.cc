@@ -1,11 +1,5 @@
 // kiln-edge: speaks the Fireproof cloud protocol to clients (HTTP and WebSocket) and turns it into
 // gRPC calls to merge, metadata and the block-store. The only place that reads flags.
-#include <openssl/rand.h>
-
-#include <cstdlib>
-#include <fstream>
-#include <iostream>
-#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,14 +8,15 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/flag_file.h"
 #include "common/jwt.h"
 #include "common/metrics.h"
 #include "common/server.h"
+#include "common/service_main.h"
 #include "common/shards.h"
 #include "glog/logging.h"
 #include "services/edge/auth.h"
@@ -36,8 +31,7 @@
 
 ABSL_FLAG(std::string, http_address, "127.0.0.1:8787",
           "Address (ip:port) for HTTP and WebSocket clients; port 0 picks one.");
-ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9104",
-          "Address of the Prometheus /metrics endpoint; empty disables it.");
+ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9104", kiln::kMetricsAddressHelp);
 ABSL_FLAG(std::string, public_url, "",
           "Absolute URL clients reach this edge at, used in signed blob URLs (e.g. "
           "https://kiln.example.com/kiln behind a proxy). Default: "
@@ -119,23 +113,7 @@ ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(5),
 ABSL_FLAG(absl::Duration, url_lifetime, absl::Hours(1), "How long signed blob URLs stay valid.");
 ABSL_FLAG(absl::Duration, peer_deadline, absl::Seconds(2),
           "Deadline of calls to merge and metadata (the client waits 3 s in all).");
-ABSL_FLAG(std::string, ready_file, "",
-          "When set, the chosen ports are written here once the server is serving.");
-
-namespace {
-
-[[noreturn]] void Die(const std::string& message) {
-  std::cerr << "kiln-edge: " << message << std::endl;
-  std::exit(2);
-}
-
-std::string ReadFileOrDie(const std::string& path, const char* what) {
-  std::ifstream in(path);
-  if (!in) Die(std::string("cannot read ") + what + " file " + path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-}  // namespace
+ABSL_FLAG(std::string, ready_file, "", kiln::kReadyFileHelp);
 
 int main(int argc, char** argv) {
   kiln::BlockTerminationSignals();
@@ -146,7 +124,12 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   kiln::InitLogging(argv[0]);
 
-  kiln::Metrics metrics;
+  kiln::ServiceConfig config;
+  config.program = "kiln-edge";
+  config.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  config.ready_file = absl::GetFlag(FLAGS_ready_file);
+  kiln::ServiceMain process(std::move(config));
+  kiln::Metrics& metrics = process.metrics();
   std::unique_ptr<kiln::edge::Authenticator> auth;
   std::string published_jwks;  // served at /.well-known/jwks.json: the keys we trust by flag
   std::unique_ptr<kiln::HttpClient> jwks_http;
@@ -157,33 +140,33 @@ int main(int argc, char** argv) {
     LOG(WARNING) << "--auth=none: any non-empty token may read and write any ledger";
   } else if (auth_mode == "es256") {
     std::string key = absl::GetFlag(FLAGS_token_public_key);
-    if (!key.empty() && key[0] == '@') key = ReadFileOrDie(key.substr(1), "--token_public_key");
+    if (!key.empty() && key[0] == '@') {
+      key = process.ValueOrDie(kiln::ReadFlagFile(key.substr(1), "--token_public_key file"));
+    }
     const std::string jwks_url = absl::GetFlag(FLAGS_token_jwks_url);
     if (key.empty() && jwks_url.empty()) {
-      Die("--auth=es256 needs --token_public_key or --token_jwks_url");
+      process.Die("--auth=es256 needs --token_public_key or --token_jwks_url");
     }
     kiln::TokenVerifierOptions verifier_options;
     verifier_options.clock_skew = absl::GetFlag(FLAGS_token_clock_skew);
     verifier_options.require_exp = !absl::GetFlag(FLAGS_token_allow_no_exp);
     std::optional<kiln::TokenVerifier> own;
     if (!key.empty()) {
-      auto verifier = kiln::TokenVerifier::Create(key, verifier_options);
-      if (!verifier.ok()) Die("--token_public_key: " + std::string(verifier.status().message()));
+      kiln::TokenVerifier verifier = process.ValueOrDie(
+          kiln::TokenVerifier::Create(key, verifier_options), "--token_public_key");
       for (std::string previous : absl::GetFlag(FLAGS_previous_token_public_keys)) {
         if (!previous.empty() && previous[0] == '@') {
-          previous = ReadFileOrDie(previous.substr(1), "--previous_token_public_keys");
+          previous = process.ValueOrDie(
+              kiln::ReadFlagFile(previous.substr(1), "--previous_token_public_keys file"));
         }
-        absl::Status added = verifier->AddPreviousKey(previous);
-        if (!added.ok()) Die("--previous_token_public_keys: " + std::string(added.message()));
+        process.CheckOk(verifier.AddPreviousKey(previous), "--previous_token_public_keys");
       }
-      auto jwks = verifier->Jwks();
-      if (!jwks.ok()) Die("--token_public_key: " + std::string(jwks.status().message()));
-      published_jwks = *jwks;
-      own = *std::move(verifier);
+      published_jwks = process.ValueOrDie(verifier.Jwks(), "--token_public_key");
+      own = std::move(verifier);
     }
     if (!jwks_url.empty()) {
       if (!absl::StartsWith(jwks_url, "http://") && !absl::StartsWith(jwks_url, "https://")) {
-        Die("--token_jwks_url must be an http:// or https:// URL");
+        process.Die("--token_jwks_url must be an http:// or https:// URL");
       }
       jwks_http = std::make_unique<kiln::HttpClient>(kiln::HttpClientOptions{.max_connections = 2});
       kiln::edge::JwksSourceOptions jwks_options;
@@ -191,8 +174,9 @@ int main(int argc, char** argv) {
       jwks_options.refresh = absl::GetFlag(FLAGS_token_jwks_refresh);
       jwks_options.max_stale = absl::GetFlag(FLAGS_token_jwks_max_stale);
       jwks_options.verifier = verifier_options;
-      if (jwks_options.refresh <= absl::ZeroDuration())
-        Die("--token_jwks_refresh must be positive");
+      if (jwks_options.refresh <= absl::ZeroDuration()) {
+        process.Die("--token_jwks_refresh must be positive");
+      }
       jwks_source = std::make_unique<kiln::edge::JwksKeySource>(
           jwks_options, *jwks_http, kiln::RealClock::Get(), metrics.registry());
       absl::Status first = jwks_source->Refresh();
@@ -204,19 +188,13 @@ int main(int argc, char** argv) {
     }
     auth = kiln::edge::NewEs256Auth(std::move(own), jwks_source.get(), kiln::RealClock::Get());
   } else {
-    Die("--auth must be none or es256, got " + auth_mode);
+    process.Die("--auth must be none or es256, got " + auth_mode);
   }
 
-  std::string signing_key;
-  const std::string key_file = absl::GetFlag(FLAGS_url_signing_key_file);
-  if (!key_file.empty()) {
-    signing_key = std::string(absl::StripAsciiWhitespace(ReadFileOrDie(key_file, "signing key")));
-    if (signing_key.size() < 32) Die("the URL signing key must be at least 32 bytes");
-  } else {
-    signing_key.resize(32);
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(signing_key.data()), 32) != 1) {
-      Die("cannot draw a random URL signing key (OpenSSL RAND_bytes failed)");
-    }
+  kiln::edge::UrlSigningKeys signing_keys = process.ValueOrDie(
+      kiln::edge::LoadUrlSigningKeys(absl::GetFlag(FLAGS_url_signing_key_file),
+                                     absl::GetFlag(FLAGS_previous_url_signing_key_files)));
+  if (signing_keys.random) {
     LOG(WARNING) << "no --url_signing_key_file: blob URLs are signed with a random key and only "
                     "this edge process can serve them";
   }
@@ -235,82 +213,59 @@ int main(int argc, char** argv) {
   http.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
   http.base_path = absl::GetFlag(FLAGS_base_path);
   http.jwks_json = published_jwks;
-  if (http.threads < 1) Die("--io_threads must be at least 1");
-  if (absl::Status s = kiln::edge::ValidateBasePath(http.base_path); !s.ok()) {
-    Die("--base_path: " + std::string(s.message()));
-  }
+  if (http.threads < 1) process.Die("--io_threads must be at least 1");
+  process.CheckOk(kiln::edge::ValidateBasePath(http.base_path), "--base_path");
 
-  const std::string metrics_address = absl::GetFlag(FLAGS_metrics_address);
-  if (!metrics_address.empty()) {
-    absl::Status s = metrics.Serve(metrics_address);
-    if (!s.ok()) Die(std::string(s.message()));
-  }
+  process.ServeMetrics();
 
   absl::Duration deadline = absl::GetFlag(FLAGS_peer_deadline);
-  auto metadata_shards =
-      kiln::ShardedChannels::Create(absl::GetFlag(FLAGS_metadata_target), "metadata_target");
-  if (!metadata_shards.ok()) Die(std::string(metadata_shards.status().message()));
-  auto blockstore_shards =
-      kiln::ShardedChannels::Create(absl::GetFlag(FLAGS_blockstore_target), "blockstore_target");
-  if (!blockstore_shards.ok()) Die(std::string(blockstore_shards.status().message()));
-  if (absl::GetFlag(FLAGS_merge_target).empty()) Die("--merge_target is required");
+  kiln::ShardedChannels metadata_shards = process.ValueOrDie(
+      kiln::ShardedChannels::Create(absl::GetFlag(FLAGS_metadata_target), "metadata_target"));
+  kiln::ShardedChannels blockstore_shards = process.ValueOrDie(
+      kiln::ShardedChannels::Create(absl::GetFlag(FLAGS_blockstore_target), "blockstore_target"));
+  if (absl::GetFlag(FLAGS_merge_target).empty()) process.Die("--merge_target is required");
   auto backend = kiln::edge::NewGrpcEdgeBackend(
       kiln::NewPeerChannel(absl::GetFlag(FLAGS_merge_target), /*round_robin=*/true),
-      *metadata_shards, deadline);
-  auto blobs = kiln::edge::NewGrpcBlobClient(*blockstore_shards, deadline);
+      metadata_shards, deadline);
+  auto blobs = kiln::edge::NewGrpcBlobClient(blockstore_shards, deadline);
   auto watcher =
-      kiln::edge::NewGrpcLedgerWatcher(*metadata_shards, kiln::edge::GrpcAlarmScheduler());
+      kiln::edge::NewGrpcLedgerWatcher(metadata_shards, kiln::edge::GrpcAlarmScheduler());
   kiln::edge::LedgerFollowers followers(*watcher, kiln::RealClock::Get(), metrics.registry());
 
   // Signed URLs name the port, which may be chosen at bind time: bind, then set the public URL,
   // then serve.
-  std::vector<std::string> previous_signing_keys;
-  for (const std::string& file : absl::GetFlag(FLAGS_previous_url_signing_key_files)) {
-    std::string key(absl::StripAsciiWhitespace(ReadFileOrDie(file, "previous signing key")));
-    if (key.size() < 32) Die("previous URL signing key " + file + " is shorter than 32 bytes");
-    previous_signing_keys.push_back(std::move(key));
-  }
-  kiln::edge::UrlSigner signer(signing_key, "", std::move(previous_signing_keys));
+  kiln::edge::UrlSigner signer(std::move(signing_keys.current), "",
+                               std::move(signing_keys.previous));
   kiln::edge::DispatcherOptions dispatcher_options;
   dispatcher_options.url_lifetime = absl::GetFlag(FLAGS_url_lifetime);
   dispatcher_options.offer_stream = absl::GetFlag(FLAGS_websocket);
   dispatcher_options.base_path = http.base_path;
   std::unique_ptr<kiln::edge::DirectBlobUrls> direct_blob_urls;
   if (!absl::GetFlag(FLAGS_s3_blob_url).empty() && absl::GetFlag(FLAGS_direct_blob_urls)) {
-    auto made = kiln::edge::DirectBlobUrls::FromBackendUrl(absl::GetFlag(FLAGS_s3_blob_url));
-    if (!made.ok()) Die("--s3_blob_url: " + std::string(made.status().message()));
-    direct_blob_urls = *std::move(made);
+    direct_blob_urls = process.ValueOrDie(
+        kiln::edge::DirectBlobUrls::FromBackendUrl(absl::GetFlag(FLAGS_s3_blob_url)),
+        "--s3_blob_url");
     dispatcher_options.direct_blob_urls = direct_blob_urls.get();
   }
   kiln::edge::Dispatcher dispatcher(dispatcher_options, *auth, signer, *backend, followers,
                                     kiln::RealClock::Get(), metrics.registry());
-  auto server = kiln::edge::HttpServer::Bind(http, dispatcher, *blobs, signer, followers,
-                                             kiln::RealClock::Get(), metrics.registry());
-  if (!server.ok()) Die(std::string(server.status().message()));
+  std::unique_ptr<kiln::edge::HttpServer> server = process.ValueOrDie(kiln::edge::HttpServer::Bind(
+      http, dispatcher, *blobs, signer, followers, kiln::RealClock::Get(), metrics.registry()));
   std::string public_url = absl::GetFlag(FLAGS_public_url);
   if (public_url.empty()) {
     std::string host = http.address.substr(0, http.address.rfind(':'));
     if (host == "0.0.0.0" || host == "::" || host == "[::]") host = "127.0.0.1";
     public_url = (http.tls_cert_file.empty() ? "http://" : "https://") + host + ":" +
-                 std::to_string((*server)->port()) + http.base_path;
+                 std::to_string(server->port()) + http.base_path;
   }
   signer.SetPublicBase(public_url);
-  (*server)->Serve();
+  server->Serve();
 
-  LOG(INFO) << "kiln-edge serving HTTP/WebSocket on port " << (*server)->port()
+  LOG(INFO) << "kiln-edge serving HTTP/WebSocket on port " << server->port()
             << (http.tls_cert_file.empty() ? "" : " (TLS)") << ", metrics on port "
             << metrics.port() << ", public URL " << public_url << ", auth " << auth_mode << ", "
-            << metadata_shards->size() << " metadata and " << blockstore_shards->size()
+            << metadata_shards.size() << " metadata and " << blockstore_shards.size()
             << " block-store shard(s)";
-  const std::string ready_file = absl::GetFlag(FLAGS_ready_file);
-  if (!ready_file.empty()) {
-    absl::Status s = kiln::WriteReadyFile(
-        ready_file, {{"http_port", (*server)->port()}, {"metrics_port", metrics.port()}});
-    if (!s.ok()) Die(std::string(s.message()));
-  }
-  int sig = kiln::WaitForTerminationSignal();
-  LOG(INFO) << "signal " << sig << ": closing connections";
-  (*server)->Stop();
-  LOG(INFO) << "kiln-edge stopped";
-  return 0;
+  return process.RunUntilSignal({{"http_port", server->port()}}, "closing connections",
+                                [&] { server->Stop(); });
 }

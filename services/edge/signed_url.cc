@@ -3,15 +3,19 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "boost/url/parse.hpp"
 #include "boost/url/url.hpp"
+#include "common/flag_file.h"
 #include "common/sha256.h"
+#include "common/status_macros.h"
 
 namespace kiln::edge {
 namespace {
@@ -109,6 +113,35 @@ absl::StatusOr<BlobAddress> UrlSigner::Verify(absl::string_view method, absl::st
     return absl::PermissionDeniedError("blob URL has expired; ask for a new one");
   }
   return blob;
+}
+
+absl::StatusOr<UrlSigningKeys> LoadUrlSigningKeys(const std::string& key_file,
+                                                  const std::vector<std::string>& previous_files) {
+  UrlSigningKeys keys;
+  if (!key_file.empty()) {
+    KILN_ASSIGN_OR_RETURN(std::string text, ReadFlagFile(key_file, "signing key file"));
+    keys.current = std::string(absl::StripAsciiWhitespace(text));
+    if (keys.current.size() < 32) {
+      return absl::InvalidArgumentError("the URL signing key must be at least 32 bytes");
+    }
+  } else {
+    keys.current.resize(32);
+    keys.random = true;
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(keys.current.data()), 32) != 1) {
+      return absl::InternalError(
+          "cannot draw a random URL signing key (OpenSSL RAND_bytes failed)");
+    }
+  }
+  for (const std::string& file : previous_files) {
+    KILN_ASSIGN_OR_RETURN(std::string text, ReadFlagFile(file, "previous signing key file"));
+    std::string key(absl::StripAsciiWhitespace(text));
+    if (key.size() < 32) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("previous URL signing key ", file, " is shorter than 32 bytes"));
+    }
+    keys.previous.push_back(std::move(key));
+  }
+  return keys;
 }
 
 }  // namespace kiln::edge

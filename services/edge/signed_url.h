@@ -50,4 +50,20 @@ class UrlSigner {
   std::string public_base_;
 };
 
+// The secrets a UrlSigner is built with, as the operator configured them.
+struct UrlSigningKeys {
+  std::string current;
+  std::vector<std::string> previous;
+  // True when `current` was drawn at random (no key file): only this process can verify it.
+  bool random = false;
+};
+
+// Reads the signing secret from `key_file` (surrounding whitespace stripped), or draws 32 random
+// bytes when `key_file` is empty, and the previous secrets from `previous_files`. Returns
+// INVALID_ARGUMENT for a secret shorter than 32 bytes, NOT_FOUND / PERMISSION_DENIED /
+// UNAVAILABLE (as ReadFlagFile) for a file that cannot be read, INTERNAL when the random
+// generator fails.
+absl::StatusOr<UrlSigningKeys> LoadUrlSigningKeys(const std::string& key_file,
+                                                  const std::vector<std::string>& previous_files);
+
 }  // namespace kiln::edge

@@ -1,7 +1,12 @@
 #include "services/edge/signed_url.h"
 
+#include <fstream>
+#include <string>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/test_support.h"
 
 namespace kiln::edge {
 namespace {
@@ -103,6 +108,58 @@ TEST(UrlSignerTest, PublicBaseWithPathPrefixStillVerifies) {
   std::string url = signer.Sign("GET", {"t", "l", "car", "k"}, kNow + absl::Minutes(1));
   // Behind a proxy that keeps the prefix, the edge sees /sync/blob/...
   EXPECT_TRUE(signer.Verify("GET", TargetOf(url, "https://kiln.example.com"), kNow).ok());
+}
+
+}  // namespace
+}  // namespace kiln::edge
+
+namespace kiln::edge {
+namespace {
+
+std::string WriteKeyFile(const kiln::testing::TempDir& dir, const std::string& name,
+                         const std::string& text) {
+  const std::string path = dir.path() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(LoadUrlSigningKeysTest, KeyFilesAreReadWithWhitespaceStripped) {
+  kiln::testing::TempDir dir;
+  const std::string current(40, 'c');
+  const std::string previous(32, 'p');
+  auto keys = LoadUrlSigningKeys(WriteKeyFile(dir, "key", current + "\n"),
+                                 {WriteKeyFile(dir, "old", "  " + previous + "\n")});
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  EXPECT_EQ(keys->current, current);
+  EXPECT_EQ(keys->previous, std::vector<std::string>{previous});
+  EXPECT_FALSE(keys->random);
+}
+
+TEST(LoadUrlSigningKeysTest, NoKeyFileDrawsARandomKey) {
+  auto first = LoadUrlSigningKeys("", {});
+  auto second = LoadUrlSigningKeys("", {});
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_TRUE(first->random);
+  EXPECT_EQ(first->current.size(), 32u);
+  EXPECT_NE(first->current, second->current);
+}
+
+TEST(LoadUrlSigningKeysTest, ShortKeysAreInvalidArgument) {
+  kiln::testing::TempDir dir;
+  EXPECT_EQ(LoadUrlSigningKeys(WriteKeyFile(dir, "short", "abc"), {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto previous = LoadUrlSigningKeys("", {WriteKeyFile(dir, "old", "abc")});
+  EXPECT_EQ(previous.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(previous.status().message(), HasSubstr("old is shorter than 32 bytes"));
+}
+
+TEST(LoadUrlSigningKeysTest, MissingFilesAreNotFound) {
+  kiln::testing::TempDir dir;
+  auto keys = LoadUrlSigningKeys(dir.path() + "/absent", {});
+  EXPECT_EQ(keys.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(keys.status().message(), HasSubstr("cannot read signing key file"));
+  EXPECT_EQ(LoadUrlSigningKeys("", {dir.path() + "/absent"}).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace
