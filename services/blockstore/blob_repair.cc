@@ -1,5 +1,6 @@
 #include "services/blockstore/blob_repair.h"
 
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -12,18 +13,10 @@ absl::StatusOr<admin::v1::RepairBlobsResponse> RepairLedgerBlobs(
     BlockBackend& backend, const admin::v1::RepairBlobsRequest& request) {
   KILN_RETURN_IF_ERROR(ValidateId(request.tenant(), "tenant"));
   KILN_RETURN_IF_ERROR(ValidateId(request.ledger(), "ledger"));
-  std::vector<Store> stores;
-  if (request.store().empty()) {
-    stores = {Store::kCar, Store::kFile, Store::kMeta, Store::kWal};
-  } else if (request.store() == "car") {
-    stores = {Store::kCar};
-  } else if (request.store() == "file") {
-    stores = {Store::kFile};
-  } else if (request.store() == "meta") {
-    stores = {Store::kMeta};
-  } else if (request.store() == "wal") {
-    stores = {Store::kWal};
-  } else {
+  std::vector<Store> stores(kAllStoreKinds.begin(), kAllStoreKinds.end());
+  if (std::optional<Store> one = StoreKindFromName(request.store()); one.has_value()) {
+    stores = {*one};
+  } else if (!request.store().empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "store \"", request.store(), "\" must be car, file, meta, wal or empty (all four)"));
   }

@@ -17,11 +17,13 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "common/sha256.h"
+#include "common/store_kind.h"
 #include "prometheus/collectable.h"
 
 namespace kiln::blockstore {
 
-enum class Store : uint8_t { kCar = 1, kFile = 2, kMeta = 3, kWal = 4 };
+// Which of a ledger's blob stores (common/store_kind.h).
+using Store = ::kiln::StoreKind;
 
 // The address of a blob. Inputs are validated by the service before they reach a backend.
 struct BlobKey {

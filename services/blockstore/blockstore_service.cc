@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -11,6 +12,7 @@
 #include "common/ids.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
+#include "common/store_kind_proto.h"
 #include "glog/logging.h"
 #include "services/blockstore/car_upload_check.h"
 
@@ -22,19 +24,12 @@ constexpr uint32_t kDefaultPageSize = 1000;
 constexpr uint32_t kMaxPageSize = 10000;
 
 absl::StatusOr<Store> ToStore(v1::Store store, absl::string_view field) {
-  switch (store) {
-    case v1::STORE_CAR:
-      return Store::kCar;
-    case v1::STORE_FILE:
-      return Store::kFile;
-    case v1::STORE_META:
-      return Store::kMeta;
-    case v1::STORE_WAL:
-      return Store::kWal;
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, " must be one of STORE_CAR, STORE_FILE, STORE_META, STORE_WAL"));
+  std::optional<Store> kind = StoreKindFromProto(store);
+  if (!kind.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " must be one of STORE_CAR, STORE_FILE, STORE_META, STORE_WAL"));
   }
+  return *kind;
 }
 
 absl::Status ValidateKey(Store store, absl::string_view key, absl::string_view field) {

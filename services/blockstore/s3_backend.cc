@@ -35,20 +35,6 @@ class OwnedBlob : public Blob {
   std::string data_;
 };
 
-absl::string_view StoreName(Store store) {
-  switch (store) {
-    case Store::kCar:
-      return "car";
-    case Store::kFile:
-      return "file";
-    case Store::kMeta:
-      return "meta";
-    case Store::kWal:
-      return "wal";
-  }
-  return "unknown";
-}
-
 absl::StatusOr<PutOutcome> Compare(const BlobInfo& existing, uint64_t size,
                                    const Sha256Digest& digest) {
   if (existing.size == size && existing.sha256 == digest) return PutOutcome::kAlreadyPresent;
@@ -62,7 +48,7 @@ S3BlockBackend::S3BlockBackend(S3BlockBackendOptions options)
 
 std::string S3BlockBackend::StorePrefix(absl::string_view tenant, absl::string_view ledger,
                                         Store store) const {
-  return S3StorePrefix(options_.prefix, tenant, ledger, StoreName(store));
+  return S3StorePrefix(options_.prefix, tenant, ledger, StoreKindName(store));
 }
 
 std::string S3BlockBackend::ObjectName(const BlobKey& key) const {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
+#include "common/store_kind_proto.h"
 
 namespace kiln::control {
 namespace {
@@ -146,8 +147,8 @@ absl::StatusOr<v1::DeleteLedgerResponse> LedgerAdmin::DeleteLedger(
     out.set_version(response.version());
   }
   uint64_t blobs = 0;
-  for (bv1::Store store : {bv1::STORE_CAR, bv1::STORE_FILE, bv1::STORE_META, bv1::STORE_WAL}) {
-    KILN_ASSIGN_OR_RETURN(uint64_t n, DeleteStore(tenant, ledger, store));
+  for (StoreKind kind : kAllStoreKinds) {
+    KILN_ASSIGN_OR_RETURN(uint64_t n, DeleteStore(tenant, ledger, ToProto(kind)));
     blobs += n;
   }
   out.set_blobs_deleted(blobs);

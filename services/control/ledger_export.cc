@@ -2,12 +2,14 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
+#include "common/store_kind_proto.h"
 
 namespace kiln::control {
 namespace {
@@ -16,29 +18,6 @@ namespace mv1 = ::kiln::metadata::v1;
 namespace bv1 = ::kiln::blockstore::v1;
 
 constexpr int kEntriesPerCall = 1000;
-
-std::string StoreName(bv1::Store store) {
-  switch (store) {
-    case bv1::STORE_CAR:
-      return "car";
-    case bv1::STORE_FILE:
-      return "file";
-    case bv1::STORE_META:
-      return "meta";
-    case bv1::STORE_WAL:
-      return "wal";
-    default:
-      return "unknown";
-  }
-}
-
-absl::StatusOr<bv1::Store> StoreFromName(const std::string& name) {
-  if (name == "car") return bv1::STORE_CAR;
-  if (name == "file") return bv1::STORE_FILE;
-  if (name == "meta") return bv1::STORE_META;
-  if (name == "wal") return bv1::STORE_WAL;
-  return absl::InvalidArgumentError(absl::StrCat("unknown blob store \"", name, "\""));
-}
 
 constexpr size_t kPutChunkBytes = 1 << 20;
 
@@ -77,9 +56,7 @@ absl::StatusOr<LedgerBundle> LedgerExporter::Collect(const std::string& tenant,
   }
   KILN_RETURN_IF_ERROR(CollectLog(&out));
   KILN_RETURN_IF_ERROR(CollectEntries(&out));
-  for (bv1::Store store : {bv1::STORE_CAR, bv1::STORE_FILE, bv1::STORE_META, bv1::STORE_WAL}) {
-    KILN_RETURN_IF_ERROR(CollectBlobs(store, &out));
-  }
+  for (StoreKind kind : kAllStoreKinds) KILN_RETURN_IF_ERROR(CollectBlobs(kind, &out));
   return out;
 }
 
@@ -133,7 +110,8 @@ absl::Status LedgerExporter::CollectEntries(LedgerBundle* out) const {
   return absl::OkStatus();
 }
 
-absl::Status LedgerExporter::CollectBlobs(bv1::Store store, LedgerBundle* out) const {
+absl::Status LedgerExporter::CollectBlobs(StoreKind kind, LedgerBundle* out) const {
+  const bv1::Store store = ToProto(kind);
   std::string token;
   for (;;) {
     grpc::ClientContext context;
@@ -154,7 +132,8 @@ absl::Status LedgerExporter::CollectBlobs(bv1::Store store, LedgerBundle* out) c
       ref.set_store(store);
       ref.set_key(blob.key());
       KILN_ASSIGN_OR_RETURN(std::string bytes, GetBlob(ref));
-      out->blobs.push_back(BundleBlob{StoreName(store), blob.key(), std::move(bytes)});
+      out->blobs.push_back(
+          BundleBlob{std::string(StoreKindName(kind)), blob.key(), std::move(bytes)});
     }
     if (page.next_page_token().empty()) return absl::OkStatus();
     token = page.next_page_token();
@@ -220,7 +199,11 @@ absl::StatusOr<uint64_t> LedgerExporter::Load(const LedgerBundle& bundle) const 
         "the bundle's ledger was never written; nothing to import");
   }
   for (const BundleBlob& blob : bundle.blobs) {
-    KILN_ASSIGN_OR_RETURN(bv1::Store store, StoreFromName(blob.store));
+    std::optional<StoreKind> kind = StoreKindFromName(blob.store);
+    if (!kind.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown blob store \"", blob.store, "\""));
+    }
+    const bv1::Store store = ToProto(*kind);
     bv1::BlobRef ref;
     ref.set_tenant(bundle.tenant);
     ref.set_ledger(bundle.ledger);

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/shards.h"
+#include "common/store_kind.h"
 #include "kiln/blockstore/v1/blockstore.grpc.pb.h"
 #include "kiln/metadata/v1/metadata.grpc.pb.h"
 #include "services/control/bundle.h"
@@ -37,7 +38,7 @@ class LedgerExporter {
  private:
   absl::Status CollectLog(LedgerBundle* out) const;
   absl::Status CollectEntries(LedgerBundle* out) const;
-  absl::Status CollectBlobs(blockstore::v1::Store store, LedgerBundle* out) const;
+  absl::Status CollectBlobs(StoreKind kind, LedgerBundle* out) const;
   absl::StatusOr<std::string> GetBlob(const blockstore::v1::BlobRef& ref) const;
   absl::Status PutBlob(const blockstore::v1::BlobRef& ref, const std::string& bytes) const;
   void SetDeadline(grpc::ClientContext* context) const;

@@ -1,9 +1,11 @@
 #include "services/edge/blob_client.h"
 
 #include <atomic>
+#include <optional>
 #include <utility>
 
 #include "absl/synchronization/mutex.h"
+#include "common/store_kind_proto.h"
 #include "kiln/blockstore/v1/blockstore.grpc.pb.h"
 
 namespace kiln::edge {
@@ -12,11 +14,9 @@ namespace {
 namespace bv1 = ::kiln::blockstore::v1;
 
 bv1::Store StoreOf(const std::string& store) {
-  if (store == "car") return bv1::STORE_CAR;
-  if (store == "file") return bv1::STORE_FILE;
-  if (store == "meta") return bv1::STORE_META;
-  if (store == "wal") return bv1::STORE_WAL;
-  return bv1::STORE_UNSPECIFIED;  // the block-store rejects it with a clear message
+  std::optional<StoreKind> kind = StoreKindFromName(store);
+  // STORE_UNSPECIFIED: the block-store rejects it with a clear message.
+  return kind.has_value() ? ToProto(*kind) : bv1::STORE_UNSPECIFIED;
 }
 
 bv1::BlobRef RefOf(const BlobAddress& blob) {

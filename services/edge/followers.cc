@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/strings/str_cat.h"
 #include "boost/json/serialize.hpp"
 #include "glog/logging.h"
 
@@ -36,10 +35,6 @@ std::string DeletedLedgerError(const Message& bind, const std::string& req_id,
   error["message"] = "ledger " + bind.Tenant() + "/" + bind.Ledger() +
                      " was deleted by an operator; bind again to start a new, empty ledger";
   return boost::json::serialize(error);
-}
-
-std::string LedgerKey(const std::string& tenant, const std::string& ledger) {
-  return absl::StrCat(tenant.size(), ":", tenant, ledger);
 }
 
 }  // namespace
@@ -222,7 +217,7 @@ void LedgerFollowers::Deliver(Ledger& ledger, const metadata::v1::WatchEvent& ev
 void LedgerFollowers::Follow(const std::string& tenant, const std::string& ledger,
                              const std::shared_ptr<ClientSession>& session, Message bind,
                              absl::Time token_expires) {
-  std::string key = LedgerKey(tenant, ledger);
+  LedgerRef key(tenant, ledger);
   std::shared_ptr<Ledger> l;
   bool start = false;
   {
@@ -246,14 +241,14 @@ void LedgerFollowers::Follow(const std::string& tenant, const std::string& ledge
 
 void LedgerFollowers::Forget(const std::shared_ptr<Ledger>& ledger) {
   absl::MutexLock lock(&mu_);
-  auto it = ledgers_.find(LedgerKey(ledger->tenant, ledger->ledger));
+  auto it = ledgers_.find(LedgerRef(ledger->tenant, ledger->ledger));
   if (it != ledgers_.end() && it->second == ledger) ledgers_.erase(it);
 }
 
 std::shared_ptr<LedgerFollowers::Ledger> LedgerFollowers::Find(const std::string& tenant,
                                                                const std::string& ledger) {
   absl::MutexLock lock(&mu_);
-  auto it = ledgers_.find(LedgerKey(tenant, ledger));
+  auto it = ledgers_.find(LedgerRef(tenant, ledger));
   return it == ledgers_.end() ? nullptr : it->second;
 }
 
@@ -288,7 +283,7 @@ void LedgerFollowers::Unfollow(ClientSession* session) {
     absl::MutexLock lock(&mu_);
     auto it = by_session_.find(session);
     if (it == by_session_.end()) return;
-    for (const std::string& key : it->second) {
+    for (const LedgerRef& key : it->second) {
       auto lit = ledgers_.find(key);
       if (lit == ledgers_.end()) continue;
       std::shared_ptr<Ledger> l = lit->second;

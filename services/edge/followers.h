@@ -26,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/ledger_ref.h"
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
@@ -86,9 +87,9 @@ class LedgerFollowers {
   prometheus::Counter* withheld_;
   mutable absl::Mutex mu_;
   int live_watches_ ABSL_GUARDED_BY(mu_) = 0;  // the destructor waits for them to end
-  absl::flat_hash_map<std::string, std::shared_ptr<Ledger>> ledgers_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<LedgerRef, std::shared_ptr<Ledger>> ledgers_ ABSL_GUARDED_BY(mu_);
   // Which ledgers each session follows, for Unfollow.
-  absl::flat_hash_map<ClientSession*, std::vector<std::string>> by_session_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<ClientSession*, std::vector<LedgerRef>> by_session_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kiln::edge

@@ -11,8 +11,8 @@ namespace {
 // Most entries in one commit (metadata's per-commit limit); one put alone always fits.
 constexpr size_t kMaxBatchEntries = 1024;
 
-std::string LedgerKey(const v1::PutMetaRequest& request) {
-  return absl::StrCat(request.tenant().size(), ":", request.tenant(), request.ledger());
+LedgerRef LedgerOf(const v1::PutMetaRequest& request) {
+  return LedgerRef(request.tenant(), request.ledger());
 }
 
 }  // namespace
@@ -23,7 +23,7 @@ class Committer::Batch {
   Batch(Committer* committer, std::vector<std::unique_ptr<Pending>> puts)
       : committer_(committer), puts_(std::move(puts)) {
     const v1::PutMetaRequest& first = *puts_.front()->put.request;
-    key_ = LedgerKey(first);
+    key_ = LedgerOf(first);
     tenant_ = first.tenant();
     ledger_ = first.ledger();
   }
@@ -213,14 +213,14 @@ class Committer::Batch {
 
   void Finished() {
     Committer* committer = committer_;
-    std::string key = key_;
+    LedgerRef key = std::move(key_);
     delete this;
     committer->BatchDone(key);
   }
 
   Committer* committer_;
   std::vector<std::unique_ptr<Pending>> puts_;
-  std::string key_;
+  LedgerRef key_;
   std::string tenant_;
   std::string ledger_;
   std::vector<std::string> cars_;
@@ -260,7 +260,7 @@ void Committer::Submit(ValidatedPut put, Done done) {
 }
 
 void Committer::Enqueue(std::unique_ptr<Pending> pending) {
-  std::string key = LedgerKey(*pending->put.request);
+  LedgerRef key = LedgerOf(*pending->put.request);
   {
     absl::MutexLock lock(&mu_);
     auto [it, idle] = queues_.try_emplace(key);
@@ -274,8 +274,7 @@ void Committer::Enqueue(std::unique_ptr<Pending> pending) {
   (new Batch(this, std::move(puts)))->Start();
 }
 
-std::vector<std::unique_ptr<Committer::Pending>> Committer::TakeBatch(
-    const std::string& ledger_key) {
+std::vector<std::unique_ptr<Committer::Pending>> Committer::TakeBatch(const LedgerRef& ledger_key) {
   absl::MutexLock lock(&mu_);
   auto it = queues_.find(ledger_key);
   std::vector<std::unique_ptr<Pending>> puts;
@@ -293,7 +292,7 @@ std::vector<std::unique_ptr<Committer::Pending>> Committer::TakeBatch(
   return puts;
 }
 
-void Committer::BatchDone(const std::string& ledger_key) {
+void Committer::BatchDone(const LedgerRef& ledger_key) {
   std::vector<std::unique_ptr<Pending>> next = TakeBatch(ledger_key);
   if (!next.empty()) (new Batch(this, std::move(next)))->Start();
 }

@@ -23,6 +23,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/ledger_ref.h"
 #include "kiln/merge/v1/merge.pb.h"
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
@@ -81,9 +82,9 @@ class Committer {
   // Starts a batch when none is in flight for the put's ledger, else queues it.
   void Enqueue(std::unique_ptr<Pending> pending);
   // Called when a ledger's batch has finished: starts the next one or marks the ledger idle.
-  void BatchDone(const std::string& ledger_key);
+  void BatchDone(const LedgerRef& ledger);
   // Takes up to max_batch_puts queued puts of the ledger; empty marks the ledger idle.
-  std::vector<std::unique_ptr<Pending>> TakeBatch(const std::string& ledger_key);
+  std::vector<std::unique_ptr<Pending>> TakeBatch(const LedgerRef& ledger);
 
   const CommitterOptions options_;
   BlockStoreClient& blockstore_;
@@ -94,8 +95,7 @@ class Committer {
 
   absl::Mutex mu_;
   // Per ledger with a batch in flight: the puts waiting for the next batch.
-  absl::flat_hash_map<std::string, std::deque<std::unique_ptr<Pending>>> queues_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<LedgerRef, std::deque<std::unique_ptr<Pending>>> queues_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kiln::merge

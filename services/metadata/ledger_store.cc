@@ -140,7 +140,7 @@ absl::StatusOr<std::vector<std::string>> LedgerStore::ReadKeys(
   std::string prefix = LedgerPrefix(kKey, tenant, ledger);
   std::vector<std::string> sealed;
   if (fingerprints == nullptr) {
-    KILN_ASSIGN_OR_RETURN(auto rows, kv_.Scan(prefix, UpperBound(prefix), 1 << 20));
+    KILN_ASSIGN_OR_RETURN(auto rows, kv_.Scan(prefix, PrefixUpperBound(prefix), 1 << 20));
     for (auto& [k, v] : rows) sealed.push_back(std::move(v));
   } else {
     std::vector<std::string> keys;
@@ -166,7 +166,7 @@ absl::StatusOr<uint64_t> LedgerStore::ResealKeys() {
   if (!sealer_.has_previous()) return 0;
   constexpr size_t kPage = 1000;
   constexpr size_t kFingerprintBytes = kKeyFingerprintBytes;  // after the ledger's key prefix
-  const std::string end = UpperBound(std::string(1, static_cast<char>(kKey)));
+  const std::string end = PrefixUpperBound(std::string(1, static_cast<char>(kKey)));
   std::string start(1, static_cast<char>(kKey));
   uint64_t resealed = 0;
   for (;;) {
@@ -381,7 +381,7 @@ absl::StatusOr<std::vector<std::string>> LedgerStore::RecentEntryCids(const std:
   uint64_t from = version > recent_entries_ ? version - recent_entries_ + 1 : 1;
   std::string prefix = LedgerPrefix(kLog, tenant, ledger);
   KILN_ASSIGN_OR_RETURN(auto rows,
-                        kv_.Scan(SeqKey(prefix, from), UpperBound(prefix), recent_entries_));
+                        kv_.Scan(SeqKey(prefix, from), PrefixUpperBound(prefix), recent_entries_));
   for (auto it = rows.rbegin(); it != rows.rend() && cids.size() < recent_entries_; ++it) {
     KILN_ASSIGN_OR_RETURN(auto record, ParseRecord<v1::LogRecord>(it->second, "log"));
     for (int i = record.entry_cids_size() - 1; i >= 0 && cids.size() < recent_entries_; --i) {
@@ -441,7 +441,7 @@ absl::StatusOr<v1::ListLedgersResponse> LedgerStore::ListLedgers(const std::stri
     start = LedgerPrefix(kHeader, tenant, page_token);
     start.push_back('\0');  // strictly after the token's ledger
   }
-  KILN_ASSIGN_OR_RETURN(auto rows, kv_.Scan(start, UpperBound(prefix), limit + 1));
+  KILN_ASSIGN_OR_RETURN(auto rows, kv_.Scan(start, PrefixUpperBound(prefix), limit + 1));
   v1::ListLedgersResponse response;
   for (size_t i = 0; i < rows.size() && i < limit; ++i) {
     absl::string_view rest(rows[i].first);
@@ -481,7 +481,7 @@ absl::StatusOr<v1::DeleteLedgerResponse> LedgerStore::DeleteLedger(const std::st
   std::vector<std::pair<std::string, std::string>> ranges;
   for (RecordType type : {kEntry, kLog, kHeader, kKey, kReferenced}) {
     std::string prefix = LedgerPrefix(type, tenant, ledger);
-    std::string end = UpperBound(prefix);
+    std::string end = PrefixUpperBound(prefix);
     ranges.emplace_back(std::move(prefix), std::move(end));
   }
   // Also when there is no header: a crash can never leave records without one (every write that
@@ -496,8 +496,8 @@ absl::StatusOr<v1::DeleteLedgerResponse> LedgerStore::DeleteLedger(const std::st
 absl::StatusOr<v1::ListTenantsResponse> LedgerStore::ListTenants(const std::string& page_token,
                                                                  size_t limit) {
   const std::string all(1, static_cast<char>(kHeader));
-  const std::string end = UpperBound(all);
-  std::string start = page_token.empty() ? all : UpperBound(TenantHeaderPrefix(page_token));
+  const std::string end = PrefixUpperBound(all);
+  std::string start = page_token.empty() ? all : PrefixUpperBound(TenantHeaderPrefix(page_token));
   v1::ListTenantsResponse response;
   // One short scan per tenant: each jumps past every header of the tenant it found.
   while (static_cast<size_t>(response.tenants_size()) <= limit) {
@@ -508,7 +508,7 @@ absl::StatusOr<v1::ListTenantsResponse> LedgerStore::ListTenants(const std::stri
       response.set_next_page_token(*response.tenants().rbegin());
       break;
     }
-    start = UpperBound(TenantHeaderPrefix(key.tenant));
+    start = PrefixUpperBound(TenantHeaderPrefix(key.tenant));
     response.add_tenants(std::move(key.tenant));
   }
   return response;
@@ -519,7 +519,8 @@ absl::StatusOr<v1::ReadLogResponse> LedgerStore::ReadLog(const std::string& tena
                                                          uint64_t from_seq, size_t limit) {
   std::string prefix = LedgerPrefix(kLog, tenant, ledger);
   KILN_ASSIGN_OR_RETURN(v1::LedgerHeader header, ReadHeader(tenant, ledger));
-  KILN_ASSIGN_OR_RETURN(auto rows, kv_.Scan(SeqKey(prefix, from_seq), UpperBound(prefix), limit));
+  KILN_ASSIGN_OR_RETURN(auto rows,
+                        kv_.Scan(SeqKey(prefix, from_seq), PrefixUpperBound(prefix), limit));
   v1::ReadLogResponse response;
   for (auto& [key, bytes] : rows) {
     v1::LogRecord* record = response.add_records();
@@ -554,8 +555,8 @@ absl::StatusOr<std::vector<v1::WatchEvent>> LedgerStore::EventsAfter(const std::
                                                                      uint64_t after_version,
                                                                      size_t limit) {
   std::string prefix = LedgerPrefix(kLog, tenant, ledger);
-  KILN_ASSIGN_OR_RETURN(auto rows,
-                        kv_.Scan(SeqKey(prefix, after_version + 1), UpperBound(prefix), limit));
+  KILN_ASSIGN_OR_RETURN(
+      auto rows, kv_.Scan(SeqKey(prefix, after_version + 1), PrefixUpperBound(prefix), limit));
   std::vector<v1::WatchEvent> events;
   for (const auto& [key, bytes] : rows) {
     KILN_ASSIGN_OR_RETURN(auto record, ParseRecord<v1::LogRecord>(bytes, "log"));

@@ -2,15 +2,10 @@
 
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "common/log_limiter.h"
 #include "glog/logging.h"
 
 namespace kiln::metadata {
-
-std::string LogFollower::Key(const std::string& tenant, const std::string& ledger) {
-  return absl::StrCat(tenant.size(), ":", tenant, ledger);
-}
 
 LogFollower::LogFollower(LedgerStore& store, WatchHub& hub, std::unique_ptr<CommitHints> hints,
                          LogFollowerOptions options)
@@ -39,7 +34,7 @@ void LogFollower::OnLocalCommit(const std::string& tenant, const std::string& le
                                 std::shared_ptr<const v1::WatchEvent> event) {
   if (hints_ != nullptr) hints_->Announce(tenant, ledger);
   absl::MutexLock lock(&mu_);
-  auto it = followed_.find(Key(tenant, ledger));
+  auto it = followed_.find(LedgerRef(tenant, ledger));
   if (it == followed_.end()) return;
   if (event->version() == it->second.cursor + 1) {
     it->second.cursor = event->version();
@@ -51,7 +46,7 @@ void LogFollower::OnLocalCommit(const std::string& tenant, const std::string& le
 
 void LogFollower::Follow(const std::string& tenant, const std::string& ledger, uint64_t version) {
   absl::MutexLock lock(&mu_);
-  std::string key = Key(tenant, ledger);
+  LedgerRef key(tenant, ledger);
   auto [it, added] = followed_.try_emplace(key);
   if (added) {
     it->second.tenant = tenant;
@@ -64,7 +59,7 @@ void LogFollower::Follow(const std::string& tenant, const std::string& ledger, u
 
 void LogFollower::Unfollow(const std::string& tenant, const std::string& ledger) {
   absl::MutexLock lock(&mu_);
-  auto it = followed_.find(Key(tenant, ledger));
+  auto it = followed_.find(LedgerRef(tenant, ledger));
   if (it == followed_.end()) return;
   if (--it->second.watchers <= 0) {
     dirty_.erase(it->first);
@@ -74,11 +69,11 @@ void LogFollower::Unfollow(const std::string& tenant, const std::string& ledger)
 
 void LogFollower::Hint(const std::string& tenant, const std::string& ledger) {
   absl::MutexLock lock(&mu_);
-  std::string key = Key(tenant, ledger);
+  LedgerRef key(tenant, ledger);
   if (followed_.contains(key)) dirty_.insert(std::move(key));
 }
 
-bool LogFollower::CatchUp(const std::string& key) {
+bool LogFollower::CatchUp(const LedgerRef& key) {
   for (;;) {
     std::string tenant, ledger;
     uint64_t cursor;
@@ -116,7 +111,7 @@ bool LogFollower::CatchUp(const std::string& key) {
 }
 
 void LogFollower::Poll() {
-  std::vector<std::string> keys;
+  std::vector<LedgerRef> keys;
   std::vector<std::pair<std::string, std::string>> ledgers;
   std::vector<uint64_t> cursors;
   {
@@ -162,7 +157,7 @@ void LogFollower::Run() {
       next_poll = absl::Now() + options_.poll_interval;
       Poll();
     }
-    std::vector<std::string> work;
+    std::vector<LedgerRef> work;
     {
       absl::MutexLock lock(&mu_);
       work.assign(dirty_.begin(), dirty_.end());

@@ -69,20 +69,19 @@ class LogFollower {
     uint64_t cursor = 0;  // last version published into the hub
     int watchers = 0;
   };
-  static std::string Key(const std::string& tenant, const std::string& ledger);
   void Run();
   // Reads every followed ledger's version and marks those past their cursor.
   void Poll();
   // Reads and publishes what follows the cursor of `key`; false on a storage error.
-  bool CatchUp(const std::string& key);
+  bool CatchUp(const LedgerRef& key);
 
   LedgerStore& store_;
   WatchHub& hub_;
   const LogFollowerOptions options_;
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  absl::flat_hash_map<std::string, Followed> followed_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_set<std::string> dirty_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<LedgerRef, Followed> followed_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<LedgerRef> dirty_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<CommitHints> hints_;
   std::thread thread_;
 };

@@ -25,8 +25,7 @@ absl::StatusOr<std::string> ReadId(absl::string_view* in) {
 
 std::string LedgerPrefix(RecordType type, absl::string_view tenant, absl::string_view ledger) {
   std::string out(1, static_cast<char>(type));
-  AppendId(&out, tenant);
-  AppendId(&out, ledger);
+  AppendLedgerKeyPrefix(&out, tenant, ledger);
   return out;
 }
 
@@ -40,12 +39,6 @@ std::string SeqKey(const std::string& prefix, uint64_t seq) {
   std::string out = prefix;
   for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((seq >> (8 * i)) & 0xff));
   return out;
-}
-
-std::string UpperBound(std::string prefix) {
-  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
-  if (!prefix.empty()) prefix.back() = static_cast<char>(prefix.back() + 1);
-  return prefix;
 }
 
 absl::StatusOr<DecodedKey> DecodeRecordKey(absl::string_view key) {

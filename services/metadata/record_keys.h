@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/ledger_ref.h"
 
 namespace kiln::metadata {
 
@@ -32,8 +33,7 @@ std::string LedgerPrefix(RecordType type, absl::string_view tenant, absl::string
 std::string TenantHeaderPrefix(absl::string_view tenant);
 // A log record's key: `prefix` (a kLog LedgerPrefix) and the big-endian `seq`.
 std::string SeqKey(const std::string& prefix, uint64_t seq);
-// The smallest key greater than every key starting with `prefix` (which must not be all 0xff).
-std::string UpperBound(std::string prefix);
+// Scans of a prefix end at kiln::PrefixUpperBound (common/ledger_ref.h).
 
 // A key taken apart.
 struct DecodedKey {

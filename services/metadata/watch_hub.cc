@@ -1,23 +1,17 @@
 #include "services/metadata/watch_hub.h"
 
-#include "absl/strings/str_cat.h"
-
 namespace kiln::metadata {
-
-std::string WatchHub::Key(const std::string& tenant, const std::string& ledger) {
-  return absl::StrCat(tenant.size(), ":", tenant, ledger);
-}
 
 void WatchHub::Subscribe(const std::string& tenant, const std::string& ledger,
                          Subscriber* subscriber) {
   absl::MutexLock lock(&mu_);
-  if (subscribers_[Key(tenant, ledger)].insert(subscriber).second) ++count_;
+  if (subscribers_[LedgerRef(tenant, ledger)].insert(subscriber).second) ++count_;
 }
 
 void WatchHub::Unsubscribe(const std::string& tenant, const std::string& ledger,
                            Subscriber* subscriber) {
   absl::MutexLock lock(&mu_);
-  auto it = subscribers_.find(Key(tenant, ledger));
+  auto it = subscribers_.find(LedgerRef(tenant, ledger));
   if (it == subscribers_.end()) return;
   if (it->second.erase(subscriber) > 0) --count_;
   if (it->second.empty()) subscribers_.erase(it);
@@ -26,7 +20,7 @@ void WatchHub::Unsubscribe(const std::string& tenant, const std::string& ledger,
 void WatchHub::Publish(const std::string& tenant, const std::string& ledger,
                        const std::shared_ptr<const v1::WatchEvent>& event) {
   absl::MutexLock lock(&mu_);
-  auto it = subscribers_.find(Key(tenant, ledger));
+  auto it = subscribers_.find(LedgerRef(tenant, ledger));
   if (it == subscribers_.end()) return;
   for (Subscriber* s : it->second) s->Deliver(event);
 }

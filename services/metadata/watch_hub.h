@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "common/ledger_ref.h"
 #include "kiln/metadata/v1/metadata.pb.h"
 
 namespace kiln::metadata {
@@ -32,9 +33,8 @@ class WatchHub {
   size_t size() const;
 
  private:
-  static std::string Key(const std::string& tenant, const std::string& ledger);
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, absl::flat_hash_set<Subscriber*>> subscribers_
+  absl::flat_hash_map<LedgerRef, absl::flat_hash_set<Subscriber*>> subscribers_
       ABSL_GUARDED_BY(mu_);
   size_t count_ ABSL_GUARDED_BY(mu_) = 0;
 };
