@@ -1,7 +1,6 @@
 #include "common/dag_cbor.h"
 
 #include <cstdint>
-#include <cstdlib>
 #include <limits>
 #include <random>
 #include <string>
@@ -10,12 +9,12 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/cid.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/mutate.h"
 
 namespace kiln::cbor {
 namespace {
@@ -309,47 +308,19 @@ std::vector<std::string> FuzzSeeds() {
   return seeds;
 }
 
-uint32_t FuzzSeed() {
-  // KILN_FUZZ_SEED reruns a logged seed.
-  uint32_t seed;
-  const char* env = std::getenv("KILN_FUZZ_SEED");
-  if (env != nullptr && absl::SimpleAtoi(env, &seed)) return seed;
-  return std::random_device{}();
-}
-
 TEST(DagCborTest, MutatedAndTruncatedInputsNeverCrashAndAcceptedInputsAreCanonical) {
-  const uint32_t seed = FuzzSeed();
+  const uint32_t seed = kiln::testing::FuzzSeed();
   LOG(INFO) << "DagCborTest fuzz seed " << seed << " (rerun with KILN_FUZZ_SEED=" << seed << ")";
-  SCOPED_TRACE(testing::Message() << "seed " << seed);
+  SCOPED_TRACE(::testing::Message() << "seed " << seed);
   std::mt19937 rng(seed);
   const std::vector<std::string> seeds = FuzzSeeds();
   int accepted = 0;
   for (int round = 0; round < 50000; ++round) {
     std::string input = seeds[rng() % seeds.size()];
-    const int mutations = 1 + rng() % 4;
-    for (int m = 0; m < mutations && !input.empty(); ++m) {
-      const size_t pos = rng() % input.size();
-      switch (rng() % 6) {
-        case 0:  // Flip a bit.
-          input[pos] = static_cast<char>(input[pos] ^ (1 << (rng() % 8)));
-          break;
-        case 1:  // Overwrite a byte, favouring bytes with meaning in heads.
-          input[pos] = static_cast<char>(rng() % 2 ? rng() & 0xff : 0x18 + rng() % 8);
-          break;
-        case 2:  // Insert a byte.
-          input.insert(input.begin() + pos, static_cast<char>(rng() & 0xff));
-          break;
-        case 3:  // Delete a byte.
-          input.erase(pos, 1);
-          break;
-        case 4:  // Truncate.
-          input.resize(pos);
-          break;
-        default:  // Duplicate a slice.
-          input.insert(pos, input.substr(rng() % input.size(), rng() % 16));
-          break;
-      }
-    }
+    // Overwrites favour bytes with meaning in heads.
+    kiln::testing::Mutate(rng, input, [](std::mt19937& r) {
+      return static_cast<char>(r() % 2 ? r() & 0xff : 0x18 + r() % 8);
+    });
     absl::StatusOr<Value> decoded = DecodeDagCbor(input);
     if (decoded.ok()) {
       ++accepted;

@@ -24,6 +24,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/mutate.h"
 
 namespace kiln {
 namespace {
@@ -854,46 +855,17 @@ TEST(TokenVerifierTest, ConcurrentVerifyCallsShareOneVerifier) {
   EXPECT_EQ(ok, std::vector<int>(4, 200));
 }
 
-uint32_t FuzzSeed() {
-  // KILN_FUZZ_SEED reruns a logged seed.
-  uint32_t seed;
-  const char* env = std::getenv("KILN_FUZZ_SEED");
-  if (env != nullptr && absl::SimpleAtoi(env, &seed)) return seed;
-  return std::random_device{}();
-}
-
+// Overwrites with a character that matters in this text.
 void Mutate(std::mt19937& rng, std::string& input, absl::string_view alphabet) {
-  const int mutations = 1 + rng() % 4;
-  for (int m = 0; m < mutations && !input.empty(); ++m) {
-    const size_t pos = rng() % input.size();
-    switch (rng() % 6) {
-      case 0:  // Flip a bit.
-        input[pos] = static_cast<char>(input[pos] ^ (1 << (rng() % 8)));
-        break;
-      case 1:  // Overwrite with a character that matters in this text.
-        input[pos] = alphabet[rng() % alphabet.size()];
-        break;
-      case 2:  // Insert a byte.
-        input.insert(input.begin() + pos, static_cast<char>(rng() & 0xff));
-        break;
-      case 3:  // Delete a byte.
-        input.erase(pos, 1);
-        break;
-      case 4:  // Truncate.
-        input.resize(pos);
-        break;
-      default:  // Duplicate a slice.
-        input.insert(pos, input.substr(rng() % input.size(), rng() % 16));
-        break;
-    }
-  }
+  kiln::testing::Mutate(rng, input,
+                        [alphabet](std::mt19937& r) { return alphabet[r() % alphabet.size()]; });
 }
 
 TEST(TokenVerifierTest, MutatedTokensAndSignedGarbageClaimsNeverCrash) {
-  const uint32_t seed = FuzzSeed();
+  const uint32_t seed = kiln::testing::FuzzSeed();
   LOG(INFO) << "TokenVerifierTest fuzz seed " << seed << " (rerun with KILN_FUZZ_SEED=" << seed
             << ")";
-  SCOPED_TRACE(testing::Message() << "seed " << seed);
+  SCOPED_TRACE(::testing::Message() << "seed " << seed);
   std::mt19937 rng(seed);
   const absl::Time now = WriteTokenIssued();
 
