@@ -319,7 +319,7 @@ absl::StatusOr<v1::CommitResponse> LedgerStore::Commit(const v1::CommitRequest& 
   event->set_version(record.seq());
   for (const auto& h : heads) event->add_heads(h);
   *event->mutable_writers() = record.writers();
-  if (on_commit_) on_commit_(tenant, ledger, std::move(event));
+  if (on_commit_) on_commit_(LedgerRef(tenant, ledger), std::move(event));
   response.set_version(record.seq());
   *response.mutable_record() = std::move(record);
   return response;

@@ -24,6 +24,7 @@
 #include "absl/types/span.h"
 #include "common/aead.h"
 #include "common/clock.h"
+#include "common/ledger_ref.h"
 #include "kiln/metadata/v1/metadata.pb.h"
 #include "kiln/metadata/v1/storage.pb.h"
 #include "services/metadata/kv_backend.h"
@@ -31,8 +32,8 @@
 namespace kiln::metadata {
 
 // Called with each committed change while the ledger's lock is held.
-using CommitListener = std::function<void(const std::string& tenant, const std::string& ledger,
-                                          std::shared_ptr<const v1::WatchEvent> event)>;
+using CommitListener =
+    std::function<void(const LedgerRef& ledger, std::shared_ptr<const v1::WatchEvent> event)>;
 
 class LedgerStore {
  public:

@@ -11,12 +11,13 @@ LogFollower::LogFollower(LedgerStore& store, WatchHub& hub, std::unique_ptr<Comm
                          LogFollowerOptions options)
     : store_(store), hub_(hub), options_(options), hints_(std::move(hints)) {
   if (hints_ != nullptr) {
-    hints_->Start({.changed = [this](const std::string& t, const std::string& l) { Hint(t, l); },
-                   .maybe_lost =
-                       [this] {
-                         absl::MutexLock lock(&mu_);
-                         for (const auto& [key, unused] : followed_) dirty_.insert(key);
-                       }});
+    hints_->Start(
+        {.changed = [this](const std::string& t, const std::string& l) { Hint(LedgerRef(t, l)); },
+         .maybe_lost =
+             [this] {
+               absl::MutexLock lock(&mu_);
+               for (const auto& [key, unused] : followed_) dirty_.insert(key);
+             }});
   }
   thread_ = std::thread([this] { Run(); });
 }
@@ -30,36 +31,31 @@ LogFollower::~LogFollower() {
   thread_.join();
 }
 
-void LogFollower::OnLocalCommit(const std::string& tenant, const std::string& ledger,
+void LogFollower::OnLocalCommit(const LedgerRef& ledger,
                                 std::shared_ptr<const v1::WatchEvent> event) {
-  if (hints_ != nullptr) hints_->Announce(tenant, ledger);
+  if (hints_ != nullptr) hints_->Announce(ledger.tenant(), ledger.ledger());
   absl::MutexLock lock(&mu_);
-  auto it = followed_.find(LedgerRef(tenant, ledger));
+  auto it = followed_.find(ledger);
   if (it == followed_.end()) return;
   if (event->version() == it->second.cursor + 1) {
     it->second.cursor = event->version();
-    hub_.Publish(tenant, ledger, event);
+    hub_.Publish(ledger, event);
   } else if (event->version() > it->second.cursor) {
     dirty_.insert(it->first);  // another replica's commits came first: read them
   }
 }
 
-void LogFollower::Follow(const std::string& tenant, const std::string& ledger, uint64_t version) {
+void LogFollower::Follow(const LedgerRef& ledger, uint64_t version) {
   absl::MutexLock lock(&mu_);
-  LedgerRef key(tenant, ledger);
-  auto [it, added] = followed_.try_emplace(key);
-  if (added) {
-    it->second.tenant = tenant;
-    it->second.ledger = ledger;
-    it->second.cursor = version;
-  }
+  auto [it, added] = followed_.try_emplace(ledger);
+  if (added) it->second.cursor = version;
   ++it->second.watchers;
-  dirty_.insert(key);  // commits may have landed since the watcher's read
+  dirty_.insert(ledger);  // commits may have landed since the watcher's read
 }
 
-void LogFollower::Unfollow(const std::string& tenant, const std::string& ledger) {
+void LogFollower::Unfollow(const LedgerRef& ledger) {
   absl::MutexLock lock(&mu_);
-  auto it = followed_.find(LedgerRef(tenant, ledger));
+  auto it = followed_.find(ledger);
   if (it == followed_.end()) return;
   if (--it->second.watchers <= 0) {
     dirty_.erase(it->first);
@@ -67,25 +63,21 @@ void LogFollower::Unfollow(const std::string& tenant, const std::string& ledger)
   }
 }
 
-void LogFollower::Hint(const std::string& tenant, const std::string& ledger) {
+void LogFollower::Hint(const LedgerRef& ledger) {
   absl::MutexLock lock(&mu_);
-  LedgerRef key(tenant, ledger);
-  if (followed_.contains(key)) dirty_.insert(std::move(key));
+  if (followed_.contains(ledger)) dirty_.insert(ledger);
 }
 
 bool LogFollower::CatchUp(const LedgerRef& key) {
   for (;;) {
-    std::string tenant, ledger;
     uint64_t cursor;
     {
       absl::MutexLock lock(&mu_);
       auto it = followed_.find(key);
       if (it == followed_.end()) return true;
-      tenant = it->second.tenant;
-      ledger = it->second.ledger;
       cursor = it->second.cursor;
     }
-    auto events = store_.EventsAfter(tenant, ledger, cursor, options_.batch);
+    auto events = store_.EventsAfter(key.tenant(), key.ledger(), cursor, options_.batch);
     if (!events.ok()) {
       static LogLimiter limiter(5, absl::Seconds(30));
       uint64_t dropped = 0;
@@ -103,7 +95,7 @@ bool LogFollower::CatchUp(const LedgerRef& key) {
         if (e.version() <= it->second.cursor) continue;   // published meanwhile
         if (e.version() != it->second.cursor + 1) break;  // cannot happen: the log is contiguous
         it->second.cursor = e.version();
-        hub_.Publish(tenant, ledger, std::make_shared<const v1::WatchEvent>(std::move(e)));
+        hub_.Publish(key, std::make_shared<const v1::WatchEvent>(std::move(e)));
       }
     }
     if (events->size() < options_.batch) return true;
@@ -118,7 +110,7 @@ void LogFollower::Poll() {
     absl::MutexLock lock(&mu_);
     for (const auto& [key, f] : followed_) {
       keys.push_back(key);
-      ledgers.emplace_back(f.tenant, f.ledger);
+      ledgers.emplace_back(key.tenant(), key.ledger());
       cursors.push_back(f.cursor);
     }
   }
@@ -135,7 +127,7 @@ void LogFollower::Poll() {
       it->second.cursor = (*versions)[i];
       auto deleted = std::make_shared<v1::WatchEvent>();
       deleted->set_deleted(true);
-      hub_.Publish(ledgers[i].first, ledgers[i].second, deleted);
+      hub_.Publish(keys[i], deleted);
       continue;
     }
     if (!versions.ok() || (*versions)[i] > cursors[i]) dirty_.insert(keys[i]);

@@ -51,21 +51,18 @@ class LogFollower {
   ~LogFollower();  // stops the thread (and the hints) first
 
   // The LedgerStore commit listener of a shared backend. Never blocks on storage.
-  void OnLocalCommit(const std::string& tenant, const std::string& ledger,
-                     std::shared_ptr<const v1::WatchEvent> event);
+  void OnLocalCommit(const LedgerRef& ledger, std::shared_ptr<const v1::WatchEvent> event);
 
-  // A watcher of tenant/ledger holds every version up to `version` (read from storage after it
+  // A watcher of `ledger` holds every version up to `version` (read from storage after it
   // subscribed to the hub): follow the ledger from there. Pair with Unfollow.
-  void Follow(const std::string& tenant, const std::string& ledger, uint64_t version);
-  void Unfollow(const std::string& tenant, const std::string& ledger);
+  void Follow(const LedgerRef& ledger, uint64_t version);
+  void Unfollow(const LedgerRef& ledger);
 
-  // tenant/ledger changed elsewhere: read it soon.
-  void Hint(const std::string& tenant, const std::string& ledger);
+  // `ledger` changed elsewhere: read it soon.
+  void Hint(const LedgerRef& ledger);
 
  private:
   struct Followed {
-    std::string tenant;
-    std::string ledger;
     uint64_t cursor = 0;  // last version published into the hub
     int watchers = 0;
   };

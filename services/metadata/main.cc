@@ -150,12 +150,12 @@ int main(int argc, char** argv) {
   std::unique_ptr<kiln::metadata::LogFollower> follower;
   kiln::metadata::LedgerStore store(
       *kv, sealer, kiln::RealClock::Get(),
-      [&hub, &follower](const std::string& tenant, const std::string& ledger,
+      [&hub, &follower](const kiln::LedgerRef& ledger,
                         std::shared_ptr<const kiln::metadata::v1::WatchEvent> event) {
         if (follower != nullptr) {
-          follower->OnLocalCommit(tenant, ledger, std::move(event));
+          follower->OnLocalCommit(ledger, std::move(event));
         } else {
-          hub.Publish(tenant, ledger, event);
+          hub.Publish(ledger, event);
         }
       },
       absl::GetFlag(FLAGS_serve_recent_entries));

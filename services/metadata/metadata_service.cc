@@ -74,14 +74,14 @@ class MetadataServiceImpl::WatchReactor : public grpc::ServerWriteReactor<v1::Wa
                                           public WatchHub::Subscriber {
  public:
   WatchReactor(MetadataServiceImpl* service, const v1::WatchRequest* request)
-      : service_(service), tenant_(request->tenant()), ledger_(request->ledger()) {
-    absl::Status valid = ValidateLedger(tenant_, ledger_, service_->options_.shard);
+      : service_(service), ref_(request->tenant(), request->ledger()) {
+    absl::Status valid = ValidateLedger(ref_.tenant(), ref_.ledger(), service_->options_.shard);
     if (!valid.ok()) {
       NoLoad();
       FinishOnce(ToGrpcStatus(valid));
       return;
     }
-    service_->hub_.Subscribe(tenant_, ledger_, this);
+    service_->hub_.Subscribe(ref_, this);
     subscribed_ = true;
     service_->watchers_->Increment();
     uint64_t after = request->after_version();
@@ -95,7 +95,7 @@ class MetadataServiceImpl::WatchReactor : public grpc::ServerWriteReactor<v1::Wa
   void Deliver(const std::shared_ptr<const v1::WatchEvent>& event) override {
     if (event->deleted()) {
       FinishOnce(grpc::Status(grpc::StatusCode::NOT_FOUND,
-                              "ledger " + tenant_ + "/" + ledger_ + " was deleted"));
+                              "ledger " + ref_.tenant() + "/" + ref_.ledger() + " was deleted"));
       return;
     }
     bool overflow = false;
@@ -138,7 +138,7 @@ class MetadataServiceImpl::WatchReactor : public grpc::ServerWriteReactor<v1::Wa
 
   void OnDone() override {
     if (subscribed_) {
-      service_->hub_.Unsubscribe(tenant_, ledger_, this);
+      service_->hub_.Unsubscribe(ref_, this);
       service_->watchers_->Decrement();
     }
     // A backlog load may still be running on the executor; it owns a reference until it ends.
@@ -159,7 +159,7 @@ class MetadataServiceImpl::WatchReactor : public grpc::ServerWriteReactor<v1::Wa
     LogFollower* follower = service_->follower_;
     if (status.ok() && follower != nullptr) {
       // Outside mu_: the follower publishes (into Deliver) under its own lock.
-      follower->Follow(tenant_, ledger_, observed);
+      follower->Follow(ref_, observed);
       followed_ = true;
     }
     bool delete_now = false;
@@ -197,7 +197,8 @@ class MetadataServiceImpl::WatchReactor : public grpc::ServerWriteReactor<v1::Wa
                            std::vector<std::shared_ptr<const v1::WatchEvent>>* backlog,
                            uint64_t* observed) {
     if (after == 0) {
-      absl::StatusOr<v1::WatchEvent> snapshot = service_->store_.Snapshot(tenant_, ledger_);
+      absl::StatusOr<v1::WatchEvent> snapshot =
+          service_->store_.Snapshot(ref_.tenant(), ref_.ledger());
       if (!snapshot.ok()) return snapshot.status();
       *observed = snapshot->version();
       backlog->push_back(std::make_shared<v1::WatchEvent>(*std::move(snapshot)));
@@ -205,7 +206,7 @@ class MetadataServiceImpl::WatchReactor : public grpc::ServerWriteReactor<v1::Wa
     }
     uint64_t from = after;
     for (;;) {
-      auto events = service_->store_.EventsAfter(tenant_, ledger_, from, 1000);
+      auto events = service_->store_.EventsAfter(ref_.tenant(), ref_.ledger(), from, 1000);
       if (!events.ok()) return events.status();
       if (events->empty()) break;
       for (auto& e : *events) backlog->push_back(std::make_shared<v1::WatchEvent>(std::move(e)));
@@ -218,7 +219,7 @@ class MetadataServiceImpl::WatchReactor : public grpc::ServerWriteReactor<v1::Wa
     if (!backlog->empty()) {
       *observed = backlog->back()->version();
     } else if (service_->follower_ != nullptr) {
-      absl::StatusOr<uint64_t> version = service_->store_.Version(tenant_, ledger_);
+      absl::StatusOr<uint64_t> version = service_->store_.Version(ref_.tenant(), ref_.ledger());
       if (!version.ok()) return version.status();
       *observed = *version;
     }
@@ -227,7 +228,7 @@ class MetadataServiceImpl::WatchReactor : public grpc::ServerWriteReactor<v1::Wa
 
   // Stops following and deletes the reactor (the last of OnDone and a backlog load to end).
   void Release() {
-    if (followed_) service_->follower_->Unfollow(tenant_, ledger_);
+    if (followed_) service_->follower_->Unfollow(ref_);
     delete this;
   }
 
@@ -265,8 +266,7 @@ class MetadataServiceImpl::WatchReactor : public grpc::ServerWriteReactor<v1::Wa
   }
 
   MetadataServiceImpl* service_;
-  const std::string tenant_;
-  const std::string ledger_;
+  const LedgerRef ref_;
   bool subscribed_ = false;
   bool followed_ = false;  // set by the backlog load before load_running_ clears
   absl::Mutex mu_;
@@ -455,7 +455,7 @@ grpc::ServerUnaryReactor* MetadataServiceImpl::DeleteLedger(grpc::CallbackServer
              // Replicas sharing a database learn it from their LogFollower's poll.
              auto event = std::make_shared<v1::WatchEvent>();
              event->set_deleted(true);
-             hub_.Publish(request->tenant(), request->ledger(), event);
+             hub_.Publish(LedgerRef(request->tenant(), request->ledger()), event);
              LOG(INFO) << "deleted a ledger at version " << response->version();
              return absl::OkStatus();
            });

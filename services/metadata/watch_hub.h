@@ -25,10 +25,9 @@ class WatchHub {
     virtual void Deliver(const std::shared_ptr<const v1::WatchEvent>& event) = 0;
   };
 
-  void Subscribe(const std::string& tenant, const std::string& ledger, Subscriber* subscriber);
-  void Unsubscribe(const std::string& tenant, const std::string& ledger, Subscriber* subscriber);
-  void Publish(const std::string& tenant, const std::string& ledger,
-               const std::shared_ptr<const v1::WatchEvent>& event);
+  void Subscribe(const LedgerRef& ledger, Subscriber* subscriber);
+  void Unsubscribe(const LedgerRef& ledger, Subscriber* subscriber);
+  void Publish(const LedgerRef& ledger, const std::shared_ptr<const v1::WatchEvent>& event);
   // Current number of subscribers over all ledgers.
   size_t size() const;
 

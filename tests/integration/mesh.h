@@ -102,8 +102,9 @@ class Mesh {
   metadata::WatchHub hub_;
   metadata::LedgerStore store_{
       *kv_, sealer_, RealClock::Get(),
-      [this](const std::string& t, const std::string& l,
-             std::shared_ptr<const metadata::v1::WatchEvent> e) { hub_.Publish(t, l, e); }};
+      [this](const LedgerRef& ledger, std::shared_ptr<const metadata::v1::WatchEvent> e) {
+        hub_.Publish(ledger, e);
+      }};
   Metrics metadata_metrics_;
   std::unique_ptr<metadata::MetadataServiceImpl> metadata_;
   std::unique_ptr<GrpcServer> metadata_server_;

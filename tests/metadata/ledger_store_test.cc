@@ -62,7 +62,7 @@ class LedgerStoreTest : public ::testing::TestWithParam<std::string> {
   void OpenStore(size_t recent_entries) {
     store_ = std::make_unique<LedgerStore>(
         *kv_, sealer_, clock_,
-        [this](const std::string&, const std::string&, std::shared_ptr<const v1::WatchEvent> e) {
+        [this](const LedgerRef&, std::shared_ptr<const v1::WatchEvent> e) {
           published_.push_back(*e);
         },
         recent_entries);

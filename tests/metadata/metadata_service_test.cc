@@ -68,8 +68,9 @@ class MetadataServiceTest : public ::testing::Test {
   KeySealer sealer_ = *KeySealer::Create(std::string(32, 'k'));
   WatchHub hub_;
   LedgerStore store_{*kv_, sealer_, RealClock::Get(),
-                     [this](const std::string& t, const std::string& l,
-                            std::shared_ptr<const v1::WatchEvent> e) { hub_.Publish(t, l, e); }};
+                     [this](const LedgerRef& ledger, std::shared_ptr<const v1::WatchEvent> e) {
+                       hub_.Publish(ledger, e);
+                     }};
   BoundedExecutor executor_{{.threads = 4, .max_queued = 256}};
   Metrics metrics_;
   std::unique_ptr<MetadataServiceImpl> service_;

@@ -26,11 +26,11 @@ struct MetadataReplica {
     auto opened = KvBackendRegistry().Create(url);
     EXPECT_TRUE(opened.ok()) << opened.status();
     kv = *std::move(opened);
-    store = std::make_unique<LedgerStore>(*kv, sealer, RealClock::Get(),
-                                          [this](const std::string& t, const std::string& l,
-                                                 std::shared_ptr<const v1::WatchEvent> e) {
-                                            follower->OnLocalCommit(t, l, std::move(e));
-                                          });
+    store = std::make_unique<LedgerStore>(
+        *kv, sealer, RealClock::Get(),
+        [this](const LedgerRef& ledger, std::shared_ptr<const v1::WatchEvent> e) {
+          follower->OnLocalCommit(ledger, std::move(e));
+        });
     follower = std::make_unique<LogFollower>(*store, hub, kv->NewCommitHints(),
                                              LogFollowerOptions{.poll_interval = poll_interval});
     service = std::make_unique<MetadataServiceImpl>(MetadataServiceOptions{}, *store, hub, executor,
