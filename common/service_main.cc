@@ -9,6 +9,18 @@
 
 namespace kiln {
 
+ServiceConfig ServiceConfig::Grpc(std::string program, std::string grpc_address,
+                                  std::string metrics_address, std::string ready_file,
+                                  absl::Duration shutdown_grace) {
+  ServiceConfig config;
+  config.program = std::move(program);
+  config.grpc.grpc_address = std::move(grpc_address);
+  config.grpc.shutdown_grace = shutdown_grace;
+  config.metrics_address = std::move(metrics_address);
+  config.ready_file = std::move(ready_file);
+  return config;
+}
+
 absl::Status ServiceConfig::Validate() const {
   if (program.empty()) return absl::InvalidArgumentError("the program name is empty");
   if (grpc.grpc_address.empty()) return absl::InvalidArgumentError("--grpc_address is empty");

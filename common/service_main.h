@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "common/flag_file.h"
 #include "common/metrics.h"
 #include "common/server.h"
@@ -46,6 +47,22 @@ inline constexpr char kCheckpointDirHelp[] =
     "(kiln-admin checkpoint); on the database's filesystem they are hard links. Empty "
     "disables checkpoints.";
 
+// Defines, in the main.cc that expands it (at namespace scope), the flags every gRPC service binary
+// shares: --grpc_address, --metrics_address, --ready_file and --shutdown_grace, with the shared
+// help texts and this binary's default addresses. main reads them with
+// KILN_SERVICE_CONFIG_FROM_FLAGS(program) after absl::ParseCommandLine.
+#define KILN_DEFINE_SERVICE_FLAGS(default_grpc_address, grpc_address_help,                       \
+                                  default_metrics_address)                                       \
+  ABSL_FLAG(std::string, grpc_address, default_grpc_address, grpc_address_help);                 \
+  ABSL_FLAG(std::string, metrics_address, default_metrics_address, ::kiln::kMetricsAddressHelp); \
+  ABSL_FLAG(std::string, ready_file, "", ::kiln::kReadyFileHelp);                                \
+  ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10), ::kiln::kShutdownGraceHelp)
+
+#define KILN_SERVICE_CONFIG_FROM_FLAGS(program)                                         \
+  ::kiln::ServiceConfig::Grpc(                                                          \
+      program, absl::GetFlag(FLAGS_grpc_address), absl::GetFlag(FLAGS_metrics_address), \
+      absl::GetFlag(FLAGS_ready_file), absl::GetFlag(FLAGS_shutdown_grace))
+
 // The settings every service binary has, filled from its flags in main.
 struct ServiceConfig {
   // The binary's name, e.g. "kiln-blockstore": prefixes fatal messages and lifecycle log lines.
@@ -56,6 +73,11 @@ struct ServiceConfig {
   std::string metrics_address;
   // When non-empty, "name=port" lines and a last "ready" line are written here once serving.
   std::string ready_file;
+
+  // The configuration of a gRPC service binary from its shared flags' values.
+  static ServiceConfig Grpc(std::string program, std::string grpc_address,
+                            std::string metrics_address, std::string ready_file,
+                            absl::Duration shutdown_grace);
 
   // Returns INVALID_ARGUMENT naming the flag when a field cannot work: an empty program name or
   // gRPC address, a negative --shutdown_grace, a message size limit below one byte, or a

@@ -19,8 +19,7 @@
 #include "services/blockstore/blob_repair.h"
 #include "services/blockstore/blockstore_service.h"
 
-ABSL_FLAG(std::string, grpc_address, "127.0.0.1:7101", kiln::kGrpcAddressHelp);
-ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9101", kiln::kMetricsAddressHelp);
+KILN_DEFINE_SERVICE_FLAGS("127.0.0.1:7101", kiln::kGrpcAddressHelp, "127.0.0.1:9101");
 ABSL_FLAG(std::string, backend, "",
           "Storage backend URL (required): rocksdb:///abs/path[?sync=false], memory://, or "
           "s3://bucket/prefix?endpoint=http://host:port&region=us-east-1&path_style=true "
@@ -38,8 +37,6 @@ ABSL_FLAG(uint64_t, max_queued_requests, 4096, kiln::kMaxQueuedRequestsHelp);
 ABSL_FLAG(std::string, shard_index, "0", kiln::kShardIndexHelp);
 ABSL_FLAG(int64_t, shard_count, 0, kiln::kShardCountHelp);
 ABSL_FLAG(std::string, checkpoint_dir, "", kiln::kCheckpointDirHelp);
-ABSL_FLAG(std::string, ready_file, "", kiln::kReadyFileHelp);
-ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10), kiln::kShutdownGraceHelp);
 
 int main(int argc, char** argv) {
   kiln::BlockTerminationSignals();
@@ -50,12 +47,7 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   kiln::InitLogging(argv[0]);
 
-  kiln::ServiceConfig config;
-  config.program = "kiln-blockstore";
-  config.metrics_address = absl::GetFlag(FLAGS_metrics_address);
-  config.ready_file = absl::GetFlag(FLAGS_ready_file);
-  config.grpc.grpc_address = absl::GetFlag(FLAGS_grpc_address);
-  config.grpc.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  kiln::ServiceConfig config = KILN_SERVICE_CONFIG_FROM_FLAGS("kiln-blockstore");
   const std::string backend_url = absl::GetFlag(FLAGS_backend);
   kiln::blockstore::BlockStoreServiceOptions service_options;
   service_options.max_blob_bytes = absl::GetFlag(FLAGS_max_blob_bytes);

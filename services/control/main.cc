@@ -19,9 +19,9 @@
 #include "services/control/control_service.h"
 #include "services/control/ledger_admin.h"
 
-ABSL_FLAG(std::string, grpc_address, "127.0.0.1:7105",
-          "Address the control API listens on. Privileged: never expose it to clients.");
-ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9105", kiln::kMetricsAddressHelp);
+KILN_DEFINE_SERVICE_FLAGS(
+    "127.0.0.1:7105", "Address the control API listens on. Privileged: never expose it to clients.",
+    "127.0.0.1:9105");
 ABSL_FLAG(std::string, metadata_target, "127.0.0.1:7102",
           "gRPC targets of the metadata shards, comma-separated in shard order. Must equal "
           "kiln-edge's and kiln-merge's.");
@@ -39,8 +39,6 @@ ABSL_FLAG(std::string, previous_issuer_key_file, "",
 ABSL_FLAG(std::string, audit_log, "",
           "Append-only audit log file (JSON lines); empty keeps it in memory only (lost on exit).");
 ABSL_FLAG(absl::Duration, peer_deadline, absl::Seconds(30), "Deadline of each call to a shard.");
-ABSL_FLAG(std::string, ready_file, "", kiln::kReadyFileHelp);
-ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10), kiln::kShutdownGraceHelp);
 
 int main(int argc, char** argv) {
   kiln::BlockTerminationSignals();
@@ -50,12 +48,7 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   kiln::InitLogging(argv[0]);
 
-  kiln::ServiceConfig config;
-  config.program = "kiln-control";
-  config.metrics_address = absl::GetFlag(FLAGS_metrics_address);
-  config.ready_file = absl::GetFlag(FLAGS_ready_file);
-  config.grpc.grpc_address = absl::GetFlag(FLAGS_grpc_address);
-  config.grpc.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  kiln::ServiceConfig config = KILN_SERVICE_CONFIG_FROM_FLAGS("kiln-control");
   kiln::ServiceMain process(std::move(config));
 
   const std::string token_file = absl::GetFlag(FLAGS_admin_token_file);

@@ -14,8 +14,7 @@
 #include "services/merge/grpc_peers.h"
 #include "services/merge/merge_service.h"
 
-ABSL_FLAG(std::string, grpc_address, "127.0.0.1:7103", kiln::kGrpcAddressHelp);
-ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9103", kiln::kMetricsAddressHelp);
+KILN_DEFINE_SERVICE_FLAGS("127.0.0.1:7103", kiln::kGrpcAddressHelp, "127.0.0.1:9103");
 ABSL_FLAG(std::string, blockstore_target, "127.0.0.1:7101",
           "gRPC targets of the block-store shards, comma-separated in shard order (the position "
           "is the shard's identity: append new shards at the end). Must equal kiln-edge's.");
@@ -28,8 +27,6 @@ ABSL_FLAG(int, max_commit_attempts, 32,
 ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(5),
           "Callers (edges) are asked to reconnect after this long, which makes them re-resolve "
           "the merge Service's DNS name and spread calls over replicas added since; 0 disables.");
-ABSL_FLAG(std::string, ready_file, "", kiln::kReadyFileHelp);
-ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10), kiln::kShutdownGraceHelp);
 
 int main(int argc, char** argv) {
   kiln::BlockTerminationSignals();
@@ -40,12 +37,7 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   kiln::InitLogging(argv[0]);
 
-  kiln::ServiceConfig config;
-  config.program = "kiln-merge";
-  config.metrics_address = absl::GetFlag(FLAGS_metrics_address);
-  config.ready_file = absl::GetFlag(FLAGS_ready_file);
-  config.grpc.grpc_address = absl::GetFlag(FLAGS_grpc_address);
-  config.grpc.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  kiln::ServiceConfig config = KILN_SERVICE_CONFIG_FROM_FLAGS("kiln-merge");
   config.grpc.max_receive_message_bytes = 64 << 20;
   config.grpc.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
   kiln::ServiceMain process(std::move(config));

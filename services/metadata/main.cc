@@ -26,8 +26,7 @@
 #include "services/metadata/postgres_kv.h"
 #include "services/metadata/watch_hub.h"
 
-ABSL_FLAG(std::string, grpc_address, "127.0.0.1:7102", kiln::kGrpcAddressHelp);
-ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9102", kiln::kMetricsAddressHelp);
+KILN_DEFINE_SERVICE_FLAGS("127.0.0.1:7102", kiln::kGrpcAddressHelp, "127.0.0.1:9102");
 ABSL_FLAG(std::string, backend, "",
           "Storage backend URL: rocksdb:///abs/path[?sync=false], memory://, or "
           "postgres://user@host:5432/db (shared by any number of metadata replicas) (required).");
@@ -63,8 +62,6 @@ ABSL_FLAG(uint64_t, serve_recent_entries, kiln::metadata::LedgerStore::kDefaultR
 ABSL_FLAG(std::string, shard_index, "0", kiln::kShardIndexHelp);
 ABSL_FLAG(int64_t, shard_count, 0, kiln::kShardCountHelp);
 ABSL_FLAG(std::string, checkpoint_dir, "", kiln::kCheckpointDirHelp);
-ABSL_FLAG(std::string, ready_file, "", kiln::kReadyFileHelp);
-ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10), kiln::kShutdownGraceHelp);
 
 namespace {
 
@@ -98,12 +95,7 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   kiln::InitLogging(argv[0]);
 
-  kiln::ServiceConfig config;
-  config.program = "kiln-metadata";
-  config.metrics_address = absl::GetFlag(FLAGS_metrics_address);
-  config.ready_file = absl::GetFlag(FLAGS_ready_file);
-  config.grpc.grpc_address = absl::GetFlag(FLAGS_grpc_address);
-  config.grpc.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  kiln::ServiceConfig config = KILN_SERVICE_CONFIG_FROM_FLAGS("kiln-metadata");
   config.grpc.max_receive_message_bytes = 64 << 20;
   kiln::ServiceMain process(std::move(config));
 
