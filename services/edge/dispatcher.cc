@@ -134,9 +134,9 @@ void Dispatcher::Handle(boost::json::object json, const std::shared_ptr<ClientSe
     if (!access.ok()) return Fail(call, access);
     if (session != nullptr && type != MsgType::kBindGetMeta) {
       // A valid token on a connection whose pushes stopped when its bind's token expired.
-      if (auto bind = followers_.Renew(call.tenant, call.ledger, session.get(),
-                                       call.principal.valid_until)) {
-        ServeAgain(call.tenant, call.ledger, session, *std::move(bind));
+      LedgerRef ledger(call.tenant, call.ledger);
+      if (auto bind = followers_.Renew(ledger, session.get(), call.principal.valid_until)) {
+        ServeAgain(ledger, session, *std::move(bind));
       }
     }
   }
@@ -251,7 +251,8 @@ void Dispatcher::HandleGetMeta(Call call) {
   const bool bind = call.msg.type == MsgType::kBindGetMeta;
   if (bind && call.session != nullptr) {
     // Follow first, then read: every change after the read is pushed, none is lost.
-    followers_.Follow(call.tenant, call.ledger, call.session, call.msg, call.principal.valid_until);
+    followers_.Follow(LedgerRef(call.tenant, call.ledger), call.session, call.msg,
+                      call.principal.valid_until);
   }
   metadata::v1::GetLedgerRequest request;
   request.set_tenant(call.tenant);
@@ -271,7 +272,8 @@ void Dispatcher::HandleGetMeta(Call call) {
         if (!r.ok()) return Fail(call, r.status());
         if (!cursor.empty()) poll_cursors_.Served(cursor, r->state().version(), !r->incremental());
         if (bind && call.session != nullptr) {
-          followers_.Served(call.tenant, call.ledger, call.session.get(), r->state().version());
+          followers_.Served(LedgerRef(call.tenant, call.ledger), call.session.get(),
+                            r->state().version());
         }
         boost::json::object reply = EncodeEnvelope(call.msg, ReplyTypeName(call.msg.type));
         if (std::optional<Conn> conn = ReplyConn(call)) reply["conn"] = EncodeConn(*conn);
@@ -346,19 +348,19 @@ void Dispatcher::HandleBlobUrl(Call call) {
   Succeed(call, std::move(reply));
 }
 
-void Dispatcher::ServeAgain(const std::string& tenant, const std::string& ledger,
-                            const std::shared_ptr<ClientSession>& session, Message bind) {
+void Dispatcher::ServeAgain(const LedgerRef& ledger, const std::shared_ptr<ClientSession>& session,
+                            Message bind) {
   metadata::v1::GetLedgerRequest request;
-  request.set_tenant(tenant);
-  request.set_ledger(ledger);
+  request.set_tenant(ledger.tenant());
+  request.set_ledger(ledger.ledger());
   request.set_include_entries(true);
-  backend_.GetLedger(std::move(request), [this, tenant, ledger, session, bind = std::move(bind)](
+  backend_.GetLedger(std::move(request), [this, ledger, session, bind = std::move(bind)](
                                              absl::StatusOr<metadata::v1::GetLedgerResponse> r) {
     if (!r.ok()) {
       LOG(WARNING) << "could not serve a renewed connection its ledger again: " << r.status();
       return;
     }
-    followers_.Served(tenant, ledger, session.get(), r->state().version());
+    followers_.Served(ledger, session.get(), r->state().version());
     boost::json::object push = EncodeEnvelope(bind, ReplyTypeName(MsgType::kBindGetMeta));
     push["conn"] = EncodeConn(Conn{session->req_id(), session->res_id()});
     push["signedUrl"] = "";

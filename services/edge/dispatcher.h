@@ -93,8 +93,8 @@ class Dispatcher : public MessageHandler {
 
   // Serves `session` the ledger afresh as an eventGetMeta push shaped like its `bind` (after its
   // pushes were withheld for an expired token).
-  void ServeAgain(const std::string& tenant, const std::string& ledger,
-                  const std::shared_ptr<ClientSession>& session, Message bind);
+  void ServeAgain(const LedgerRef& ledger, const std::shared_ptr<ClientSession>& session,
+                  Message bind);
 
   const DispatcherOptions options_;
   const Authenticator& auth_;

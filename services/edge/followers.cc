@@ -42,11 +42,9 @@ std::string DeletedLedgerError(const Message& bind, const std::string& req_id,
 // The followers of one ledger and the state of its Watch stream.
 class LedgerFollowers::Ledger {
  public:
-  Ledger(std::string tenant, std::string ledger)
-      : tenant(std::move(tenant)), ledger(std::move(ledger)) {}
+  explicit Ledger(LedgerRef ref) : ref(std::move(ref)) {}
 
-  const std::string tenant;
-  const std::string ledger;
+  const LedgerRef ref;
 
   // A bound connection. Pushes are built once per event, not per follower: `head` is this
   // follower's eventGetMeta serialized up to `"meta":` (made at bind time for the connection ids
@@ -120,7 +118,7 @@ void LedgerFollowers::StartWatch(const std::shared_ptr<Ledger>& ledger) {
   };
   handlers.on_end = [this, ledger](const absl::Status& status) { WatchEnded(ledger, status); };
   std::shared_ptr<LedgerWatch> watch =
-      watcher_.Watch(ledger->tenant, ledger->ledger, std::move(handlers));
+      watcher_.Watch(ledger->ref.tenant(), ledger->ref.ledger(), std::move(handlers));
   bool cancel = false;
   {
     absl::MutexLock lock(&ledger->mu);
@@ -214,17 +212,15 @@ void LedgerFollowers::Deliver(Ledger& ledger, const metadata::v1::WatchEvent& ev
   }
 }
 
-void LedgerFollowers::Follow(const std::string& tenant, const std::string& ledger,
-                             const std::shared_ptr<ClientSession>& session, Message bind,
-                             absl::Time token_expires) {
-  LedgerRef key(tenant, ledger);
+void LedgerFollowers::Follow(const LedgerRef& key, const std::shared_ptr<ClientSession>& session,
+                             Message bind, absl::Time token_expires) {
   std::shared_ptr<Ledger> l;
   bool start = false;
   {
     absl::MutexLock lock(&mu_);
     auto [it, inserted] = ledgers_.try_emplace(key);
     if (inserted) {
-      it->second = std::make_shared<Ledger>(tenant, ledger);
+      it->second = std::make_shared<Ledger>(key);
       start = true;
     }
     l = it->second;
@@ -241,20 +237,18 @@ void LedgerFollowers::Follow(const std::string& tenant, const std::string& ledge
 
 void LedgerFollowers::Forget(const std::shared_ptr<Ledger>& ledger) {
   absl::MutexLock lock(&mu_);
-  auto it = ledgers_.find(LedgerRef(ledger->tenant, ledger->ledger));
+  auto it = ledgers_.find(ledger->ref);
   if (it != ledgers_.end() && it->second == ledger) ledgers_.erase(it);
 }
 
-std::shared_ptr<LedgerFollowers::Ledger> LedgerFollowers::Find(const std::string& tenant,
-                                                               const std::string& ledger) {
+std::shared_ptr<LedgerFollowers::Ledger> LedgerFollowers::Find(const LedgerRef& ledger) {
   absl::MutexLock lock(&mu_);
-  auto it = ledgers_.find(LedgerRef(tenant, ledger));
+  auto it = ledgers_.find(ledger);
   return it == ledgers_.end() ? nullptr : it->second;
 }
 
-void LedgerFollowers::Served(const std::string& tenant, const std::string& ledger,
-                             ClientSession* session, uint64_t version) {
-  std::shared_ptr<Ledger> l = Find(tenant, ledger);
+void LedgerFollowers::Served(const LedgerRef& ledger, ClientSession* session, uint64_t version) {
+  std::shared_ptr<Ledger> l = Find(ledger);
   if (l == nullptr) return;
   absl::MutexLock lock(&l->mu);
   auto it = l->followers.find(session);
@@ -263,9 +257,9 @@ void LedgerFollowers::Served(const std::string& tenant, const std::string& ledge
   }
 }
 
-std::optional<Message> LedgerFollowers::Renew(const std::string& tenant, const std::string& ledger,
-                                              ClientSession* session, absl::Time token_expires) {
-  std::shared_ptr<Ledger> l = Find(tenant, ledger);
+std::optional<Message> LedgerFollowers::Renew(const LedgerRef& ledger, ClientSession* session,
+                                              absl::Time token_expires) {
+  std::shared_ptr<Ledger> l = Find(ledger);
   if (l == nullptr) return std::nullopt;
   absl::MutexLock lock(&l->mu);
   auto it = l->followers.find(session);

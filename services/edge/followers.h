@@ -43,22 +43,19 @@ class LedgerFollowers {
   LedgerFollowers(LedgerWatcher& watcher, const Clock& clock, prometheus::Registry& registry);
   ~LedgerFollowers();
 
-  // Pushes later changes of (tenant, ledger) to `session`, shaped like `bind` (the client's
-  // decoded bindGetMeta, reused for tid, auth, tenant, methodParam and urlParam), until
-  // `token_expires`.
-  void Follow(const std::string& tenant, const std::string& ledger,
-              const std::shared_ptr<ClientSession>& session, Message bind,
+  // Pushes later changes of `ledger` to `session`, shaped like `bind` (the client's decoded
+  // bindGetMeta, reused for tid, auth, tenant, methodParam and urlParam), until `token_expires`.
+  void Follow(const LedgerRef& ledger, const std::shared_ptr<ClientSession>& session, Message bind,
               absl::Time token_expires);
 
   // `session` was served the ledger as of `version`: changes up to it are not pushed to it again.
-  void Served(const std::string& tenant, const std::string& ledger, ClientSession* session,
-              uint64_t version);
+  void Served(const LedgerRef& ledger, ClientSession* session, uint64_t version);
 
-  // `session` presented a valid token for (tenant, ledger) that expires at `token_expires`. When
+  // `session` presented a valid token for `ledger` that expires at `token_expires`. When
   // pushes to it were withheld because its earlier token had expired, returns its bind message:
   // the caller serves it the ledger afresh (and calls Served).
-  std::optional<Message> Renew(const std::string& tenant, const std::string& ledger,
-                               ClientSession* session, absl::Time token_expires);
+  std::optional<Message> Renew(const LedgerRef& ledger, ClientSession* session,
+                               absl::Time token_expires);
 
   // Stops every push to `session` (call when its connection closes).
   void Unfollow(ClientSession* session);
@@ -78,8 +75,8 @@ class LedgerFollowers {
 
   // Drops `ledger` (whose Watch failed for good) so that a later Follow starts afresh.
   void Forget(const std::shared_ptr<Ledger>& ledger);
-  // The followers of (tenant, ledger), or null.
-  std::shared_ptr<Ledger> Find(const std::string& tenant, const std::string& ledger);
+  // The followers of `ledger`, or null.
+  std::shared_ptr<Ledger> Find(const LedgerRef& ledger);
 
   LedgerWatcher& watcher_;
   const Clock& clock_;

@@ -44,7 +44,7 @@ class FollowersTest : public ::testing::Test {
   }
 
   void Follow(const std::shared_ptr<RecordingSession>& s) {
-    followers_.Follow("t1", "l1", s, Bind(), absl::InfiniteFuture());
+    followers_.Follow(LedgerRef("t1", "l1"), s, Bind(), absl::InfiniteFuture());
   }
 
   FakeClock clock_;
@@ -99,11 +99,11 @@ TEST_F(FollowersTest, LastUnfollowCancelsTheWatch) {
 
 TEST_F(FollowersTest, ExpiredTokenWithholdsPushesUntilRenewed) {
   auto a = std::make_shared<RecordingSession>();
-  followers_.Follow("t1", "l1", a, Bind(), clock_.Now() + absl::Minutes(1));
+  followers_.Follow(LedgerRef("t1", "l1"), a, Bind(), clock_.Now() + absl::Minutes(1));
   clock_.Advance(absl::Minutes(2));
   watcher_.watches()[0]->Deliver(Event(1));
   EXPECT_TRUE(a->pushed.empty());
-  auto bind = followers_.Renew("t1", "l1", a.get(), clock_.Now() + absl::Hours(1));
+  auto bind = followers_.Renew(LedgerRef("t1", "l1"), a.get(), clock_.Now() + absl::Hours(1));
   ASSERT_TRUE(bind.has_value());
   EXPECT_EQ(bind->tid, "b1");
   watcher_.watches()[0]->Deliver(Event(2));
