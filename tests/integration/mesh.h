@@ -20,6 +20,7 @@
 #include "services/merge/merge_service.h"
 #include "services/metadata/kv_backends.h"
 #include "services/metadata/metadata_service.h"
+#include "tests/integration/merge_instance.h"
 #include "tests/support/test_support.h"
 
 namespace kiln::testing {
@@ -35,27 +36,21 @@ class Mesh {
         metadata::MetadataServiceOptions{}, store_, hub_, executor_, metadata_metrics_.registry());
     metadata_server_ = *GrpcServer::Start(ServerOptions{}, {metadata_.get()}, metadata_metrics_);
     for (int i = 0; i < merges; ++i) {
-      auto& m = merges_.emplace_back(std::make_unique<MergeInstance>());
-      m->blockstore = merge::NewGrpcBlockStoreClient(
-          LoopbackChannel(Target(blockstore_server_->port())), absl::Seconds(10));
-      m->metadata = merge::NewGrpcMetadataClient(LoopbackChannel(Target(metadata_server_->port())),
-                                                 absl::Seconds(10));
-      m->service = std::make_unique<merge::MergeServiceImpl>(
-          merge::MergeServiceOptions{}, *m->blockstore, *m->metadata, m->metrics.registry());
-      m->server = *GrpcServer::Start(ServerOptions{}, {m->service.get()}, m->metrics);
-      m->stub = merge::v1::MergeService::NewStub(LoopbackChannel(Target(m->server->port())));
+      merges_.push_back(
+          std::make_unique<MergeInstance>(LoopbackChannel(Target(blockstore_server_->port())),
+                                          LoopbackChannel(Target(metadata_server_->port()))));
     }
     metadata_stub_ =
         metadata::v1::MetadataService::NewStub(LoopbackChannel(Target(metadata_server_->port())));
   }
 
   ~Mesh() {
-    for (auto& m : merges_) m->server->Shutdown();
+    for (auto& m : merges_) m->Shutdown();
     metadata_server_->Shutdown();
     blockstore_server_->Shutdown();
   }
 
-  merge::v1::MergeService::Stub& merge(int i) { return *merges_[i]->stub; }
+  merge::v1::MergeService::Stub& merge(int i) { return merges_[i]->stub(); }
   // Loopback targets of the block-store and metadata servers (for other clients of the mesh).
   std::string blockstore_target() const { return Target(blockstore_server_->port()); }
   std::string metadata_target() const { return Target(metadata_server_->port()); }
@@ -63,7 +58,7 @@ class Mesh {
   metadata::KvBackend& kv() { return *kv_; }
   metadata::v1::MetadataService::Stub& metadata() { return *metadata_stub_; }
   blockstore::MemoryBlockBackend& blocks() { return blocks_; }
-  Metrics& merge_metrics(int i) { return merges_[i]->metrics; }
+  Metrics& merge_metrics(int i) { return merges_[i]->metrics(); }
 
   // The ledger's state with probes for `cids`.
   metadata::v1::GetLedgerResponse Ledger(const std::string& tenant, const std::string& ledger,
@@ -82,15 +77,6 @@ class Mesh {
 
  private:
   static std::string Target(int port) { return "127.0.0.1:" + std::to_string(port); }
-
-  struct MergeInstance {
-    Metrics metrics;
-    std::unique_ptr<merge::BlockStoreClient> blockstore;
-    std::unique_ptr<merge::MetadataClient> metadata;
-    std::unique_ptr<merge::MergeServiceImpl> service;
-    std::unique_ptr<GrpcServer> server;
-    std::unique_ptr<merge::v1::MergeService::Stub> stub;
-  };
 
   BoundedExecutor executor_{{.threads = 8, .max_queued = 4096}};
   blockstore::MemoryBlockBackend blocks_;

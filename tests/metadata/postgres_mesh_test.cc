@@ -31,6 +31,7 @@
 #include "services/blockstore/memory_backend.h"
 #include "services/merge/grpc_peers.h"
 #include "services/merge/merge_service.h"
+#include "tests/integration/merge_instance.h"
 #include "tests/metadata/replica.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/test_support.h"
@@ -65,12 +66,12 @@ class PostgresMesh {
   }
 
   ~PostgresMesh() {
-    for (auto& m : merges_) m->server->Shutdown();
+    for (auto& m : merges_) m->Shutdown();
     replicas_.clear();
     blockstore_server_->Shutdown();
   }
 
-  merge::v1::MergeService::Stub& merge(int i) { return *merges_[i]->stub; }
+  merge::v1::MergeService::Stub& merge(int i) { return merges_[i]->stub(); }
   v1::MetadataService::Stub& metadata(int i) { return *stubs_[i]; }
 
   // A CAR of (t1, ledger) in the block-store.
@@ -96,7 +97,7 @@ class PostgresMesh {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     merge::v1::PutMetaResponse resp;
-    return merges_[merge]->stub->PutMeta(&ctx, r, &resp);
+    return merges_[merge]->stub().PutMeta(&ctx, r, &resp);
   }
 
   // The ledger as replica `i` serves it, probing `cids`.
@@ -152,28 +153,12 @@ class PostgresMesh {
 
   // A merge whose metadata target is `metadata` (one address or an ipv4: list, balanced).
   void AddMerge(const std::string& metadata) {
-    auto& m = merges_.emplace_back(std::make_unique<Merge>());
-    m->blockstore = merge::NewGrpcBlockStoreClient(
-        LoopbackChannel("127.0.0.1:" + std::to_string(blockstore_server_->port())),
-        absl::Seconds(10));
     auto channels = ShardedChannels::Create(metadata, "metadata_target");
     EXPECT_TRUE(channels.ok()) << channels.status();
-    m->metadata = merge::NewGrpcMetadataClient(*channels, absl::Seconds(10));
-    m->service = std::make_unique<merge::MergeServiceImpl>(
-        merge::MergeServiceOptions{}, *m->blockstore, *m->metadata, m->metrics.registry());
-    m->server = *GrpcServer::Start(ServerOptions{}, {m->service.get()}, m->metrics);
-    m->stub = merge::v1::MergeService::NewStub(
-        LoopbackChannel("127.0.0.1:" + std::to_string(m->server->port())));
+    merges_.push_back(std::make_unique<kiln::testing::MergeInstance>(
+        LoopbackChannel("127.0.0.1:" + std::to_string(blockstore_server_->port())), *channels));
   }
 
-  struct Merge {
-    Metrics metrics;
-    std::unique_ptr<merge::BlockStoreClient> blockstore;
-    std::unique_ptr<merge::MetadataClient> metadata;
-    std::unique_ptr<merge::MergeServiceImpl> service;
-    std::unique_ptr<GrpcServer> server;
-    std::unique_ptr<merge::v1::MergeService::Stub> stub;
-  };
   BoundedExecutor executor_{{.threads = 4, .max_queued = 4096}};
   blockstore::MemoryBlockBackend blocks_;
   Metrics blockstore_metrics_;
@@ -181,7 +166,7 @@ class PostgresMesh {
   std::unique_ptr<GrpcServer> blockstore_server_;
   std::vector<std::unique_ptr<MetadataReplica>> replicas_;
   std::vector<std::unique_ptr<v1::MetadataService::Stub>> stubs_;
-  std::vector<std::unique_ptr<Merge>> merges_;
+  std::vector<std::unique_ptr<kiln::testing::MergeInstance>> merges_;
 };
 
 // Collects the versions a Watch stream delivers, on its own thread.
