@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "services/merge/heads.h"
 #include "tests/integration/mesh.h"
+#include "tests/integration/random_dag.h"
 
 namespace kiln::merge {
 namespace {
@@ -200,10 +201,7 @@ TEST(MergePropertyTest, RandomDagsInRandomOrdersThroughTwoMergesConverge) {
     std::mt19937_64 rng(base_seed + round);
     std::string ledger = "prop-" + std::to_string(round);
     // Build the DAG: each writer extends its own view, sometimes merging another writer's head.
-    struct Node {
-      EncodedMetaEntry entry;
-    };
-    std::vector<Node> nodes;
+    std::vector<EncodedMetaEntry> nodes;
     std::vector<std::vector<int>> writer_heads(3);
     for (int i = 0; i < 45; ++i) {
       int w = static_cast<int>(rng() % 3);
@@ -211,32 +209,21 @@ TEST(MergePropertyTest, RandomDagsInRandomOrdersThroughTwoMergesConverge) {
       if (!nodes.empty() && rng() % 3 == 0)
         parent_ids.insert(static_cast<int>(rng() % nodes.size()));
       std::vector<Cid> parents;
-      for (int p : parent_ids) parents.push_back(*ParseCid(nodes[p].entry.cid));
+      for (int p : parent_ids) parents.push_back(*ParseCid(nodes[p].cid));
       std::string car_bytes = "car " + ledger + " " + std::to_string(i);
       Cid car = CidForSha256(kCodecFireproofCar, car_bytes);
       ASSERT_TRUE(mesh.blocks()
                       .Put({"t1", ledger, blockstore::Store::kCar, car.ToString()}, car_bytes,
                            Sha256(car_bytes))
                       .ok());
-      nodes.push_back({EncodeMetaEntry({car}, parents)});
+      nodes.push_back(EncodeMetaEntry({car}, parents));
       writer_heads[w] = {i};
     }
-    std::set<std::string> all, referenced;
-    for (const auto& n : nodes) {
-      all.insert(n.entry.cid);
-      referenced.insert(n.entry.parents.begin(), n.entry.parents.end());
-    }
-    std::vector<std::string> expected_heads;
-    std::set_difference(all.begin(), all.end(), referenced.begin(), referenced.end(),
-                        std::back_inserter(expected_heads));
+    const kiln::testing::DagCids dag = kiln::testing::CidsOf(nodes);
 
     // Arrival order: a shuffle plus ~25% duplicates, split over two merge instances.
-    std::vector<int> order;
-    for (int i = 0; i < static_cast<int>(nodes.size()); ++i) order.push_back(i);
-    for (int i = 0; i < 12; ++i) order.push_back(static_cast<int>(rng() % nodes.size()));
-    std::shuffle(order.begin(), order.end(), rng);
-    std::vector<std::vector<int>> lanes(2);
-    for (int idx : order) lanes[rng() % 2].push_back(idx);
+    const std::vector<std::vector<int>> lanes =
+        kiln::testing::ArrivalLanes(rng, static_cast<int>(nodes.size()), 12, 2);
     std::vector<std::thread> threads;
     for (int lane = 0; lane < 2; ++lane) {
       threads.emplace_back([&, lane] {
@@ -246,9 +233,9 @@ TEST(MergePropertyTest, RandomDagsInRandomOrdersThroughTwoMergesConverge) {
           r.set_ledger(ledger);
           r.set_writer("lane" + std::to_string(lane));
           auto* e = r.add_entries();
-          e->set_cid(nodes[idx].entry.cid);
-          for (const auto& p : nodes[idx].entry.parents) e->add_parents(p);
-          e->set_data(nodes[idx].entry.data);
+          e->set_cid(nodes[idx].cid);
+          for (const auto& p : nodes[idx].parents) e->add_parents(p);
+          e->set_data(nodes[idx].data);
           r.add_keys("zKey" + std::to_string(lane));
           grpc::ClientContext ctx;
           ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -259,9 +246,9 @@ TEST(MergePropertyTest, RandomDagsInRandomOrdersThroughTwoMergesConverge) {
       });
     }
     for (auto& t : threads) t.join();
-    std::vector<std::string> cids(all.begin(), all.end());
+    const std::vector<std::string>& cids = dag.all;
     auto ledger_state = mesh.Ledger("t1", ledger, cids);
-    EXPECT_THAT(ledger_state.state().heads(), UnorderedElementsAreArray(expected_heads))
+    EXPECT_THAT(ledger_state.state().heads(), UnorderedElementsAreArray(dag.heads))
         << "seed " << base_seed + round;
     for (const auto& probe : ledger_state.probes()) {
       EXPECT_TRUE(probe.accepted()) << "seed " << base_seed + round << " lost " << probe.cid();

@@ -32,6 +32,7 @@
 #include "services/merge/grpc_peers.h"
 #include "services/merge/merge_service.h"
 #include "tests/integration/merge_instance.h"
+#include "tests/integration/random_dag.h"
 #include "tests/metadata/replica.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/test_support.h"
@@ -247,21 +248,10 @@ TEST(PostgresMeshTest, RandomDagsThroughTwoMergesAndTwoReplicasConverge) {
       nodes.push_back(EncodeMetaEntry({car}, parents));
       writer_heads[w] = {i};
     }
-    std::set<std::string> all, referenced;
-    for (const auto& n : nodes) {
-      all.insert(n.cid);
-      referenced.insert(n.parents.begin(), n.parents.end());
-    }
-    std::vector<std::string> expected_heads;
-    std::set_difference(all.begin(), all.end(), referenced.begin(), referenced.end(),
-                        std::back_inserter(expected_heads));
+    const kiln::testing::DagCids dag = kiln::testing::CidsOf(nodes);
     // A shuffle plus duplicates, split over the two merges (and so the two replicas).
-    std::vector<int> order;
-    for (int i = 0; i < static_cast<int>(nodes.size()); ++i) order.push_back(i);
-    for (int i = 0; i < 10; ++i) order.push_back(static_cast<int>(rng() % nodes.size()));
-    std::shuffle(order.begin(), order.end(), rng);
-    std::vector<std::vector<int>> lanes(2);
-    for (int idx : order) lanes[rng() % 2].push_back(idx);
+    const std::vector<std::vector<int>> lanes =
+        kiln::testing::ArrivalLanes(rng, static_cast<int>(nodes.size()), 10, 2);
     std::vector<std::thread> threads;
     for (int lane = 0; lane < 2; ++lane) {
       threads.emplace_back([&, lane] {
@@ -272,12 +262,12 @@ TEST(PostgresMeshTest, RandomDagsThroughTwoMergesAndTwoReplicasConverge) {
       });
     }
     for (auto& t : threads) t.join();
-    std::vector<std::string> cids(all.begin(), all.end());
+    const std::vector<std::string>& cids = dag.all;
     auto via0 = mesh.Ledger(0, ledger, cids);
     auto via1 = mesh.Ledger(1, ledger, cids);
-    EXPECT_THAT(via0.state().heads(), UnorderedElementsAreArray(expected_heads))
+    EXPECT_THAT(via0.state().heads(), UnorderedElementsAreArray(dag.heads))
         << "seed " << base_seed + round;
-    EXPECT_THAT(via1.state().heads(), UnorderedElementsAreArray(expected_heads))
+    EXPECT_THAT(via1.state().heads(), UnorderedElementsAreArray(dag.heads))
         << "seed " << base_seed + round;
     EXPECT_EQ(via0.state().version(), via1.state().version());
     for (const auto& probe : via1.probes()) {
