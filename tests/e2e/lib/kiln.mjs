@@ -275,6 +275,8 @@ async function startPostgres(logDir) {
 //                   kiln.admin(args) then runs kiln-admin against it.
 //   blobs           "rocksdb", "s3" or "s3-proxied" (default: KILN_E2E_BLOBS, see above)
 //   metadata        "rocksdb" or "postgres" (default: KILN_E2E_METADATA, see above)
+//   sync            false starts the RocksDB stores with ?sync=false (no fsync per write; for
+//                   benchmarks that measure what the fsync costs, never for tests of durability)
 export async function startKiln({
   auth = "none",
   tokenPublicKey,
@@ -283,6 +285,7 @@ export async function startKiln({
   control = false,
   blobs = BLOBS,
   metadata = METADATA,
+  sync = true,
 } = {}) {
   const bin = buildDir();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kiln-e2e-"));
@@ -355,7 +358,7 @@ export async function startKiln({
         ...(s3Url
           ? [`--backend=${s3Url}`]
           : [
-              `--backend=rocksdb://${path.join(dataDir, `blockstore${suffix(i)}`)}`,
+              `--backend=rocksdb://${path.join(dataDir, `blockstore${suffix(i)}`)}${sync ? "" : "?sync=false"}`,
               `--shard_index=${i}`,
               `--shard_count=${replicas > 1 ? replicas : 0}`,
             ]),
@@ -366,7 +369,7 @@ export async function startKiln({
       if (postgres) continue; // the metadata replicas are started below
       const md = await start(`metadata${suffix(i)}`, [
         path.join(bin, "services/metadata/kiln-metadata"),
-        `--backend=rocksdb://${path.join(dataDir, `metadata${suffix(i)}`)}`,
+        `--backend=rocksdb://${path.join(dataDir, `metadata${suffix(i)}`)}${sync ? "" : "?sync=false"}`,
         `--kek_file=${kekFile}`,
         `--shard_index=${i}`,
         `--shard_count=${replicas > 1 ? replicas : 0}`,
