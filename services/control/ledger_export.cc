@@ -8,6 +8,7 @@
 #include "common/grpc_status.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
+#include "services/control/blob_listing.h"
 
 namespace kiln::control {
 namespace {
@@ -148,25 +149,12 @@ absl::StatusOr<std::vector<std::pair<bv1::Store, std::string>>> LedgerExporter::
   std::vector<std::pair<bv1::Store, std::string>> blobs;
   uint64_t total = 0;
   for (bv1::Store store : {bv1::STORE_CAR, bv1::STORE_FILE, bv1::STORE_META, bv1::STORE_WAL}) {
-    std::string token;
-    do {
-      grpc::ClientContext context;
-      SetDeadline(&context);
-      bv1::ListRequest request;
-      request.set_tenant(tenant);
-      request.set_ledger(ledger);
-      request.set_store(store);
-      request.set_page_size(1000);
-      request.set_page_token(token);
-      bv1::ListResponse page;
-      KILN_RETURN_IF_ERROR(
-          FromGrpcStatus(blockstore_.For(tenant, ledger)->List(&context, request, &page)));
-      for (const auto& blob : page.blobs()) {
-        total += blob.size();
-        blobs.emplace_back(store, blob.key());
-      }
-      token = page.next_page_token();
-    } while (!token.empty());
+    KILN_RETURN_IF_ERROR(ForEachListedBlob(*blockstore_.For(tenant, ledger), tenant, ledger, store,
+                                           deadline_, [&](const bv1::BlobStat& blob) {
+                                             total += blob.size();
+                                             blobs.emplace_back(store, blob.key());
+                                             return absl::OkStatus();
+                                           }));
   }
   if (total > max_blob_bytes_) {
     return absl::ResourceExhaustedError(absl::StrCat(
