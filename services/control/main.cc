@@ -16,6 +16,7 @@
 #include "common/jwt_issuer.h"
 #include "common/metrics.h"
 #include "common/server.h"
+#include "common/tls_credentials.h"
 #include "glog/logging.h"
 #include "services/control/admin_auth.h"
 #include "services/control/audit_log.h"
@@ -33,7 +34,15 @@ ABSL_FLAG(std::string, blockstore_target, "127.0.0.1:7101",
           "gRPC targets of the block-store shards, comma-separated in shard order, as for "
           "--metadata_target.");
 ABSL_FLAG(std::string, admin_token_file, "",
-          "File holding the admin bearer token (required; e.g. `openssl rand -hex 32`).");
+          "File holding the admin bearer token (e.g. `openssl rand -hex 32`); required unless "
+          "--tls_client_ca_file is given.");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain (with --tls_key_file): serve the control API over TLS.");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file.");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA certificate(s): mutual TLS. Every client must present a certificate signed by "
+          "it (the handshake refuses others), which is then an admin credential. Needs "
+          "--tls_cert_file.");
 ABSL_FLAG(std::string, issuer_key_file, "",
           "PEM EC P-256 private key that signs session tokens (IssueToken); empty disables "
           "IssueToken. Give kiln-edge its public half (GetIssuerKeys, or `openssl ec -pubout`).");
@@ -72,9 +81,28 @@ int main(int argc, char** argv) {
   kiln::InitLogging(argv[0]);
 
   const std::string token_file = absl::GetFlag(FLAGS_admin_token_file);
-  if (token_file.empty()) Die("--admin_token_file is required (the control API is privileged)");
-  auto auth = kiln::control::AdminAuth::Create(ReadFileOrDie(token_file, "admin token"));
+  const std::string client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  if (token_file.empty() && client_ca_file.empty()) {
+    Die("--admin_token_file or --tls_client_ca_file is required (the control API is privileged)");
+  }
+  auto auth = kiln::control::AdminAuth::Create(
+      token_file.empty() ? "" : ReadFileOrDie(token_file, "admin token"),
+      {.client_certificates = !client_ca_file.empty()});
   if (!auth.ok()) Die("--admin_token_file: " + std::string(auth.status().message()));
+  std::shared_ptr<grpc::ServerCredentials> credentials;  // null: plaintext
+  const std::string cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  const std::string key_file = absl::GetFlag(FLAGS_tls_key_file);
+  if (cert_file.empty() != key_file.empty()) Die("give both --tls_cert_file and --tls_key_file");
+  if (cert_file.empty() && !client_ca_file.empty())
+    Die("--tls_client_ca_file needs --tls_cert_file");
+  if (!cert_file.empty()) {
+    auto tls = kiln::TlsServerCredentials(
+        {.cert_chain = ReadFileOrDie(cert_file, "TLS certificate"),
+         .private_key = ReadFileOrDie(key_file, "TLS key"),
+         .client_ca = client_ca_file.empty() ? "" : ReadFileOrDie(client_ca_file, "client CA")});
+    if (!tls.ok()) Die("--tls_*_file: " + std::string(tls.status().message()));
+    credentials = *std::move(tls);
+  }
 
   std::unique_ptr<kiln::TokenIssuer> issuer;
   if (const std::string f = absl::GetFlag(FLAGS_issuer_key_file); !f.empty()) {
@@ -115,6 +143,7 @@ int main(int argc, char** argv) {
   kiln::ServerOptions server_options;
   server_options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
   server_options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  server_options.credentials = credentials;
   auto server = kiln::GrpcServer::Start(server_options, {&service}, metrics);
   if (!server.ok()) Die(std::string(server.status().message()));
   LOG(INFO) << "kiln-control serving gRPC on port " << (*server)->port() << ", metrics on port "

@@ -320,6 +320,8 @@ export async function startKiln({
     if (auth === "es256" && !tokenPublicKey) tokenPublicKey = `@${issuerPubFile}`;
   }
   let controlTarget = "";
+  let controlPeers = []; // kiln-control's --metadata_target and --blockstore_target
+  let extraControls = 0;
 
   const common = ["--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0"];
   // edges[i]: { svc, argv, port, metricsPort }
@@ -426,11 +428,11 @@ export async function startKiln({
       });
       await startEdge(i, 0);
     }
+    controlPeers = [`--metadata_target=${metadataTarget}`, `--blockstore_target=${s3Url ? shards.blockstore[0] : blockstoreTarget}`];
     if (control) {
       const c = await start("control", [
         path.join(bin, "services/control/kiln-control"),
-        `--metadata_target=${metadataTarget}`,
-        `--blockstore_target=${s3Url ? shards.blockstore[0] : blockstoreTarget}`,
+        ...controlPeers,
         `--admin_token_file=${adminTokenFile}`,
         `--issuer_key_file=${issuerKeyFile}`,
         `--audit_log=${path.join(dataDir, "audit.jsonl")}`,
@@ -509,6 +511,12 @@ export async function startKiln({
     },
     // kiln-control's address and admin token file (with control: true).
     control: { get target() { return controlTarget; }, adminTokenFile, issuerKeyFile, issuerPubFile },
+    // Starts one more kiln-control on this mesh with `args` (its credential and TLS flags; no
+    // issuer key, audit log in memory) and returns its gRPC target. stop() stops it.
+    async startControl(args) {
+      const c = await start(`control-${++extraControls}`, [path.join(bin, "services/control/kiln-control"), ...controlPeers, ...args, ...common]);
+      return `127.0.0.1:${c.ports.grpc_port}`;
+    },
     // Runs kiln-admin with `args` against this deployment's kiln-control; {status, stdout, stderr}.
     admin(args, { connect = true } = {}) {
       const argv = [...args, ...(connect ? [`--target=${controlTarget}`, `--admin_token_file=${adminTokenFile}`] : [])];
