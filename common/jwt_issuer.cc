@@ -14,6 +14,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/openssl_ptr.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 
@@ -22,25 +23,7 @@ namespace {
 
 constexpr int kP256FieldBytes = 32;
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
-struct PkeyCtxFree {
-  void operator()(EVP_PKEY_CTX* ctx) const { EVP_PKEY_CTX_free(ctx); }
-};
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-struct BioFree {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-struct BnFree {
-  void operator()(BIGNUM* bn) const { BN_free(bn); }
-};
-struct EcdsaSigFree {
-  void operator()(ECDSA_SIG* sig) const { ECDSA_SIG_free(sig); }
-};
+using Pkey = EvpPkeyPtr;
 
 absl::Status OpenSslInternal(absl::string_view what) {
   ERR_clear_error();
@@ -56,7 +39,7 @@ std::string Base64Url(absl::string_view bytes) {
 absl::StatusOr<std::string> Coordinate(EVP_PKEY* key, const char* name) {
   BIGNUM* raw = nullptr;
   if (EVP_PKEY_get_bn_param(key, name, &raw) != 1) return OpenSslInternal("read a key coordinate");
-  std::unique_ptr<BIGNUM, BnFree> bn(raw);
+  BignumPtr bn(raw);
   std::string out(kP256FieldBytes, '\0');
   if (BN_bn2binpad(bn.get(), reinterpret_cast<unsigned char*>(out.data()), kP256FieldBytes) !=
       kP256FieldBytes) {
@@ -78,7 +61,7 @@ bool IsP256(EVP_PKEY* key) {
 }
 
 std::string PublicPem(EVP_PKEY* key) {
-  std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
+  BioPtr bio(BIO_new(BIO_s_mem()));
   if (bio == nullptr || PEM_write_bio_PUBKEY(bio.get(), key) != 1) return "";
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
@@ -87,7 +70,7 @@ std::string PublicPem(EVP_PKEY* key) {
 
 // The JOSE form (r || s, 32 bytes each) of an ES256 signature over `input`.
 absl::StatusOr<std::string> SignEs256(EVP_PKEY* key, absl::string_view input) {
-  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   if (ctx == nullptr || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) != 1) {
     return OpenSslInternal("start an ES256 signature");
   }
@@ -102,7 +85,7 @@ absl::StatusOr<std::string> SignEs256(EVP_PKEY* key, absl::string_view input) {
     return OpenSslInternal("make an ES256 signature");
   }
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  std::unique_ptr<ECDSA_SIG, EcdsaSigFree> sig(d2i_ECDSA_SIG(nullptr, &p, der_len));
+  EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, der_len));
   if (sig == nullptr) return OpenSslInternal("decode an ECDSA signature");
   std::string out(2 * kP256FieldBytes, '\0');
   auto* o = reinterpret_cast<unsigned char*>(out.data());
@@ -154,7 +137,7 @@ absl::StatusOr<std::string> P256PublicJwk(EVP_PKEY* key) {
 absl::StatusOr<std::string> GenerateP256PrivateKeyPem() {
   Pkey key(EVP_EC_gen("P-256"));
   if (key == nullptr) return OpenSslInternal("generate a P-256 key");
-  std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
+  BioPtr bio(BIO_new(BIO_s_mem()));
   if (bio == nullptr ||
       PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return OpenSslInternal("write a private key");
@@ -184,8 +167,7 @@ absl::StatusOr<TokenIssuer> TokenIssuer::Create(absl::string_view private_key_pe
         "the issuer key must be a PEM private key (\"-----BEGIN EC PRIVATE KEY-----\" or "
         "\"-----BEGIN PRIVATE KEY-----\"), e.g. from `openssl ecparam -name prime256v1 -genkey`");
   }
-  std::unique_ptr<BIO, BioFree> bio(
-      BIO_new_mem_buf(private_key_pem.data(), static_cast<int>(private_key_pem.size())));
+  BioPtr bio(BIO_new_mem_buf(private_key_pem.data(), static_cast<int>(private_key_pem.size())));
   if (bio == nullptr) return OpenSslInternal("create a memory BIO");
   EVP_PKEY* raw = PEM_read_bio_PrivateKey(
       bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr);

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/metrics.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/support/channel_arguments.h"
 
@@ -29,6 +30,9 @@ struct ServerOptions {
   // given shutdown_grace to finish. Clients then re-resolve DNS, so replicas added behind a
   // headless Service start receiving calls.
   absl::Duration max_connection_age = absl::ZeroDuration();
+  // How the listening port is secured; null is plaintext (grpc::InsecureServerCredentials).
+  // common/tls_credentials.h makes TLS and mutual-TLS ones.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
 };
 
 class GrpcServer {

@@ -97,6 +97,9 @@ class ServiceMain {
   ServiceMain& operator=(const ServiceMain&) = delete;
 
   const ServiceConfig& config() const { return config_; }
+  // The gRPC server's options, for what is known only after startup checks (TLS credentials);
+  // change them before StartGrpc.
+  ServerOptions& grpc_options() { return config_.grpc; }
   Metrics& metrics() { return metrics_; }
 
   // Prints "<program>: <message>" to stderr and exits with status 2.

@@ -35,7 +35,8 @@ int Refused(const std::string& command, const grpc::Status& s) {
   std::cerr << "kiln-admin " << command << ": " << s.error_message() << " ("
             << absl::StatusCodeToString(static_cast<absl::StatusCode>(s.error_code())) << ")";
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    std::cerr << "; is kiln-control running at the target?";
+    std::cerr << "; is kiln-control running at the target? (with TLS it refuses plaintext "
+                 "clients, and with mutual TLS any client without a certificate from its CA)";
   }
   std::cerr << std::endl;
   return 1;

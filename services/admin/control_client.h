@@ -1,6 +1,8 @@
 // How kiln-admin reaches the control plane: the target and admin credential from --target and
 // --admin_token_file, or from a local `tools/dev up --data-dir DIR` deployment (DIR/control.ready
 // names the port, DIR/admin-token holds the credential), and the per-call context carrying them.
+// With --tls_ca_file the channel is TLS; --tls_cert_file and --tls_key_file add a client
+// certificate (mutual TLS), which is a credential of its own.
 #pragma once
 
 #include <memory>
@@ -17,7 +19,8 @@ namespace kiln::admin {
 class ControlClient {
  public:
   // FAILED_PRECONDITION, saying which option to give, when neither --target nor --data-dir
-  // leads to an address or no admin token can be read.
+  // leads to an address, no admin token can be read and no client certificate is given, or a
+  // TLS file is missing or not the PEM it should be.
   static absl::StatusOr<ControlClient> FromArgs(const Args& args);
 
   control::v1::ControlService::Stub& stub() { return *stub_; }

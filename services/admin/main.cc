@@ -19,7 +19,9 @@ using kiln::admin::Args;
 using kiln::admin::Command;
 
 // Options every control command takes.
-const std::set<std::string> kControlOptions = {"target", "admin_token_file", "data_dir", "timeout"};
+const std::set<std::string> kControlOptions = {"target",      "admin_token_file", "data_dir",
+                                               "timeout",     "tls_ca_file",      "tls_cert_file",
+                                               "tls_key_file"};
 
 void PrintOverview(std::ostream& out) {
   out << "kiln-admin: operate a Kiln deployment.\n\nCommands:\n";
@@ -73,6 +75,9 @@ int main(int argc, char** argv) {
                    "  --data-dir DIR            a local `tools/dev up --data-dir DIR` deployment\n"
                    "  --target HOST:PORT        kiln-control's address, with\n"
                    "  --admin_token_file FILE   the admin credential\n"
+                   "  --tls_ca_file FILE        TLS: the CA of kiln-control's certificate, and\n"
+                   "  --tls_cert_file FILE      mutual TLS: a client certificate from the\n"
+                   "  --tls_key_file FILE       operator's CA and its key (no token needed)\n"
                    "  --timeout 60s             how long to wait for the answer\n";
     }
     std::cout << "  --json                    print the result as JSON\n";

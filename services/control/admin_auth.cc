@@ -7,11 +7,13 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/tls_credentials.h"
 
 namespace kiln::control {
 
-absl::StatusOr<AdminAuth> AdminAuth::Create(absl::string_view token) {
+absl::StatusOr<AdminAuth> AdminAuth::Create(absl::string_view token, AdminAuthOptions options) {
   token = absl::StripAsciiWhitespace(token);
+  if (token.empty() && options.client_certificates) return AdminAuth("", options);
   if (token.size() < kMinAdminTokenBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("the admin token must be at least ", kMinAdminTokenBytes,
@@ -22,10 +24,22 @@ absl::StatusOr<AdminAuth> AdminAuth::Create(absl::string_view token) {
       return absl::InvalidArgumentError("the admin token must be printable ASCII without spaces");
     }
   }
-  return AdminAuth(std::string(token));
+  return AdminAuth(std::string(token), options);
 }
 
 absl::Status AdminAuth::Check(const grpc::ServerContextBase& context) const {
+  if (options_.client_certificates) {
+    std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+    if (auth != nullptr && PeerHasVerifiedClientCertificate(*auth)) return absl::OkStatus();
+    if (token_.empty()) {
+      return absl::UnauthenticatedError(
+          "the control API needs a TLS client certificate signed by the operator's CA");
+    }
+  }
+  return CheckToken(context);
+}
+
+absl::Status AdminAuth::CheckToken(const grpc::ServerContextBase& context) const {
   const auto& metadata = context.client_metadata();
   auto range = metadata.equal_range("authorization");
   if (range.first == range.second) {

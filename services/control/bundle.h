@@ -36,6 +36,10 @@ namespace kiln::control {
 inline constexpr uint64_t kBundleFormatVersion = 1;
 inline constexpr char kBundleFormatName[] = "kiln-ledger-bundle";
 
+// kiln-control builds and reads a bundle in memory: export refuses a ledger whose blobs alone
+// exceed this, and import a bundle file over it.
+inline constexpr size_t kMaxBundleBytes = size_t{1} << 30;
+
 // One stored blob: `store` is "car" or "file", `key` the block-store key.
 struct BundleBlob {
   std::string store;

@@ -92,8 +92,6 @@ class ExportReactor : public grpc::ServerWriteReactor<v1::ExportLedgerResponse> 
   v1::ExportLedgerResponse chunk_;
 };
 
-constexpr size_t kMaxImportBytes = size_t{1} << 30;
-
 // Gathers an import stream, then runs `load` on the executor with the whole file and the first
 // message's sealing key, and finishes with its status. Deletes itself in OnDone.
 class ImportReactor : public grpc::ServerReadReactor<v1::ImportLedgerRequest> {
@@ -113,7 +111,7 @@ class ImportReactor : public grpc::ServerReadReactor<v1::ImportLedgerRequest> {
     if (ok) {
       if (first_) sealing_key_ = request_.sealing_key();
       first_ = false;
-      if (file_.size() + request_.data().size() > kMaxImportBytes) {
+      if (file_.size() + request_.data().size() > kMaxBundleBytes) {
         Finish(ToGrpcStatus(absl::ResourceExhaustedError("bundles over 1 GiB are not accepted")));
         return;
       }

@@ -8,6 +8,7 @@
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "common/store_kind_proto.h"
+#include "services/control/blob_listing.h"
 
 namespace kiln::control {
 namespace {
@@ -161,38 +162,26 @@ absl::StatusOr<uint64_t> LedgerAdmin::DeleteStore(const std::string& tenant,
                                                   bv1::Store store) const {
   bv1::BlockStoreService::Stub* stub = blockstore_.For(tenant, ledger);
   uint64_t deleted = 0;
-  std::string token;  // pages continue after the last key listed, deleted or not
-  for (;;) {
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    bv1::ListRequest request;
-    request.set_tenant(tenant);
-    request.set_ledger(ledger);
-    request.set_store(store);
-    request.set_page_size(1000);
-    request.set_page_token(token);
-    bv1::ListResponse page;
-    KILN_RETURN_IF_ERROR(FromGrpcStatus(stub->List(&context, request, &page)));
-    for (const auto& blob : page.blobs()) {
-      grpc::ClientContext dc;
-      SetDeadline(&dc);
-      bv1::DeleteRequest del;
-      bv1::BlobRef* ref = del.mutable_ref();
-      ref->set_tenant(tenant);
-      ref->set_ledger(ledger);
-      ref->set_store(store);
-      ref->set_key(blob.key());
-      bv1::DeleteResponse ignored;
-      absl::Status s = FromGrpcStatus(stub->Delete(&dc, del, &ignored));
-      if (s.ok()) {
-        ++deleted;
-      } else if (s.code() != absl::StatusCode::kNotFound) {  // deleted concurrently: fine
-        return s;
-      }
-    }
-    if (page.next_page_token().empty()) return deleted;
-    token = page.next_page_token();
-  }
+  KILN_RETURN_IF_ERROR(ForEachListedBlob(
+      *stub, tenant, ledger, store, deadline_, [&](const bv1::BlobStat& blob) -> absl::Status {
+        grpc::ClientContext dc;
+        SetDeadline(&dc);
+        bv1::DeleteRequest del;
+        bv1::BlobRef* ref = del.mutable_ref();
+        ref->set_tenant(tenant);
+        ref->set_ledger(ledger);
+        ref->set_store(store);
+        ref->set_key(blob.key());
+        bv1::DeleteResponse ignored;
+        absl::Status s = FromGrpcStatus(stub->Delete(&dc, del, &ignored));
+        if (s.ok()) {
+          ++deleted;
+        } else if (s.code() != absl::StatusCode::kNotFound) {  // deleted concurrently: fine
+          return s;
+        }
+        return absl::OkStatus();
+      }));
+  return deleted;
 }
 
 }  // namespace kiln::control

@@ -10,6 +10,7 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "common/store_kind_proto.h"
+#include "services/control/blob_listing.h"
 
 namespace kiln::control {
 namespace {
@@ -24,8 +25,11 @@ constexpr size_t kPutChunkBytes = 1 << 20;
 }  // namespace
 
 LedgerExporter::LedgerExporter(const ShardedChannels& metadata, const ShardedChannels& blockstore,
-                               absl::Duration deadline)
-    : metadata_(metadata), blockstore_(blockstore), deadline_(deadline) {}
+                               absl::Duration deadline, uint64_t max_blob_bytes)
+    : metadata_(metadata),
+      blockstore_(blockstore),
+      deadline_(deadline),
+      max_blob_bytes_(max_blob_bytes) {}
 
 void LedgerExporter::SetDeadline(grpc::ClientContext* context) const {
   context->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline_));
@@ -54,9 +58,19 @@ absl::StatusOr<LedgerBundle> LedgerExporter::Collect(const std::string& tenant,
     out.keys.assign(response.state().keys().begin(), response.state().keys().end());
     out.key_count = out.keys.size();
   }
+  KILN_ASSIGN_OR_RETURN(auto blobs, ListBlobs(tenant, ledger));
   KILN_RETURN_IF_ERROR(CollectLog(&out));
   KILN_RETURN_IF_ERROR(CollectEntries(&out));
-  for (StoreKind kind : kAllStoreKinds) KILN_RETURN_IF_ERROR(CollectBlobs(kind, &out));
+  for (auto& [store, key] : blobs) {
+    bv1::BlobRef ref;
+    ref.set_tenant(tenant);
+    ref.set_ledger(ledger);
+    ref.set_store(store);
+    ref.set_key(key);
+    KILN_ASSIGN_OR_RETURN(std::string bytes, GetBlob(ref));
+    out.blobs.push_back(BundleBlob{std::string(StoreKindName(*StoreKindFromProto(store))),
+                                   std::move(key), std::move(bytes)});
+  }
   return out;
 }
 
@@ -110,34 +124,25 @@ absl::Status LedgerExporter::CollectEntries(LedgerBundle* out) const {
   return absl::OkStatus();
 }
 
-absl::Status LedgerExporter::CollectBlobs(StoreKind kind, LedgerBundle* out) const {
-  const bv1::Store store = ToProto(kind);
-  std::string token;
-  for (;;) {
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    bv1::ListRequest request;
-    request.set_tenant(out->tenant);
-    request.set_ledger(out->ledger);
-    request.set_store(store);
-    request.set_page_size(1000);
-    request.set_page_token(token);
-    bv1::ListResponse page;
-    KILN_RETURN_IF_ERROR(
-        FromGrpcStatus(blockstore_.For(out->tenant, out->ledger)->List(&context, request, &page)));
-    for (const auto& blob : page.blobs()) {
-      bv1::BlobRef ref;
-      ref.set_tenant(out->tenant);
-      ref.set_ledger(out->ledger);
-      ref.set_store(store);
-      ref.set_key(blob.key());
-      KILN_ASSIGN_OR_RETURN(std::string bytes, GetBlob(ref));
-      out->blobs.push_back(
-          BundleBlob{std::string(StoreKindName(kind)), blob.key(), std::move(bytes)});
-    }
-    if (page.next_page_token().empty()) return absl::OkStatus();
-    token = page.next_page_token();
+absl::StatusOr<std::vector<std::pair<bv1::Store, std::string>>> LedgerExporter::ListBlobs(
+    const std::string& tenant, const std::string& ledger) const {
+  std::vector<std::pair<bv1::Store, std::string>> blobs;
+  uint64_t total = 0;
+  for (StoreKind kind : kAllStoreKinds) {
+    const bv1::Store store = ToProto(kind);
+    KILN_RETURN_IF_ERROR(ForEachListedBlob(*blockstore_.For(tenant, ledger), tenant, ledger, store,
+                                           deadline_, [&](const bv1::BlobStat& blob) {
+                                             total += blob.size();
+                                             blobs.emplace_back(store, blob.key());
+                                             return absl::OkStatus();
+                                           }));
   }
+  if (total > max_blob_bytes_) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the ledger's ", blobs.size(), " blobs total ", total, " bytes, over the ", max_blob_bytes_,
+        " bytes a bundle can hold today (kiln-control builds it in memory)"));
+  }
+  return blobs;
 }
 
 absl::StatusOr<std::string> LedgerExporter::GetBlob(const bv1::BlobRef& ref) const {

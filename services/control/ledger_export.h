@@ -5,15 +5,17 @@
 // deployment.
 //
 // Threading: thread-safe. Makes blocking gRPC calls with a deadline each: call it from the
-// executor, never from a reaction. Holds the whole ledger in memory.
+// executor, never from a reaction. Holds the whole ledger in memory, so Collect refuses a ledger
+// whose blobs total more than `max_blob_bytes` before reading any of them.
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/shards.h"
-#include "common/store_kind.h"
 #include "kiln/blockstore/v1/blockstore.grpc.pb.h"
 #include "kiln/metadata/v1/metadata.grpc.pb.h"
 #include "services/control/bundle.h"
@@ -23,10 +25,12 @@ namespace kiln::control {
 class LedgerExporter {
  public:
   LedgerExporter(const ShardedChannels& metadata, const ShardedChannels& blockstore,
-                 absl::Duration deadline);
+                 absl::Duration deadline, uint64_t max_blob_bytes = kMaxBundleBytes);
 
   // NOT_FOUND when the ledger does not exist; DATA_LOSS when the log read back does not verify
-  // or an entry it names is missing; peer errors pass through (UNAVAILABLE when a shard is down).
+  // or an entry it names is missing; RESOURCE_EXHAUSTED, with the total, when the ledger's blobs
+  // exceed max_blob_bytes (listed sizes, checked before any blob is read); peer errors pass
+  // through (UNAVAILABLE when a shard is down).
   absl::StatusOr<LedgerBundle> Collect(const std::string& tenant, const std::string& ledger) const;
 
   // Loads a verified bundle (ReadBundle's result) under its tenant and ledger: FAILED_PRECONDITION
@@ -38,7 +42,9 @@ class LedgerExporter {
  private:
   absl::Status CollectLog(LedgerBundle* out) const;
   absl::Status CollectEntries(LedgerBundle* out) const;
-  absl::Status CollectBlobs(StoreKind kind, LedgerBundle* out) const;
+  // Lists every blob of the ledger's stores and checks their total size against the limit.
+  absl::StatusOr<std::vector<std::pair<blockstore::v1::Store, std::string>>> ListBlobs(
+      const std::string& tenant, const std::string& ledger) const;
   absl::StatusOr<std::string> GetBlob(const blockstore::v1::BlobRef& ref) const;
   absl::Status PutBlob(const blockstore::v1::BlobRef& ref, const std::string& bytes) const;
   void SetDeadline(grpc::ClientContext* context) const;
@@ -46,6 +52,7 @@ class LedgerExporter {
   ShardedStubs<metadata::v1::MetadataService> metadata_;
   ShardedStubs<blockstore::v1::BlockStoreService> blockstore_;
   const absl::Duration deadline_;
+  const uint64_t max_blob_bytes_;
 };
 
 }  // namespace kiln::control

@@ -13,6 +13,7 @@
 #include "common/metrics.h"
 #include "common/server.h"
 #include "common/service_main.h"
+#include "common/tls_credentials.h"
 #include "glog/logging.h"
 #include "services/control/admin_auth.h"
 #include "services/control/audit_log.h"
@@ -29,7 +30,15 @@ ABSL_FLAG(std::string, blockstore_target, "127.0.0.1:7101",
           "gRPC targets of the block-store shards, comma-separated in shard order, as for "
           "--metadata_target.");
 ABSL_FLAG(std::string, admin_token_file, "",
-          "File holding the admin bearer token (required; e.g. `openssl rand -hex 32`).");
+          "File holding the admin bearer token (e.g. `openssl rand -hex 32`); required unless "
+          "--tls_client_ca_file is given.");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain (with --tls_key_file): serve the control API over TLS.");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file.");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA certificate(s): mutual TLS. Every client must present a certificate signed by "
+          "it (the handshake refuses others), which is then an admin credential. Needs "
+          "--tls_cert_file.");
 ABSL_FLAG(std::string, issuer_key_file, "",
           "PEM EC P-256 private key that signs session tokens (IssueToken); empty disables "
           "IssueToken. Give kiln-edge its public half (GetIssuerKeys, or `openssl ec -pubout`).");
@@ -39,7 +48,6 @@ ABSL_FLAG(std::string, previous_issuer_key_file, "",
 ABSL_FLAG(std::string, audit_log, "",
           "Append-only audit log file (JSON lines); empty keeps it in memory only (lost on exit).");
 ABSL_FLAG(absl::Duration, peer_deadline, absl::Seconds(30), "Deadline of each call to a shard.");
-
 int main(int argc, char** argv) {
   kiln::BlockTerminationSignals();
   absl::SetProgramUsageMessage(
@@ -48,29 +56,47 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   kiln::InitLogging(argv[0]);
 
-  kiln::ServiceConfig config = KILN_SERVICE_CONFIG_FROM_FLAGS("kiln-control");
-  kiln::ServiceMain process(std::move(config));
-
+  kiln::ServiceMain process(KILN_SERVICE_CONFIG_FROM_FLAGS("kiln-control"));
   const std::string token_file = absl::GetFlag(FLAGS_admin_token_file);
-  if (token_file.empty()) {
-    process.Die("--admin_token_file is required (the control API is privileged)");
+  const std::string client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  const std::string cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  const std::string key_file = absl::GetFlag(FLAGS_tls_key_file);
+  auto read = [&process](const std::string& path, const char* what) {
+    return process.ValueOrDie(kiln::ReadFlagFile(path, std::string(what) + " file"));
+  };
+
+  if (token_file.empty() && client_ca_file.empty()) {
+    process.Die(
+        "--admin_token_file or --tls_client_ca_file is required (the control API is privileged)");
   }
   kiln::control::AdminAuth auth = process.ValueOrDie(
-      kiln::control::AdminAuth::Create(
-          process.ValueOrDie(kiln::ReadFlagFile(token_file, "admin token file"))),
+      kiln::control::AdminAuth::Create(token_file.empty() ? "" : read(token_file, "admin token"),
+                                       {.client_certificates = !client_ca_file.empty()}),
       "--admin_token_file");
+  if (cert_file.empty() != key_file.empty()) {
+    process.Die("give both --tls_cert_file and --tls_key_file");
+  }
+  if (cert_file.empty() && !client_ca_file.empty()) {
+    process.Die("--tls_client_ca_file needs --tls_cert_file");
+  }
+  if (!cert_file.empty()) {
+    process.grpc_options().credentials = process.ValueOrDie(
+        kiln::TlsServerCredentials(
+            {.cert_chain = read(cert_file, "TLS certificate"),
+             .private_key = read(key_file, "TLS key"),
+             .client_ca = client_ca_file.empty() ? "" : read(client_ca_file, "client CA")}),
+        "--tls_*_file");
+  }
 
   std::unique_ptr<kiln::TokenIssuer> issuer;
   if (const std::string f = absl::GetFlag(FLAGS_issuer_key_file); !f.empty()) {
-    issuer = std::make_unique<kiln::TokenIssuer>(process.ValueOrDie(
-        kiln::TokenIssuer::Create(process.ValueOrDie(kiln::ReadFlagFile(f, "issuer key file"))),
-        "--issuer_key_file"));
+    issuer = std::make_unique<kiln::TokenIssuer>(
+        process.ValueOrDie(kiln::TokenIssuer::Create(read(f, "issuer key")), "--issuer_key_file"));
   }
   std::string previous_jwk;
   if (const std::string f = absl::GetFlag(FLAGS_previous_issuer_key_file); !f.empty()) {
     previous_jwk = process
-                       .ValueOrDie(kiln::TokenIssuer::Create(process.ValueOrDie(
-                                       kiln::ReadFlagFile(f, "previous issuer key file"))),
+                       .ValueOrDie(kiln::TokenIssuer::Create(read(f, "previous issuer key")),
                                    "--previous_issuer_key_file")
                        .public_jwk();
   }

@@ -13,6 +13,30 @@
 
 namespace kiln::metadata {
 
+std::shared_ptr<const v1::WatchEvent> LedgerStore::ImportedEvent(
+    const v1::LedgerHeader& header, const std::map<std::string, const v1::MetaEntry*>& entries,
+    const v1::ImportLedgerRequest& request) {
+  // What a new reader is served (heads, reader entries in rule 2 order, every key), as one
+  // change to the imported version: a watcher bound while the ledger did not exist goes from
+  // nothing to the imported state. Not marked as a snapshot: a stream's snapshot came first.
+  auto event = std::make_shared<v1::WatchEvent>();
+  absl::StatusOr<v1::WatchEvent> state = Snapshot(request.tenant(), request.ledger());
+  if (state.ok() && state->version() == header.version()) {
+    *event = *std::move(state);
+    event->set_snapshot(false);
+    return event;
+  }
+  // The read-back failed (the import is stored all the same): the heads' entries, from memory.
+  event->set_version(header.version());
+  *event->mutable_heads() = header.heads();
+  for (const std::string& head : header.heads()) {
+    auto it = entries.find(head);
+    if (it != entries.end()) *event->add_entries() = *it->second;
+  }
+  *event->mutable_keys() = request.keys();
+  return event;
+}
+
 absl::StatusOr<v1::ImportLedgerResponse> LedgerStore::ImportLedger(
     const v1::ImportLedgerRequest& request) {
   const std::string& tenant = request.tenant();
@@ -107,6 +131,7 @@ absl::StatusOr<v1::ImportLedgerResponse> LedgerStore::ImportLedger(
                      " exists here; delete it first or import under another id"));
   }
   KILN_RETURN_IF_ERROR(written);
+  if (on_commit_) on_commit_(LedgerRef(tenant, ledger), ImportedEvent(header, entries, request));
   v1::ImportLedgerResponse response;
   response.set_version(header.version());
   return response;

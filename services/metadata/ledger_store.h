@@ -14,6 +14,7 @@
 
 #include <array>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,9 +73,11 @@ class LedgerStore {
                                                         const std::string& ledger,
                                                         const std::vector<std::string>& cids);
 
-  // Writes a whole ledger from another deployment, log records unchanged (ledger_import.cc).
-  // FAILED_PRECONDITION when the ledger has a header here; DATA_LOSS naming what does not fit
-  // (broken chain, an entry or key the log names but the request lacks). Storage errors pass.
+  // Writes a whole ledger from another deployment, log records unchanged (ledger_import.cc),
+  // then tells `on_commit` (so watchers bound to the ledger see the imported heads, entries and
+  // keys as one change). FAILED_PRECONDITION when the ledger has a header here; DATA_LOSS naming
+  // what does not fit (broken chain, an entry or key the log names but the request lacks).
+  // Storage errors pass through.
   absl::StatusOr<v1::ImportLedgerResponse> ImportLedger(const v1::ImportLedgerRequest& request);
 
   // The first event of a fresh watch: current heads, head entries and every key.
@@ -116,6 +119,10 @@ class LedgerStore {
                                                     const std::string& ledger,
                                                     const std::vector<std::string>* fingerprints);
   absl::Mutex& LockFor(const std::string& tenant, const std::string& ledger);
+  // The change watchers are told of after ImportLedger wrote `header` (ledger_import.cc).
+  std::shared_ptr<const v1::WatchEvent> ImportedEvent(
+      const v1::LedgerHeader& header, const std::map<std::string, const v1::MetaEntry*>& entries,
+      const v1::ImportLedgerRequest& request);
   // CIDs of up to recent_entries_ newest accepted entries, newest first.
   absl::StatusOr<std::vector<std::string>> RecentEntryCids(const std::string& tenant,
                                                            const std::string& ledger,

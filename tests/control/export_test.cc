@@ -186,6 +186,27 @@ TEST_F(ExportLedgerTest, RefusesWithSpecificCodes) {
   EXPECT_EQ(Export("bad/id", kSealingKey, &file).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(ExportLedgerTest, ALedgerWhoseBlobsExceedTheLimitIsRefusedBeforeAnyIsRead) {
+  Commit("l1", "bafyentry1", 0);
+  PutBlob("l1", blockstore::Store::kCar, kCarKey, std::string(600, 'c'));
+  PutBlob("l1", blockstore::Store::kFile, kFileKey, std::string(500, 'f'));
+  auto channels = [](const std::string& target) {
+    return ShardedChannels(testing::LoopbackChannel(target));
+  };
+  LedgerExporter small(channels(from_.mesh.metadata_target()),
+                       channels(from_.mesh.blockstore_target()), absl::Seconds(10),
+                       /*max_blob_bytes=*/1000);
+  absl::StatusOr<LedgerBundle> refused = small.Collect("t1", "l1");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("2 blobs total 1100 bytes"));
+  LedgerExporter enough(channels(from_.mesh.metadata_target()),
+                        channels(from_.mesh.blockstore_target()), absl::Seconds(10),
+                        /*max_blob_bytes=*/1100);
+  absl::StatusOr<LedgerBundle> bundle = enough.Collect("t1", "l1");
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  EXPECT_EQ(bundle->blobs.size(), 2u);
+}
+
 TEST_F(ExportLedgerTest, ImportIntoAnotherDeploymentGivesTheSameLedger) {
   Commit("l1", "bafyentry1", 0);
   Commit("l1", "bafyentry2", 1, {"bafyentry1"});

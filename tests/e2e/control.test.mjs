@@ -5,8 +5,12 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { startKiln } from "./lib/kiln.mjs";
 import { attachedClient, closeAll } from "./lib/clients.mjs";
 import { bindGetMetaMsg, fpRequest, openHttpSession, openMsg, rawCid, signedUrlMsg } from "./lib/protocol.mjs";
@@ -235,4 +239,40 @@ test("kiln-admin refuses without the admin credential and explains each command"
   }
   assert.equal(kiln.admin(["tokens", "issue", "--tenant", T, "--ledger", "x", "--right", "admin"]).status, 2);
   assert.equal(kiln.admin(["ledgers", "frobnicate"]).status, 2);
+});
+
+test("kiln-control with mutual TLS serves kiln-admin with a client certificate from its CA and refuses others", async () => {
+  // A CA, server and client certificates, and another CA with its own client, made now.
+  const pki = fs.mkdtempSync(path.join(os.tmpdir(), "kiln-e2e-pki-"));
+  try {
+    const script = fileURLToPath(new URL("../support/make_test_pki.sh", import.meta.url));
+    const made = spawnSync(script, [pki], { encoding: "utf8" });
+    assert.equal(made.status, 0, made.stderr);
+    const f = (name) => path.join(pki, name);
+    const target = await kiln.startControl([
+      `--tls_cert_file=${f("server.pem")}`,
+      `--tls_key_file=${f("server.key")}`,
+      `--tls_client_ca_file=${f("ca.pem")}`,
+    ]);
+    const list = (...args) => kiln.admin(["tenants", "list", "--target", target, ...args], { connect: false });
+    const served = list("--tls-ca-file", f("ca.pem"), "--tls-cert-file", f("client.pem"), "--tls-key-file", f("client.key"));
+    assert.equal(served.status, 0, served.stderr);
+    // No client certificate (the admin token does not help), one from another CA, or no TLS at
+    // all: the handshake refuses them and kiln-admin says so.
+    const token = ["--admin_token_file", kiln.control.adminTokenFile];
+    for (const refused of [
+      list("--tls-ca-file", f("ca.pem"), ...token),
+      list("--tls-ca-file", f("ca.pem"), "--tls-cert-file", f("other-client.pem"), "--tls-key-file", f("other-client.key")),
+      list(...token),
+    ]) {
+      assert.equal(refused.status, 1, refused.stderr);
+      assert.match(refused.stderr, /UNAVAILABLE/);
+    }
+    // A key that is not the certificate's is a usage error naming the problem.
+    const mismatched = list("--tls-ca-file", f("ca.pem"), "--tls-cert-file", f("client.pem"), "--tls-key-file", f("other-client.key"));
+    assert.equal(mismatched.status, 2);
+    assert.match(mismatched.stderr, /private key does not belong to its certificate/);
+  } finally {
+    fs.rmSync(pki, { recursive: true, force: true });
+  }
 });

@@ -1,6 +1,7 @@
 // The metadata service through a real gRPC channel: commits, validation and Watch streams.
 #include "services/metadata/metadata_service.h"
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,10 +57,11 @@ class MetadataServiceTest : public ::testing::Test {
   }
 
   std::unique_ptr<grpc::ClientReader<v1::WatchEvent>> Watch(grpc::ClientContext* ctx,
-                                                            uint64_t after) {
+                                                            uint64_t after,
+                                                            const std::string& ledger = "l1") {
     v1::WatchRequest r;
     r.set_tenant("t1");
-    r.set_ledger("l1");
+    r.set_ledger(ledger);
     r.set_after_version(after);
     return stub_->Watch(ctx, r);
   }
@@ -180,6 +182,77 @@ TEST_F(MetadataServiceTest, StalledWatcherIsCutOffWithResourceExhausted) {
   EXPECT_THAT(s.error_message(), HasSubstr("after_version"));
   std::string text = prometheus::TextSerializer().Serialize(metrics_.registry().Collect());
   EXPECT_EQ(kiln::testing::MetricValue(text, "kiln_metadata_watchers_cut_off_total"), 1);
+}
+
+TEST_F(MetadataServiceTest, WatcherOfALedgerBeingImportedGetsTheImportedState) {
+  // Ledger l1 written here is imported as l2 (its log, entries and keys, as kiln-control sends
+  // them) while a watcher is bound to l2, which does not exist yet.
+  for (const char* cid : {"a", "b", "c"}) ASSERT_TRUE(CommitNext(cid).ok());
+  v1::ImportLedgerRequest import;
+  import.set_tenant("t1");
+  import.set_ledger("l2");
+  {
+    grpc::ClientContext ctx;
+    v1::ReadLogRequest r;
+    r.set_tenant("t1");
+    r.set_ledger("l1");
+    r.set_from_seq(1);
+    v1::ReadLogResponse log;
+    ASSERT_TRUE(stub_->ReadLog(&ctx, r, &log).ok());
+    *import.mutable_raw_records() = log.raw_records();
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::GetEntriesRequest r;
+    r.set_tenant("t1");
+    r.set_ledger("l1");
+    for (const char* cid : {"a", "b", "c"}) r.add_cids(cid);
+    v1::GetEntriesResponse entries;
+    ASSERT_TRUE(stub_->GetEntries(&ctx, r, &entries).ok());
+    *import.mutable_entries() = entries.entries();
+  }
+  for (const char* key : {"zKey-a", "zKey-b", "zKey-c"}) import.add_keys(key);
+
+  grpc::ClientContext watch_ctx;
+  // Without the import's event the stream would stay silent: end it rather than hang.
+  watch_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto reader = Watch(&watch_ctx, 0, "l2");
+  v1::WatchEvent event;
+  ASSERT_TRUE(reader->Read(&event));  // registered: the snapshot of a ledger that does not exist
+  EXPECT_EQ(event.version(), 0u);
+
+  grpc::ClientContext ctx;
+  v1::ImportLedgerResponse imported;
+  grpc::Status s = stub_->ImportLedger(&ctx, import, &imported);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(imported.version(), 3u);
+
+  ASSERT_TRUE(reader->Read(&event)) << "the watcher was not told of the import";
+  EXPECT_FALSE(event.snapshot());
+  EXPECT_EQ(event.version(), 3u);
+  EXPECT_THAT(event.heads(), ElementsAre("c"));
+  ASSERT_GE(event.entries_size(), 1);
+  EXPECT_EQ(event.entries(0).cid(), "c");  // the head first, then the recent entries
+  EXPECT_THAT(event.keys(), ::testing::UnorderedElementsAre("zKey-a", "zKey-b", "zKey-c"));
+
+  // A commit on top of the imported ledger follows as the next version.
+  v1::CommitRequest next;
+  next.set_tenant("t1");
+  next.set_ledger("l2");
+  next.set_expected_version(3);
+  next.add_writers("w");
+  v1::MetaEntry* e = next.add_entries();
+  e->set_cid("d");
+  e->set_data("dd");
+  e->add_parents("c");
+  next.add_heads("d");
+  grpc::ClientContext commit_ctx;
+  v1::CommitResponse committed;
+  ASSERT_TRUE(stub_->Commit(&commit_ctx, next, &committed).ok());
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.version(), 4u);
+  EXPECT_THAT(event.heads(), ElementsAre("d"));
+  watch_ctx.TryCancel();
 }
 
 }  // namespace

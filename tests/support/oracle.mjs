@@ -3,7 +3,7 @@
 // doc, never from Kiln's code. The e2e scenarios run against it and against Kiln; whatever passes
 // here must pass on Kiln too, and tests/e2e/oracle.test.mjs compares the heads both serve.
 //
-//   node tests/support/oracle.mjs [--port=0] [--ready_file=F]    standalone (prints http_port=...)
+//   node tests/support/oracle.mjs [--port=0] [--ready_file=F] [--ack_delay_ms=0]   standalone
 //   import { startOracle } from "../support/oracle.mjs"          in-process: {port, fpUrl(), stop()}
 //
 // What it serves (the rules of docs/protocol-rules.md):
@@ -14,6 +14,9 @@
 //   - reqPutMeta: resPutMeta whose meta is the current heads; then eventGetMeta with the newly
 //     accepted entries to every bound connection, the writer's own included (rule 3);
 //   - blobs at /blob/<tenant>/<ledger>/<store>/<key> (PUT, GET, HEAD, DELETE), unsigned.
+// ackDelayMs (default 0; --ack_delay_ms) makes it handle each WebSocket reqPutMeta that many ms
+// after it arrives (accept, push, answer), like a server whose durable commit takes that long: the
+// real client's CPU under concurrent writers depends on it (docs/benchmarks.md).
 // GET /debug/ledger?tenant=&ledger= returns {heads, entries, keys} for tests.
 import http from "node:http";
 import fs from "node:fs";
@@ -89,7 +92,7 @@ class Ledger {
   }
 }
 
-export function createOracle() {
+export function createOracle({ ackDelayMs = 0 } = {}) {
   const ledgers = new Map(); // "tenant\0ledger" -> Ledger
   const blobs = new Map(); // path -> Buffer
   const conns = new Map(); // resId -> {socket, binds: Map<ledgerKey, bindMsg>}
@@ -214,7 +217,9 @@ export function createOracle() {
       } catch {
         return;
       }
-      socket.send(JSON.stringify(handle(msg, socket)));
+      const answer = () => socket.send(JSON.stringify(handle(msg, socket)));
+      if (ackDelayMs > 0 && msg.type === "reqPutMeta") setTimeout(answer, ackDelayMs);
+      else answer();
     });
     socket.on("close", () => {
       for (const [resId, c] of conns) if (c.socket === socket) conns.delete(resId);
@@ -249,15 +254,15 @@ export function createOracle() {
   };
 }
 
-export async function startOracle() {
-  const o = createOracle();
+export async function startOracle(opts) {
+  const o = createOracle(opts);
   await o.listen(0);
   return o;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const arg = (name, dflt) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt;
-  const o = createOracle();
+  const o = createOracle({ ackDelayMs: Number(arg("ack_delay_ms", "0")) });
   const p = await o.listen(Number(arg("port", "0")));
   const ready = arg("ready_file");
   if (ready) fs.writeFileSync(ready, `http_port=${p}\nready\n`);

@@ -15,7 +15,15 @@ import { devToken } from "../../tests/e2e/lib/tokens.mjs";
 
 const sizes = (process.env.SIZES ?? "100 1000 5000").split(/\s+/).filter(Boolean).map(Number);
 const servers = (process.env.SERVERS ?? "kiln oracle").split(/\s+/).filter(Boolean);
-const start = { kiln: () => startKiln({ auth: "none" }), oracle: () => startOracle() };
+// "kiln:nosync" runs Kiln's RocksDB stores without fsync; "oracle:25" gives the oracle a 25 ms
+// commit delay on every reqPutMeta (see tests/support/oracle.mjs).
+const starter = (name) => {
+  const [kind, opt = ""] = name.split(":");
+  if (kind === "kiln") return () => startKiln({ auth: "none", sync: opt !== "nosync" });
+  if (kind === "oracle") return () => startOracle({ ackDelayMs: Number(opt || 0) });
+  throw new Error(`unknown server ${name} (kiln, kiln:nosync, oracle, oracle:<ack delay ms>)`);
+};
+const start = Object.fromEntries(servers.map((n) => [n, starter(n)]));
 
 for (const n of sizes) {
   for (const name of servers) {

@@ -3,7 +3,8 @@
 # oracle in the same run (see tools/bench/client.mjs). A benchmark, not a test.
 # Builds nothing: run `ninja -C build kiln-blockstore kiln-metadata kiln-merge kiln-edge` and
 # `(cd tests/e2e && npm ci)` first (tools/dev test does both).
-# Environment: BUILD_DIR (build), SIZES ("100 1000 5000"), SERVERS ("kiln oracle"),
+# Environment: BUILD_DIR (build), SIZES ("100 1000 5000"), SERVERS ("kiln oracle"; also kiln:nosync,
+# oracle:<ack delay ms>),
 # CONCURRENT ("busy_3x30_reader turns_3x200 rotation_3x200 concurrent_3x200"; empty skips them).
 # With RACE_TRIALS=N it runs the concurrent-writers join race N times instead (join-race.mjs;
 # also PER, PARALLEL, STAGGER).

@@ -157,12 +157,17 @@ export async function metricSum(port, name, labels = {}) {
 // to it; s3-proxied: the same with --direct_blob_urls=false (blobs through the edge's /blob path).
 // With replicas, the block-stores share the bucket with no shard list and every edge and merge
 // balances over all of them (an ipv4: target), as tools/dev up --replicas N --blobs s3 runs them.
+// startKiln's `blobs` option overrides it for one deployment.
 const BLOBS = process.env.KILN_E2E_BLOBS || "rocksdb";
 
-async function startS3rver(dataDir, logDir) {
+function s3rverScript() {
   const dir = process.env.KILN_S3RVER_DIR || path.join(path.dirname(new URL(import.meta.url).pathname), "../../support/s3rver");
-  const script = path.join(dir, "node_modules/s3rver/bin/s3rver.js");
-  if (!fs.existsSync(script)) throw new Error(`KILN_E2E_BLOBS=${BLOBS} needs s3rver: run npm ci in tests/support/s3rver (${script} is missing)`);
+  return path.join(dir, "node_modules/s3rver/bin/s3rver.js");
+}
+
+async function startS3rver(dataDir, logDir) {
+  const script = s3rverScript();
+  if (!fs.existsSync(script)) throw new Error(`blobs on S3 need s3rver: run npm ci in tests/support/s3rver (${script} is missing)`);
   const logFile = path.join(logDir, "s3rver.log");
   const fd = fs.openSync(logFile, "a");
   fs.mkdirSync(path.join(dataDir, "s3"));
@@ -186,14 +191,34 @@ async function startS3rver(dataDir, logDir) {
 // tools/dev up --metadata=postgres.
 const METADATA = process.env.KILN_E2E_METADATA || "rocksdb";
 
-function pgBinDir() {
+// The newest PostgreSQL server's bin directory, or "" when none is installed.
+function findPgBinDir() {
   const root = "/usr/lib/postgresql";
   const versions = fs.existsSync(root) ? fs.readdirSync(root).sort((a, b) => Number(a) - Number(b)) : [];
   const bin = versions.length ? path.join(root, versions[versions.length - 1], "bin") : "";
-  if (!bin || !fs.existsSync(path.join(bin, "postgres"))) {
-    throw new Error("KILN_E2E_METADATA=postgres needs the PostgreSQL server (Debian package postgresql; tools/dev installs it)");
+  return bin && fs.existsSync(path.join(bin, "postgres")) ? bin : "";
+}
+
+function pgBinDir() {
+  const bin = findPgBinDir();
+  if (!bin) {
+    throw new Error("metadata on PostgreSQL needs the PostgreSQL server (Debian package postgresql; tools/dev installs it)");
   }
   return bin;
+}
+
+// Why a deployment with metadata on PostgreSQL or blobs on s3rver cannot start here ("" when it
+// can): for tests that skip with that message where the server is genuinely absent. tools/dev
+// installs both.
+export function missingServers({ metadata = "rocksdb", blobs = "rocksdb" } = {}) {
+  const missing = [];
+  if (metadata === "postgres" && !findPgBinDir()) {
+    missing.push("the PostgreSQL server (Debian package postgresql) is not installed");
+  }
+  if (blobs !== "rocksdb" && !fs.existsSync(s3rverScript())) {
+    missing.push("s3rver is not installed (npm ci in tests/support/s3rver)");
+  }
+  return missing.join("; ");
 }
 
 async function startPostgres(logDir) {
@@ -221,6 +246,12 @@ async function startPostgres(logDir) {
   }
   return {
     url: `postgres://kiln@/kiln?host=${dir}`,
+    // Runs one SQL statement with psql on the kiln database; its unaligned output, trimmed.
+    query(sql) {
+      const r = run([path.join(bin, "psql"), "-h", dir, "-U", "kiln", "-d", "kiln", "-v", "ON_ERROR_STOP=1", "-tAc", sql]);
+      if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
+      return r.stdout.trim();
+    },
     // Fast shutdown, then the cluster's directory goes.
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
@@ -242,7 +273,20 @@ async function startPostgres(logDir) {
 //   control         also start kiln-control with an admin token and an issuer key (as tools/dev up
 //                   does); with auth "es256" and no tokenPublicKey the edges trust that issuer key.
 //                   kiln.admin(args) then runs kiln-admin against it.
-export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], replicas = 1, control = false } = {}) {
+//   blobs           "rocksdb", "s3" or "s3-proxied" (default: KILN_E2E_BLOBS, see above)
+//   metadata        "rocksdb" or "postgres" (default: KILN_E2E_METADATA, see above)
+//   sync            false starts the RocksDB stores with ?sync=false (no fsync per write; for
+//                   benchmarks that measure what the fsync costs, never for tests of durability)
+export async function startKiln({
+  auth = "none",
+  tokenPublicKey,
+  edgeArgs = [],
+  replicas = 1,
+  control = false,
+  blobs = BLOBS,
+  metadata = METADATA,
+  sync = true,
+} = {}) {
   const bin = buildDir();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kiln-e2e-"));
   const logDir = path.join(dataDir, "logs");
@@ -276,6 +320,8 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
     if (auth === "es256" && !tokenPublicKey) tokenPublicKey = `@${issuerPubFile}`;
   }
   let controlTarget = "";
+  let controlPeers = []; // kiln-control's --metadata_target and --blockstore_target
+  let extraControls = 0;
 
   const common = ["--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0"];
   // edges[i]: { svc, argv, port, metricsPort }
@@ -301,8 +347,8 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
   let s3Url = "";
   let postgres = null;
   try {
-    if (METADATA === "postgres") postgres = await startPostgres(logDir);
-    if (BLOBS !== "rocksdb") {
+    if (metadata === "postgres") postgres = await startPostgres(logDir);
+    if (blobs !== "rocksdb") {
       s3rver = await startS3rver(dataDir, logDir);
       process.env.AWS_ACCESS_KEY_ID = "S3RVER";
       process.env.AWS_SECRET_ACCESS_KEY = "S3RVER";
@@ -314,7 +360,7 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
         ...(s3Url
           ? [`--backend=${s3Url}`]
           : [
-              `--backend=rocksdb://${path.join(dataDir, `blockstore${suffix(i)}`)}`,
+              `--backend=rocksdb://${path.join(dataDir, `blockstore${suffix(i)}`)}${sync ? "" : "?sync=false"}`,
               `--shard_index=${i}`,
               `--shard_count=${replicas > 1 ? replicas : 0}`,
             ]),
@@ -325,7 +371,7 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
       if (postgres) continue; // the metadata replicas are started below
       const md = await start(`metadata${suffix(i)}`, [
         path.join(bin, "services/metadata/kiln-metadata"),
-        `--backend=rocksdb://${path.join(dataDir, `metadata${suffix(i)}`)}`,
+        `--backend=rocksdb://${path.join(dataDir, `metadata${suffix(i)}`)}${sync ? "" : "?sync=false"}`,
         `--kek_file=${kekFile}`,
         `--shard_index=${i}`,
         `--shard_count=${replicas > 1 ? replicas : 0}`,
@@ -376,17 +422,17 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
           `--url_signing_key_file=${signingKeyFile}`,
           ...authArgs,
           ...(s3Url ? [`--s3_blob_url=${s3Url}`] : []),
-          ...(BLOBS === "s3-proxied" ? ["--direct_blob_urls=false"] : []),
+          ...(blobs === "s3-proxied" ? ["--direct_blob_urls=false"] : []),
           ...edgeArgs,
         ],
       });
       await startEdge(i, 0);
     }
+    controlPeers = [`--metadata_target=${metadataTarget}`, `--blockstore_target=${s3Url ? shards.blockstore[0] : blockstoreTarget}`];
     if (control) {
       const c = await start("control", [
         path.join(bin, "services/control/kiln-control"),
-        `--metadata_target=${metadataTarget}`,
-        `--blockstore_target=${s3Url ? shards.blockstore[0] : blockstoreTarget}`,
+        ...controlPeers,
         `--admin_token_file=${adminTokenFile}`,
         `--issuer_key_file=${issuerKeyFile}`,
         `--audit_log=${path.join(dataDir, "audit.jsonl")}`,
@@ -425,9 +471,12 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
     replicas,
     // Where blobs live (KILN_E2E_BLOBS: rocksdb, s3 or s3-proxied); with direct URLs, clients are
     // handed presigned URLs to s3Endpoint instead of the edge's /blob path.
-    blobs: BLOBS,
-    directBlobUrls: BLOBS === "s3",
+    blobs,
+    directBlobUrls: blobs === "s3",
+    // s3rver's endpoint (bucket "kiln", objects under "blobs/"), or null.
     s3Endpoint: s3rver ? `http://127.0.0.1:${s3rver.port}` : null,
+    // With metadata on PostgreSQL: {url, query(sql)} (psql on the kiln database), else null.
+    postgres: postgres ? { url: postgres.url, query: (sql) => postgres.query(sql) } : null,
     // Per-edge views ({port, httpBase, fpUrl(protocol)}); the getters below are edge 0's.
     edges: edges.map((_, i) => edgeView(i)),
     // Every service's metrics endpoint: [{job, instance, port}].
@@ -462,6 +511,12 @@ export async function startKiln({ auth = "none", tokenPublicKey, edgeArgs = [], 
     },
     // kiln-control's address and admin token file (with control: true).
     control: { get target() { return controlTarget; }, adminTokenFile, issuerKeyFile, issuerPubFile },
+    // Starts one more kiln-control on this mesh with `args` (its credential and TLS flags; no
+    // issuer key, audit log in memory) and returns its gRPC target. stop() stops it.
+    async startControl(args) {
+      const c = await start(`control-${++extraControls}`, [path.join(bin, "services/control/kiln-control"), ...controlPeers, ...args, ...common]);
+      return `127.0.0.1:${c.ports.grpc_port}`;
+    },
     // Runs kiln-admin with `args` against this deployment's kiln-control; {status, stdout, stderr}.
     admin(args, { connect = true } = {}) {
       const argv = [...args, ...(connect ? [`--target=${controlTarget}`, `--admin_token_file=${adminTokenFile}`] : [])];
