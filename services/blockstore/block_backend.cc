@@ -1,7 +1,10 @@
 // Default BlobWriter and BlobReader for backends that store and read whole blobs.
 #include "services/blockstore/block_backend.h"
 
+#include <string>
 #include <utility>
+
+#include "common/status_macros.h"
 
 namespace kiln::blockstore {
 namespace {
@@ -56,6 +59,16 @@ class WholeBlobReader : public BlobReader {
 };
 
 }  // namespace
+
+absl::StatusOr<std::string> ReadAll(BlobReader& reader) {
+  std::string data;
+  data.reserve(reader.info().size);
+  for (;;) {
+    KILN_ASSIGN_OR_RETURN(absl::string_view window, reader.Read());
+    if (window.empty()) return data;
+    data.append(window.data(), window.size());
+  }
+}
 
 absl::StatusOr<std::unique_ptr<BlobWriter>> BlockBackend::NewWriter(const BlobKey& key,
                                                                     uint64_t size) {

@@ -101,6 +101,10 @@ class BlobReader {
   BlobInfo info_;
 };
 
+// Reads `reader` to its end into one string, for callers that need the whole blob (Get on a store
+// that streams, tests). Returns the first error of Read (DATA_LOSS, UNAVAILABLE).
+absl::StatusOr<std::string> ReadAll(BlobReader& reader);
+
 // One page of List.
 struct ListPage {
   struct Entry {

@@ -133,13 +133,7 @@ absl::StatusOr<std::unique_ptr<Blob>> S3BlockBackend::Get(const BlobKey& key) {
     return absl::FailedPreconditionError(
         "the stored object is larger than this block-store reads whole (s3:// max_object_bytes)");
   }
-  std::string data;
-  data.reserve(reader->info().size);
-  for (;;) {
-    KILN_ASSIGN_OR_RETURN(absl::string_view window, reader->Read());
-    if (window.empty()) break;
-    data.append(window.data(), window.size());
-  }
+  KILN_ASSIGN_OR_RETURN(std::string data, ReadAll(*reader));
   const Sha256Digest digest = reader->info().sha256;
   return std::unique_ptr<Blob>(new OwnedBlob(std::move(data), digest));
 }

@@ -146,14 +146,9 @@ TEST_P(BackendConformanceTest, WriterInPiecesAndReaderInWindowsRoundTrip) {
   ASSERT_TRUE(reader.ok()) << reader.status();
   EXPECT_EQ((*reader)->info().size, data.size());
   EXPECT_EQ((*reader)->info().sha256, Sha256(data));
-  std::string got;
-  for (;;) {
-    auto window = (*reader)->Read();
-    ASSERT_TRUE(window.ok()) << window.status();
-    if (window->empty()) break;
-    got.append(window->data(), window->size());
-  }
-  EXPECT_TRUE(got == data);
+  absl::StatusOr<std::string> got = ReadAll(**reader);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(*got == data);
   EXPECT_EQ(backend_->NewReader(Key(CarKey("absent"))).status().code(),
             absl::StatusCode::kNotFound);
 }

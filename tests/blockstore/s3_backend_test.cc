@@ -178,14 +178,9 @@ TEST_F(S3BackendTest, LargeDirectUploadIsServedInWindowsWithItsComputedDigest) {
   auto reader = backend->NewReader(key);
   ASSERT_TRUE(reader.ok()) << reader.status();
   EXPECT_EQ((*reader)->info().sha256, Sha256(data));
-  std::string got;
-  for (;;) {
-    auto window = (*reader)->Read();
-    ASSERT_TRUE(window.ok()) << window.status();
-    if (window->empty()) break;
-    got.append(window->data(), window->size());
-  }
-  EXPECT_TRUE(got == data);
+  absl::StatusOr<std::string> got = ReadAll(**reader);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(*got == data);
 }
 
 TEST_F(S3BackendTest, TamperedObjectReadsAsDataLoss) {
