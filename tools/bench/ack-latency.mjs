@@ -9,8 +9,7 @@
 //     node tools/bench/ack-latency.mjs
 import http from "node:http";
 import { createRequire } from "node:module";
-import { startKiln } from "../../tests/e2e/lib/kiln.mjs";
-import { startOracle } from "../../tests/support/oracle.mjs";
+import { serverStarter } from "./servers.mjs";
 import { busyWritersAndReader } from "../../tests/e2e/lib/scenarios.mjs";
 
 const require = createRequire(new URL("../../tests/e2e/package.json", import.meta.url));
@@ -19,13 +18,6 @@ const { WebSocketServer, WebSocket } = require("ws");
 const servers = (process.env.SERVERS ?? "kiln kiln:nosync oracle oracle:10 oracle:25").split(/\s+/).filter(Boolean);
 const each = Number(process.env.EACH ?? 20);
 const rounds = Number(process.env.ROUNDS ?? 3);
-
-function starter(name) {
-  const [kind, opt = ""] = name.split(":");
-  if (kind === "kiln") return startKiln({ auth: "none", sync: opt !== "nosync" });
-  if (kind === "oracle") return startOracle({ ackDelayMs: Number(opt || 0) });
-  throw new Error(`unknown server ${name}`);
-}
 
 // HTTP is piped through unchanged; WebSocket frames are relayed, and each reqPutMeta's tid is timed
 // until the answer with the same tid. Returns {port, latencies, stop()}.
@@ -84,7 +76,7 @@ const pct = (xs, p) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(p *
 console.log(`# ${new Date().toISOString()} each=${each} rounds=${rounds} load ${(await import("node:os")).loadavg().map((x) => x.toFixed(1)).join(" ")}`);
 for (let r = 1; r <= rounds; r++) {
   for (const name of servers) {
-    const server = await starter(name);
+    const server = await serverStarter(name)();
     const upstreamPort = Number(new URL(server.fpUrl("ws").replace("fpcloud:", "http:")).port);
     const proxy = await startTimingProxy(upstreamPort);
     const viaProxy = { fpUrl: (protocol = "ws") => `fpcloud://127.0.0.1:${proxy.port}?protocol=${protocol}` };

@@ -7,23 +7,14 @@
 // (CONCURRENT: 3x30 at once with a reader; 3x200 taking turns, each waiting for the previous
 // document; 3x200 in rotation without waiting; 3x200 at once): whether every client ends with every
 // document. Run by tools/bench/client.sh.
-import { startKiln } from "../../tests/e2e/lib/kiln.mjs";
-import { startOracle } from "../../tests/support/oracle.mjs";
+import { serverStarter } from "./servers.mjs";
 import { writeSerially, join, busyWritersAndReader, interleavedWriters } from "../../tests/e2e/lib/scenarios.mjs";
 import { closeAll } from "../../tests/e2e/lib/clients.mjs";
 import { devToken } from "../../tests/e2e/lib/tokens.mjs";
 
 const sizes = (process.env.SIZES ?? "100 1000 5000").split(/\s+/).filter(Boolean).map(Number);
 const servers = (process.env.SERVERS ?? "kiln oracle").split(/\s+/).filter(Boolean);
-// "kiln:nosync" runs Kiln's RocksDB stores without fsync; "oracle:25" gives the oracle a 25 ms
-// commit delay on every reqPutMeta (see tests/support/oracle.mjs).
-const starter = (name) => {
-  const [kind, opt = ""] = name.split(":");
-  if (kind === "kiln") return () => startKiln({ auth: "none", sync: opt !== "nosync" });
-  if (kind === "oracle") return () => startOracle({ ackDelayMs: Number(opt || 0) });
-  throw new Error(`unknown server ${name} (kiln, kiln:nosync, oracle, oracle:<ack delay ms>)`);
-};
-const start = Object.fromEntries(servers.map((n) => [n, starter(n)]));
+const start = Object.fromEntries(servers.map((n) => [n, serverStarter(n)]));
 
 for (const n of sizes) {
   for (const name of servers) {
