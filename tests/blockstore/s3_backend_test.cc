@@ -343,6 +343,35 @@ TEST_F(S3BackendTest, MirrorPutStreamedWhileS3IsKilledStoresNothingInEitherStore
   EXPECT_TRUE(*got == data);
 }
 
+// mirror(s3, rocksdb) reads S3 in windows; a copy in S3 found corrupt only at its last window
+// ends that read with DATA_LOSS (the blob never arrives whole), and the retry reads RocksDB's.
+TEST_F(S3BackendTest, MirrorReadOfACorruptS3CopyIsDataLossOnceThenServedByTheSecondStore) {
+  kiln::testing::TempDir dir;
+  const std::string s3_url = server_->BackendUrl("c", "&part_bytes=5242880");
+  auto mirror =
+      CreateBlockBackend(absl::StrCat("mirror(", s3_url, ", rocksdb://", dir.path(), ")"));
+  ASSERT_TRUE(mirror.ok()) << mirror.status();
+  std::string data = Pattern(12 << 20, 8);
+  BlobKey key{"t1", "l1", Store::kFile, CarKey(data)};
+  ASSERT_TRUE((*mirror)->Put(key, data, Sha256(data)).ok());
+  auto s3 = BlockBackendRegistry().Create(s3_url);
+  ASSERT_TRUE(s3.ok()) << s3.status();
+  std::string tampered = data;
+  tampered[tampered.size() - 1] ^= 1;
+  auto raw = RawPut(static_cast<S3BlockBackend&>(**s3).ObjectName(key), tampered,
+                    HexEncode(DigestBytes(Sha256(data))));
+  ASSERT_TRUE(raw.ok() && raw->status == 200);
+
+  auto first = (*mirror)->NewReader(key);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(ReadAll(**first).status().code(), absl::StatusCode::kDataLoss);
+  auto retry = (*mirror)->NewReader(key);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  absl::StatusOr<std::string> got = ReadAll(**retry);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(*got == data);
+}
+
 TEST_F(S3BackendTest, MissingBucketIsFailedPrecondition) {
   auto backend = BlockBackendRegistry().Create(
       absl::StrCat("s3://no-such-bucket/p?endpoint=", server_->endpoint()));
