@@ -19,8 +19,6 @@
 namespace kiln::blockstore {
 namespace {
 
-constexpr uint64_t kDefaultCacheBytes = 256ull << 20;
-
 bool IsIdentifier(absl::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
     return absl::ascii_islower(static_cast<unsigned char>(c)) || c == '_' ||
@@ -66,17 +64,21 @@ absl::StatusOr<std::unique_ptr<BlockBackend>> MakeCache(const WrapperCall& call)
   KILN_ASSIGN_OR_RETURN(Arguments args, SplitArguments(call));
   if (args.backends.size() != 2) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "cache(FRONT, BACK[, max_bytes=N]) takes two backends; got ", args.backends.size()));
+        "cache(FRONT, BACK[, max_bytes=N][, max_blob_bytes=M]) takes two backends; got ",
+        args.backends.size()));
   }
-  uint64_t max_bytes = kDefaultCacheBytes;
+  CacheBlockBackendOptions options;
   for (const auto& [name, value] : args.options) {
-    if (name != "max_bytes") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cache(...): unknown option \"", name, "\"; known options: max_bytes"));
+    uint64_t* field = name == "max_bytes"        ? &options.max_bytes
+                      : name == "max_blob_bytes" ? &options.max_blob_bytes
+                                                 : nullptr;
+    if (field == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cache(...): unknown option \"", name, "\"; known options: max_bytes, max_blob_bytes"));
     }
-    if (!absl::SimpleAtoi(value, &max_bytes) || max_bytes == 0) {
+    if (!absl::SimpleAtoi(value, field) || *field == 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat("cache(...): max_bytes=", value, " is not a positive number of bytes"));
+          absl::StrCat("cache(...): ", name, "=", value, " is not a positive number of bytes"));
     }
   }
   const std::string& front_spec = args.backends[0];
@@ -88,7 +90,7 @@ absl::StatusOr<std::unique_ptr<BlockBackend>> MakeCache(const WrapperCall& call)
   KILN_ASSIGN_OR_RETURN(auto front, OpenArgument(call, 0, front_spec));
   KILN_ASSIGN_OR_RETURN(auto back, OpenArgument(call, 1, args.backends[1]));
   return std::unique_ptr<BlockBackend>(
-      new CacheBlockBackend(std::move(front), std::move(back), max_bytes));
+      new CacheBlockBackend(std::move(front), std::move(back), options));
 }
 
 absl::StatusOr<std::unique_ptr<BlockBackend>> MakeMirror(const WrapperCall& call) {
@@ -151,11 +153,11 @@ absl::StatusOr<std::unique_ptr<BlockBackend>> CreateBlockBackend(absl::string_vi
   if (!call.ok()) return call.status();
   if (call->name == "cache") return MakeCache(*call);
   if (call->name == "mirror") return MakeMirror(*call);
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown backend wrapper \"", call->name,
-                   "(...)\"; known wrappers: cache(FRONT, BACK[, max_bytes=N]), "
-                   "mirror(FIRST, SECOND); known schemes: ",
-                   BlockBackendRegistry().KnownSchemes()));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown backend wrapper \"", call->name,
+      "(...)\"; known wrappers: cache(FRONT, BACK[, max_bytes=N][, max_blob_bytes=M]), "
+      "mirror(FIRST, SECOND); known schemes: ",
+      BlockBackendRegistry().KnownSchemes()));
 }
 
 }  // namespace kiln::blockstore

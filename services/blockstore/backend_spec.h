@@ -1,5 +1,7 @@
 // Backend specs: a plain backend URL (backends.h) or a wrapper that composes others,
-//   cache(FRONT, BACK[, max_bytes=N])   FRONT (memory:// or rocksdb://) caches BACK, LRU by bytes
+//   cache(FRONT, BACK[, max_bytes=N][, max_blob_bytes=M])
+//                                       FRONT (memory:// or rocksdb://) caches BACK, LRU by bytes
+//                                       (N, default 256 MiB), blobs up to M (default 16 MiB)
 //   mirror(FIRST, SECOND)               every blob in both; reads from the first that has it
 // Arguments are specs themselves, so wrappers nest:
 //   cache(memory://, mirror(rocksdb:///var/lib/kiln/blocks, s3://kiln/blobs?endpoint=...))

@@ -68,9 +68,14 @@ class BlobWriter {
   // upload is abandoned; this may block briefly on the network).
   virtual ~BlobWriter() = default;
 
-  // How many bytes the writer takes best per Write: callers gather smaller chunks up to it. The
-  // writer holds no more than about this much of the blob at once.
+  // How many bytes the writer takes best per Write: callers gather smaller chunks up to it. A
+  // writer of one store holds no more than about this much of the blob at once.
   virtual size_t preferred_write_bytes() const = 0;
+
+  // About how many bytes of the blob the writer holds at most at once, for the service's limit on
+  // bytes in flight: preferred_write_bytes() unless the writer feeds several stores (mirror(...)
+  // adds up its two writers, cache(...) its copy for the front store).
+  virtual uint64_t held_bytes() const { return preferred_write_bytes(); }
 
   // Appends the next bytes (taken by value so a writer may keep the buffer without copying it).
   // UNAVAILABLE/INTERNAL when storage fails (then only destruction is left). The caller has

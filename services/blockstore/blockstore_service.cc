@@ -154,8 +154,9 @@ class BlockStoreServiceImpl::PutReactor : public grpc::ServerReadReactor<v1::Put
     }
     expected_sha256_ = request_.sha256();
     KILN_ASSIGN_OR_RETURN(writer_, service_->backend_.NewWriter(key_, size_));
-    // What this put holds in memory at once: one batch of the writer's preferred size.
-    reserved_ = std::min<uint64_t>(size_, writer_->preferred_write_bytes());
+    // What this put holds in memory at once: about what its writer holds (one batch of the
+    // writer's preferred size for a store that streams).
+    reserved_ = std::min<uint64_t>(size_, writer_->held_bytes());
     uint64_t before = service_->inflight_put_bytes_.fetch_add(reserved_);
     if (before + reserved_ > service_->options_.max_inflight_put_bytes) {
       return absl::ResourceExhaustedError(

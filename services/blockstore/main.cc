@@ -20,11 +20,12 @@
 #include "services/blockstore/blockstore_service.h"
 
 KILN_DEFINE_SERVICE_FLAGS("127.0.0.1:7101", kiln::kGrpcAddressHelp, "127.0.0.1:9101");
-ABSL_FLAG(std::string, backend, "",
-          "Storage backend URL (required): rocksdb:///abs/path[?sync=false], memory://, or "
-          "s3://bucket/prefix?endpoint=http://host:port&region=us-east-1&path_style=true "
-          "(credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or credentials_file=), or a "
-          "composition: cache(FRONT, BACK[, max_bytes=N]), mirror(FIRST, SECOND).");
+ABSL_FLAG(
+    std::string, backend, "",
+    "Storage backend URL (required): rocksdb:///abs/path[?sync=false], memory://, or "
+    "s3://bucket/prefix?endpoint=http://host:port&region=us-east-1&path_style=true "
+    "(credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or credentials_file=), or a "
+    "composition: cache(FRONT, BACK[, max_bytes=N][, max_blob_bytes=M]), mirror(FIRST, SECOND).");
 ABSL_FLAG(uint64_t, max_blob_bytes, 64ull << 20, "Largest blob accepted, in bytes.");
 ABSL_FLAG(uint64_t, get_chunk_bytes, 64 << 10,
           "Bytes of blob data per Get stream message (1 KiB to 4 MiB).");

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
+#include "services/blockstore/key_codec.h"
 #include "services/blockstore/stats_collectors.h"
 
 namespace kiln::blockstore {
@@ -55,10 +56,50 @@ MirrorBlockBackend::MirrorBlockBackend(std::unique_ptr<BlockBackend> first,
                                        std::unique_ptr<BlockBackend> second)
     : first_(std::move(first)), second_(std::move(second)) {}
 
+// Feeds one blob to a writer of each store; commits FIRST, then SECOND (as Put writes them).
+class MirrorBlockBackend::TeeWriter : public BlobWriter {
+ public:
+  TeeWriter(MirrorBlockBackend& mirror, BlobKey key, std::unique_ptr<BlobWriter> first,
+            std::unique_ptr<BlobWriter> second)
+      : mirror_(mirror),
+        key_(std::move(key)),
+        first_(std::move(first)),
+        second_(std::move(second)) {}
+
+  // The smaller of the two, so that a store that streams is fed in its own steps.
+  size_t preferred_write_bytes() const override {
+    return std::min(first_->preferred_write_bytes(), second_->preferred_write_bytes());
+  }
+  uint64_t held_bytes() const override { return first_->held_bytes() + second_->held_bytes(); }
+
+  absl::Status Write(std::string data) override {
+    KILN_RETURN_IF_ERROR(first_->Write(std::string(data)));
+    return second_->Write(std::move(data));
+  }
+
+  absl::StatusOr<PutOutcome> Commit(const Sha256Digest& digest) override {
+    KILN_ASSIGN_OR_RETURN(PutOutcome first, first_->Commit(digest));
+    first_.reset();
+    absl::StatusOr<PutOutcome> second = second_->Commit(digest);
+    second_.reset();
+    return mirror_.Settle(key_, first, second);
+  }
+
+ private:
+  MirrorBlockBackend& mirror_;
+  const BlobKey key_;
+  std::unique_ptr<BlobWriter> first_;
+  std::unique_ptr<BlobWriter> second_;
+};
+
 absl::StatusOr<PutOutcome> MirrorBlockBackend::Put(const BlobKey& key, absl::string_view data,
                                                    const Sha256Digest& digest) {
   KILN_ASSIGN_OR_RETURN(PutOutcome first, first_->Put(key, data, digest));
-  absl::StatusOr<PutOutcome> second = second_->Put(key, data, digest);
+  return Settle(key, first, second_->Put(key, data, digest));
+}
+
+absl::StatusOr<PutOutcome> MirrorBlockBackend::Settle(const BlobKey& key, PutOutcome first,
+                                                      const absl::StatusOr<PutOutcome>& second) {
   if (second.status().code() == absl::StatusCode::kAlreadyExists && first == PutOutcome::kCreated) {
     // SECOND holds other bytes under this key: do not let the two stores disagree.
     absl::Status undo = first_->Delete(key);
@@ -70,16 +111,100 @@ absl::StatusOr<PutOutcome> MirrorBlockBackend::Put(const BlobKey& key, absl::str
              : PutOutcome::kAlreadyPresent;
 }
 
-absl::StatusOr<std::unique_ptr<Blob>> MirrorBlockBackend::Get(const BlobKey& key) {
-  absl::StatusOr<std::unique_ptr<Blob>> first = first_->Get(key);
+absl::StatusOr<std::unique_ptr<BlobWriter>> MirrorBlockBackend::NewWriter(const BlobKey& key,
+                                                                          uint64_t size) {
+  KILN_ASSIGN_OR_RETURN(std::unique_ptr<BlobWriter> first, first_->NewWriter(key, size));
+  KILN_ASSIGN_OR_RETURN(std::unique_ptr<BlobWriter> second, second_->NewWriter(key, size));
+  return std::unique_ptr<BlobWriter>(
+      new TeeWriter(*this, key, std::move(first), std::move(second)));
+}
+
+template <typename T>
+absl::StatusOr<T> MirrorBlockBackend::FromFirstThatHas(
+    absl::FunctionRef<absl::StatusOr<T>(BlockBackend&)> open) {
+  absl::StatusOr<T> first = open(*first_);
   if (first.ok()) return first;
-  absl::StatusOr<std::unique_ptr<Blob>> second = second_->Get(key);
+  absl::StatusOr<T> second = open(*second_);
   if (second.ok()) {
     stats_->fallback_reads.fetch_add(1);
     return second;
   }
   if (first.status().code() == absl::StatusCode::kNotFound) return second.status();
   return first.status();
+}
+
+absl::StatusOr<std::unique_ptr<Blob>> MirrorBlockBackend::Get(const BlobKey& key) {
+  return FromFirstThatHas<std::unique_ptr<Blob>>(
+      [&key](BlockBackend& store) { return store.Get(key); });
+}
+
+// FIRST's reader, passed through; a DATA_LOSS marks the key suspect, a read to the end clears it.
+class MirrorBlockBackend::SuspectingReader : public BlobReader {
+ public:
+  SuspectingReader(MirrorBlockBackend& mirror, std::string key, std::unique_ptr<BlobReader> first)
+      : mirror_(mirror), key_(std::move(key)), first_(std::move(first)) {
+    info_ = first_->info();
+  }
+
+  absl::StatusOr<absl::string_view> Read() override {
+    absl::StatusOr<absl::string_view> window = first_->Read();
+    if (window.status().code() == absl::StatusCode::kDataLoss) {
+      LOG(ERROR) << "mirror: the first store's copy of a blob is corrupt; reads of it now try the "
+                    "second store first (repair or delete the first copy)";
+      mirror_.SetSuspect(key_, true);
+    } else if (window.ok() && !finished_) {
+      read_ += window->size();
+      if (read_ >= info_.size) {
+        finished_ = true;
+        mirror_.SetSuspect(key_, false);
+      }
+    }
+    return window;
+  }
+
+ private:
+  MirrorBlockBackend& mirror_;
+  const std::string key_;
+  std::unique_ptr<BlobReader> first_;
+  uint64_t read_ = 0;
+  bool finished_ = false;
+};
+
+absl::StatusOr<std::unique_ptr<BlobReader>> MirrorBlockBackend::NewReader(const BlobKey& key) {
+  const std::string encoded = EncodeBlobKey(key);
+  if (IsSuspect(encoded)) {
+    absl::StatusOr<std::unique_ptr<BlobReader>> second = second_->NewReader(key);
+    if (second.ok()) {
+      stats_->fallback_reads.fetch_add(1);
+      return second;
+    }
+  }
+  return FromFirstThatHas<std::unique_ptr<BlobReader>>(
+      [&](BlockBackend& store) -> absl::StatusOr<std::unique_ptr<BlobReader>> {
+        KILN_ASSIGN_OR_RETURN(std::unique_ptr<BlobReader> reader, store.NewReader(key));
+        if (&store != first_.get()) return reader;
+        return std::unique_ptr<BlobReader>(new SuspectingReader(*this, encoded, std::move(reader)));
+      });
+}
+
+bool MirrorBlockBackend::IsSuspect(const std::string& key) {
+  absl::MutexLock lock(&mu_);
+  return suspects_.contains(key);
+}
+
+void MirrorBlockBackend::SetSuspect(const std::string& key, bool suspect) {
+  absl::MutexLock lock(&mu_);
+  if (!suspect) {
+    // Its entry in suspect_order_ stays until it ages out; erasing a missing key is harmless.
+    suspects_.erase(key);
+    return;
+  }
+  if (!suspects_.insert(key).second) return;
+  suspect_order_.push_back(key);
+  while (suspect_order_.size() > kMaxSuspects) {
+    suspects_.erase(suspect_order_.front());
+    suspect_order_.pop_front();
+  }
 }
 
 absl::StatusOr<std::vector<std::optional<BlobInfo>>> MirrorBlockBackend::BatchStat(

@@ -21,7 +21,8 @@
 // carries no digest and counts as unverified (above). NewReader reads in ranged GETs of
 // `part_bytes` windows, checking the digest as the last window arrives. A put or get therefore
 // holds about one part (plus the service's batch), whatever the blob's size; Get and Put of whole
-// blobs (used by the cache and mirror backends) hold the blob.
+// blobs hold the blob (the service, cache(...) and mirror(...) stream; Get and Put are for callers
+// that have or need the whole blob).
 //
 // Thread-safe; every call blocks on the network (see S3Client for retries and timeouts).
 #pragma once

@@ -128,7 +128,7 @@ TEST_P(BackendConformanceTest, LargeBlobRoundTrips) {
 }
 
 // Through NewWriter in pieces and NewReader window by window (large enough for s3's multipart
-// upload and ranged reads with their default sizes).
+// upload and ranged reads with their default sizes, and above cache(...)'s default fill limit).
 TEST_P(BackendConformanceTest, WriterInPiecesAndReaderInWindowsRoundTrip) {
   std::string data(17 << 20, '\0');
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 2654435761u) >> 13);
@@ -254,7 +254,9 @@ INSTANTIATE_TEST_SUITE_P(AllBackends, BackendConformanceTest,
                                            "rocksdb://{dir}?sync=false", "{s3}",
                                            "cache(memory://, {s3})",
                                            "mirror(rocksdb://{dir}, {s3})",
-                                           "cache(memory://, rocksdb://{dir}, max_bytes=100)"),
+                                           "cache(memory://, rocksdb://{dir}, max_bytes=100)",
+                                           "cache(memory://, {s3}, max_blob_bytes=33554432)",
+                                           "mirror({s3}, rocksdb://{dir})"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            switch (info.index) {
                              case 0:
@@ -269,8 +271,12 @@ INSTANTIATE_TEST_SUITE_P(AllBackends, BackendConformanceTest,
                                return std::string("CacheMemoryOverS3");
                              case 5:
                                return std::string("MirrorRocksDbAndS3");
-                             default:
+                             case 6:
                                return std::string("TinyCacheMemoryOverRocksDb");
+                             case 7:
+                               return std::string("CacheMemoryOverS3FillingLargeBlobs");
+                             default:
+                               return std::string("MirrorS3AndRocksDb");
                            }
                          });
 

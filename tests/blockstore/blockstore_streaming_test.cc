@@ -1,18 +1,16 @@
 // The service streams through BlobWriter/BlobReader: a put hands the writer batches of about its
 // preferred size (never the whole blob), a get sends the reader's windows as they are read, and
 // a reader failing on its last window ends the stream with DATA_LOSS before the blob is complete.
-// The backend here is a memory store behind a writer and reader that record what they were given.
-#include <algorithm>
-#include <atomic>
+// The backend here is a memory store behind a writer and reader that record what they were given
+// (streaming_memory_backend.h).
 #include <memory>
 #include <string>
 
-#include "absl/synchronization/notification.h"
 #include "common/server.h"
 #include "gtest/gtest.h"
 #include "services/blockstore/blockstore_service.h"
-#include "services/blockstore/memory_backend.h"
 #include "tests/blockstore/blockstore_test_client.h"
+#include "tests/blockstore/streaming_memory_backend.h"
 #include "tests/support/test_support.h"
 
 namespace kiln::blockstore {
@@ -30,81 +28,6 @@ std::string Pattern(size_t n, int seed) {
   for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + seed) >> 2);
   return s;
 }
-
-class StreamingBackend : public MemoryBlockBackend {
- public:
-  std::atomic<size_t> largest_write{0};
-  std::atomic<int> writes{0};
-  std::atomic<int> writers_abandoned{0};
-  absl::Notification writer_abandoned;  // the service releases writers on its executor
-  std::atomic<int> windows_read{0};
-  std::atomic<bool> corrupt_last_window{false};
-
-  absl::StatusOr<std::unique_ptr<BlobWriter>> NewWriter(const BlobKey& key,
-                                                        uint64_t /*size*/) override {
-    return std::unique_ptr<BlobWriter>(new Writer(*this, key));
-  }
-
-  absl::StatusOr<std::unique_ptr<BlobReader>> NewReader(const BlobKey& key) override {
-    absl::StatusOr<std::unique_ptr<Blob>> blob = Get(key);
-    if (!blob.ok()) return blob.status();
-    return std::unique_ptr<BlobReader>(new Reader(*this, *std::move(blob)));
-  }
-
- private:
-  class Writer : public BlobWriter {
-   public:
-    Writer(StreamingBackend& backend, BlobKey key) : backend_(backend), key_(std::move(key)) {}
-    ~Writer() override {
-      if (committed_) return;
-      if (backend_.writers_abandoned.fetch_add(1) == 0) backend_.writer_abandoned.Notify();
-    }
-    size_t preferred_write_bytes() const override { return kBatch; }
-    absl::Status Write(std::string data) override {
-      backend_.writes.fetch_add(1);
-      size_t seen = backend_.largest_write.load();
-      while (data.size() > seen &&
-             !backend_.largest_write.compare_exchange_weak(seen, data.size())) {
-      }
-      data_ += data;
-      return absl::OkStatus();
-    }
-    absl::StatusOr<PutOutcome> Commit(const Sha256Digest& digest) override {
-      committed_ = true;
-      return backend_.Put(key_, data_, digest);
-    }
-
-   private:
-    StreamingBackend& backend_;
-    BlobKey key_;
-    std::string data_;
-    bool committed_ = false;
-  };
-
-  class Reader : public BlobReader {
-   public:
-    Reader(StreamingBackend& backend, std::unique_ptr<Blob> blob)
-        : backend_(backend), blob_(std::move(blob)) {
-      info_ = blob_->info();
-    }
-    absl::StatusOr<absl::string_view> Read() override {
-      absl::string_view rest = blob_->data().substr(offset_);
-      if (rest.empty()) return rest;
-      absl::string_view window = rest.substr(0, kWindow);
-      offset_ += window.size();
-      if (offset_ == blob_->data().size() && backend_.corrupt_last_window.load()) {
-        return absl::DataLossError("stored blob does not match its SHA-256");
-      }
-      backend_.windows_read.fetch_add(1);
-      return window;
-    }
-
-   private:
-    StreamingBackend& backend_;
-    std::unique_ptr<Blob> blob_;
-    size_t offset_ = 0;
-  };
-};
 
 class BlockStoreStreamingTest : public ::testing::Test {
  protected:
@@ -125,7 +48,7 @@ class BlockStoreStreamingTest : public ::testing::Test {
 
   void TearDown() override { server_->Shutdown(); }
 
-  StreamingBackend backend_;
+  testing::StreamingMemoryBackend backend_{kBatch, kWindow};
   BoundedExecutor executor_{{.threads = 2, .max_queued = 64}};
   Metrics metrics_;
   std::unique_ptr<BlockStoreServiceImpl> service_;

@@ -16,6 +16,7 @@
 #include "common/s3_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/blockstore/backend_spec.h"
 #include "services/blockstore/backends.h"
 #include "tests/support/s3rver.h"
 #include "tests/support/test_support.h"
@@ -291,6 +292,84 @@ TEST_F(S3BackendTest, ServerKilledDuringGetFailsUnavailableAndRecovers) {
   auto blob = backend->Get(key);
   ASSERT_TRUE(blob.ok()) << blob.status();
   EXPECT_TRUE((*blob)->data() == data);
+}
+
+// mirror(rocksdb, s3) streams a put into both stores; S3 going away between two parts fails the
+// put before either store commits, so neither shows the blob, and a retry stores it in both.
+TEST_F(S3BackendTest, MirrorPutStreamedWhileS3IsKilledStoresNothingInEitherStore) {
+  kiln::testing::TempDir dir;
+  auto mirror = CreateBlockBackend(
+      absl::StrCat("mirror(rocksdb://", dir.path(), "/db, ",
+                   server_->BackendUrl("m",
+                                       "&multipart_threshold_bytes=5242880&part_bytes=5242880"
+                                       "&max_attempts=2&stall_timeout_ms=2000"),
+                   ")"));
+  ASSERT_TRUE(mirror.ok()) << mirror.status();
+  std::string data = Pattern(12 << 20, 7);
+  BlobKey key{"t1", "l1", Store::kFile, CarKey(data)};
+  {
+    auto writer = (*mirror)->NewWriter(key, data.size());
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    EXPECT_EQ((*writer)->preferred_write_bytes(), 5u << 20);
+    // RocksDB gathers the blob for its one Put; S3 holds a part.
+    EXPECT_EQ((*writer)->held_bytes(), data.size() + (5u << 20));
+    ASSERT_TRUE((*writer)->Write(data.substr(0, 6 << 20)).ok());  // one part uploaded
+    server_->Kill();
+    EXPECT_EQ((*writer)->Write(data.substr(6 << 20)).code(), absl::StatusCode::kUnavailable);
+  }
+  ASSERT_TRUE(server_->Restart().ok());
+  EXPECT_EQ((*mirror)->Get(key).status().code(), absl::StatusCode::kNotFound);
+  auto listed = (*mirror)->List("t1", "l1", Store::kFile, "", 10);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_TRUE(listed->entries.empty());
+
+  auto writer = (*mirror)->NewWriter(key, data.size());
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_TRUE((*writer)->Write(data.substr(0, 6 << 20)).ok());
+  ASSERT_TRUE((*writer)->Write(data.substr(6 << 20)).ok());
+  auto put = (*writer)->Commit(Sha256(data));
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(*put, PutOutcome::kCreated);
+  // Both stores hold it: nothing to repair, and S3 alone serves it.
+  auto report = (*mirror)->Repair("t1", "l1", Store::kFile);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->copied_to_first + report->copied_to_second + report->failed, 0u);
+  auto stored = BlockBackendRegistry().Create(server_->BackendUrl("m"));
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  auto reader = (*stored)->NewReader(key);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  absl::StatusOr<std::string> got = ReadAll(**reader);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(*got == data);
+}
+
+// mirror(s3, rocksdb) reads S3 in windows; a copy in S3 found corrupt only at its last window
+// ends that read with DATA_LOSS (the blob never arrives whole), and the retry reads RocksDB's.
+TEST_F(S3BackendTest, MirrorReadOfACorruptS3CopyIsDataLossOnceThenServedByTheSecondStore) {
+  kiln::testing::TempDir dir;
+  const std::string s3_url = server_->BackendUrl("c", "&part_bytes=5242880");
+  auto mirror =
+      CreateBlockBackend(absl::StrCat("mirror(", s3_url, ", rocksdb://", dir.path(), ")"));
+  ASSERT_TRUE(mirror.ok()) << mirror.status();
+  std::string data = Pattern(12 << 20, 8);
+  BlobKey key{"t1", "l1", Store::kFile, CarKey(data)};
+  ASSERT_TRUE((*mirror)->Put(key, data, Sha256(data)).ok());
+  auto s3 = BlockBackendRegistry().Create(s3_url);
+  ASSERT_TRUE(s3.ok()) << s3.status();
+  std::string tampered = data;
+  tampered[tampered.size() - 1] ^= 1;
+  auto raw = RawPut(static_cast<S3BlockBackend&>(**s3).ObjectName(key), tampered,
+                    HexEncode(DigestBytes(Sha256(data))));
+  ASSERT_TRUE(raw.ok() && raw->status == 200);
+
+  auto first = (*mirror)->NewReader(key);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(ReadAll(**first).status().code(), absl::StatusCode::kDataLoss);
+  auto retry = (*mirror)->NewReader(key);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  absl::StatusOr<std::string> got = ReadAll(**retry);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(*got == data);
 }
 
 TEST_F(S3BackendTest, MissingBucketIsFailedPrecondition) {

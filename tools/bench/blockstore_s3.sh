@@ -20,6 +20,11 @@
 #               use 2 for 64 MiB blobs)
 #   SERVER_BIN  the kiln-blockstore to measure (default: the one in BUILD_DIR), e.g. an older build
 #   SERVER_ARGS extra kiln-blockstore flags, e.g. "--get_chunk_bytes=1048576"
+#   BACKEND     the block-store's --backend, with {s3} standing for an s3:// URL of the bucket,
+#               {endpoint} for s3rver's address (to write other s3:// URLs) and {dir} for a fresh
+#               directory (default: {s3}), e.g. "mirror(rocksdb://{dir}, {s3})" or
+#               "cache(memory://, {s3})"
+#   DIRECT      0 to skip the direct runs (when only the block-store's memory is of interest)
 # The block-store's peak resident memory (VmHWM, a high-water mark over the whole run) is printed
 # after each case: with large blobs it shows whether a put or get holds the blob whole.
 set -euo pipefail
@@ -32,6 +37,8 @@ CASES=${CASES:-"put:1048576:1 put:1048576:8 get:1048576:1 get:1048576:8"}
 QUIET_WAIT=${QUIET_WAIT:-60}
 GET_BLOBS=${GET_BLOBS:-64}
 SERVER_ARGS=${SERVER_ARGS:-}
+BACKEND=${BACKEND:-'{s3}'}
+DIRECT=${DIRECT:-1}
 S3RVER=${KILN_S3RVER_DIR:-$REPO/tests/support/s3rver}/node_modules/s3rver/bin/s3rver.js
 
 SERVER_BIN=${SERVER_BIN:-$BUILD_DIR/services/blockstore/kiln-blockstore}
@@ -70,8 +77,13 @@ done
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
 ENDPOINT=http://127.0.0.1:$S3_PORT
 
+# The replacements are quoted: the URL's '&' must not stand for the matched text (bash 5.2).
+SPEC=${BACKEND//'{s3}'/"s3://kiln/kiln?endpoint=$ENDPOINT&path_style=true"}
+SPEC=${SPEC//'{endpoint}'/"$ENDPOINT"}
+SPEC=${SPEC//'{dir}'/"$WORK/db"}
+log "block-store backend: $SPEC"
 # shellcheck disable=SC2086  # SERVER_ARGS is a word list on purpose
-"$SERVER_BIN" --backend="s3://kiln/kiln?endpoint=$ENDPOINT&path_style=true" $SERVER_ARGS \
+"$SERVER_BIN" --backend="$SPEC" $SERVER_ARGS \
   --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 --ready_file="$WORK/ready" \
   2>"$WORK/server.log" &
 SERVER_PID=$!
@@ -81,19 +93,24 @@ for ((i = 0; i < 300; i++)); do
   sleep 0.1
 done
 GRPC_PORT=$(awk -F= '$1 == "grpc_port" { print $2 }' "$WORK/ready")
+echo "kiln-blockstore peak RSS when ready, before any load (VmHWM):" \
+  "$(awk '$1 == "VmHWM:" { printf "%.0f", $2 / 1024 }' "/proc/$SERVER_PID/status") MiB"
 
 declare -A R
 FAILED=0
 for spec in $CASES; do
   IFS=: read -r op size clients <<<"$spec"
   name="$op-$size-c$clients"
-  wait_for_quiet
-  log "$name direct to s3rver for ${DURATION}s"
-  s0=$(proc_cpu_secs "$S3_PID")
-  R[$name.direct]=$("$S3_LOAD_BIN" --endpoint="$ENDPOINT" --bucket=kiln --op="$op" --size="$size" \
-    --clients="$clients" --get_blobs="$GET_BLOBS" --duration="${DURATION}s") || FAILED=1
-  R[$name.direct_s3cpu]=$(awk -v a="$(proc_cpu_secs "$S3_PID")" -v b="$s0" \
-    -v s="$(field "${R[$name.direct]}" secs)" 'BEGIN { printf "%.2f", (a - b) / s }')
+  if [[ $DIRECT != 0 ]]; then
+    wait_for_quiet
+    log "$name direct to s3rver for ${DURATION}s"
+    s0=$(proc_cpu_secs "$S3_PID")
+    R[$name.direct]=$("$S3_LOAD_BIN" --endpoint="$ENDPOINT" --bucket=kiln --op="$op" \
+      --size="$size" --clients="$clients" --get_blobs="$GET_BLOBS" --duration="${DURATION}s") ||
+      FAILED=1
+    R[$name.direct_s3cpu]=$(awk -v a="$(proc_cpu_secs "$S3_PID")" -v b="$s0" \
+      -v s="$(field "${R[$name.direct]}" secs)" 'BEGIN { printf "%.2f", (a - b) / s }')
+  fi
   wait_for_quiet
   log "$name through kiln-blockstore for ${DURATION}s"
   s0=$(proc_cpu_secs "$S3_PID")
@@ -107,13 +124,13 @@ for spec in $CASES; do
   R[$name.kiln_srvcpu]=$(awk -v a="$(proc_cpu_secs "$SERVER_PID")" -v b="$k0" -v s="$secs" \
     'BEGIN { printf "%.2f", (a - b) / s }')
   R[$name.hwm]=$(awk '$1 == "VmHWM:" { printf "%.0f", $2 / 1024 }' "/proc/$SERVER_PID/status")
-  echo "direct: ${R[$name.direct]}"
+  echo "direct: ${R[$name.direct]:-skipped}"
   echo "kiln:   ${R[$name.kiln]}"
   echo "kiln-blockstore peak RSS so far (VmHWM): ${R[$name.hwm]} MiB"
 done
 
 echo
-echo "== kiln-blockstore on s3rver vs direct S3 requests: $(nproc) CPUs, DURATION=${DURATION}s =="
+echo "== kiln-blockstore ($BACKEND) on s3rver vs direct S3 requests: $(nproc) CPUs, DURATION=${DURATION}s =="
 printf '%-18s %12s %12s %8s %14s %14s %10s %9s\n' case direct_MB/s kiln_MB/s ratio \
   direct_p50_ms kiln_p50_ms cpu:s3rver/blockstore srv_hwm_MiB
 for spec in $CASES; do
