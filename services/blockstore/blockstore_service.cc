@@ -50,13 +50,10 @@ absl::Status ValidateKey(Store store, absl::string_view key, absl::string_view f
 
 absl::StatusOr<BlobKey> ToBlobKey(const v1::BlobRef& ref, const ShardOwnership& shard) {
   BlobKey key;
-  KILN_RETURN_IF_ERROR(ValidateId(ref.tenant(), "ref.tenant"));
-  KILN_RETURN_IF_ERROR(ValidateId(ref.ledger(), "ref.ledger"));
-  KILN_RETURN_IF_ERROR(shard.Check(ref.tenant(), ref.ledger()));
+  KILN_ASSIGN_OR_RETURN(key.ledger,
+                        shard.ParseOwned(ref.tenant(), ref.ledger(), "ref.tenant", "ref.ledger"));
   KILN_ASSIGN_OR_RETURN(key.store, ToStore(ref.store(), "ref.store"));
   KILN_RETURN_IF_ERROR(ValidateKey(key.store, ref.key(), "ref.key"));
-  key.tenant = ref.tenant();
-  key.ledger = ref.ledger();
   key.key = ref.key();
   return key;
 }
@@ -418,10 +415,10 @@ grpc::ServerUnaryReactor* BlockStoreServiceImpl::BatchStat(grpc::CallbackServerC
                                                            const v1::BatchStatRequest* request,
                                                            v1::BatchStatResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<LedgerRef> ledger =
+      options_.shard.ParseOwned(request->tenant(), request->ledger());
   absl::Status valid = [&]() -> absl::Status {
-    KILN_RETURN_IF_ERROR(ValidateId(request->tenant(), "tenant"));
-    KILN_RETURN_IF_ERROR(ValidateId(request->ledger(), "ledger"));
-    KILN_RETURN_IF_ERROR(options_.shard.Check(request->tenant(), request->ledger()));
+    KILN_RETURN_IF_ERROR(ledger.status());
     KILN_ASSIGN_OR_RETURN(Store store, ToStore(request->store(), "store"));
     if (static_cast<size_t>(request->keys_size()) > options_.max_batch_keys) {
       return absl::InvalidArgumentError(absl::StrCat("keys has ", request->keys_size(),
@@ -437,13 +434,13 @@ grpc::ServerUnaryReactor* BlockStoreServiceImpl::BatchStat(grpc::CallbackServerC
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
-  RunUnary(reactor, [this, request, response]() -> absl::Status {
+  RunUnary(reactor, [this, ledger = *std::move(ledger), request, response]() -> absl::Status {
     Store store = *ToStore(request->store(), "store");
     std::vector<std::string> keys(request->keys().begin(), request->keys().end());
     absl::StatusOr<std::vector<std::optional<BlobInfo>>> stats;
     {
       LatencyTimer timer(m_.latency_stat);
-      stats = backend_.BatchStat(request->tenant(), request->ledger(), store, keys);
+      stats = backend_.BatchStat(ledger, store, keys);
     }
     if (!stats.ok()) return stats.status();
     for (size_t i = 0; i < keys.size(); ++i) {
@@ -481,24 +478,24 @@ grpc::ServerUnaryReactor* BlockStoreServiceImpl::List(grpc::CallbackServerContex
                                                       const v1::ListRequest* request,
                                                       v1::ListResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<LedgerRef> ledger =
+      options_.shard.ParseOwned(request->tenant(), request->ledger());
   absl::Status valid = [&]() -> absl::Status {
-    KILN_RETURN_IF_ERROR(ValidateId(request->tenant(), "tenant"));
-    KILN_RETURN_IF_ERROR(ValidateId(request->ledger(), "ledger"));
-    KILN_RETURN_IF_ERROR(options_.shard.Check(request->tenant(), request->ledger()));
+    KILN_RETURN_IF_ERROR(ledger.status());
     return ToStore(request->store(), "store").status();
   }();
   if (!valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
-  RunUnary(reactor, [this, request, response]() -> absl::Status {
+  RunUnary(reactor, [this, ledger = *std::move(ledger), request, response]() -> absl::Status {
     uint32_t limit =
         request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
     absl::StatusOr<ListPage> page;
     {
       LatencyTimer timer(m_.latency_list);
-      page = backend_.List(request->tenant(), request->ledger(),
-                           *ToStore(request->store(), "store"), request->page_token(), limit);
+      page =
+          backend_.List(ledger, *ToStore(request->store(), "store"), request->page_token(), limit);
     }
     if (!page.ok()) return page.status();
     for (const auto& entry : page->entries) {

@@ -79,7 +79,7 @@ class ControlServiceTest : public ::testing::Test {
   void PutBlob(const std::string& tenant, const std::string& ledger, blockstore::Store store,
                const std::string& key) {
     std::string data = "blob " + key;
-    ASSERT_TRUE(mesh_.blocks().Put({tenant, ledger, store, key}, data, Sha256(data)).ok());
+    ASSERT_TRUE(mesh_.blocks().Put({{tenant, ledger}, store, key}, data, Sha256(data)).ok());
   }
 
   // Every metadata record of (tenant, ledger), read from the store itself.
@@ -97,7 +97,7 @@ class ControlServiceTest : public ::testing::Test {
     size_t n = 0;
     for (auto store : {blockstore::Store::kCar, blockstore::Store::kFile, blockstore::Store::kMeta,
                        blockstore::Store::kWal}) {
-      n += mesh_.blocks().List(tenant, ledger, store, "", 1000)->entries.size();
+      n += mesh_.blocks().List({tenant, ledger}, store, "", 1000)->entries.size();
     }
     return n;
   }
@@ -364,8 +364,8 @@ TEST_F(ControlServiceTest, IssuedTokensVerifyWithThePublishedKeyAndCarryTheGrant
     auto claims = verifier->Verify(r.token(), absl::Now());
     ASSERT_TRUE(claims.ok()) << claims.status();
     EXPECT_EQ(claims->user_id, "alice");
-    EXPECT_TRUE(claims->AllowsLedger("t1", "l1"));
-    EXPECT_FALSE(claims->AllowsLedger("t1", "l2"));
+    EXPECT_TRUE(claims->AllowsLedger({"t1", "l1"}));
+    EXPECT_FALSE(claims->AllowsLedger({"t1", "l2"}));
     EXPECT_FALSE(claims->CanWrite("l1"));
     EXPECT_EQ(claims->selected_tenant, "t1");
     EXPECT_EQ(claims->selected_ledger, "l1");

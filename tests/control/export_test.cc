@@ -87,7 +87,7 @@ class ExportLedgerTest : public ::testing::Test {
 
   void PutBlob(const std::string& ledger, blockstore::Store store, const std::string& key,
                const std::string& data) {
-    ASSERT_TRUE(from_.mesh.blocks().Put({"t1", ledger, store, key}, data, Sha256(data)).ok());
+    ASSERT_TRUE(from_.mesh.blocks().Put({{"t1", ledger}, store, key}, data, Sha256(data)).ok());
   }
 
   // Calls ExportLedger; returns its status and sets `file` to the concatenated stream.
@@ -196,13 +196,13 @@ TEST_F(ExportLedgerTest, ALedgerWhoseBlobsExceedTheLimitIsRefusedBeforeAnyIsRead
   LedgerExporter small(channels(from_.mesh.metadata_target()),
                        channels(from_.mesh.blockstore_target()), absl::Seconds(10),
                        /*max_blob_bytes=*/1000);
-  absl::StatusOr<LedgerBundle> refused = small.Collect("t1", "l1");
+  absl::StatusOr<LedgerBundle> refused = small.Collect({"t1", "l1"});
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("2 blobs total 1100 bytes"));
   LedgerExporter enough(channels(from_.mesh.metadata_target()),
                         channels(from_.mesh.blockstore_target()), absl::Seconds(10),
                         /*max_blob_bytes=*/1100);
-  absl::StatusOr<LedgerBundle> bundle = enough.Collect("t1", "l1");
+  absl::StatusOr<LedgerBundle> bundle = enough.Collect({"t1", "l1"});
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   EXPECT_EQ(bundle->blobs.size(), 2u);
 }
@@ -228,7 +228,7 @@ TEST_F(ExportLedgerTest, ImportIntoAnotherDeploymentGivesTheSameLedger) {
   EXPECT_EQ(got_log.SerializeAsString(), want_log.SerializeAsString());  // chain kept as is
   for (auto [store, key, bytes] : {std::tuple{blockstore::Store::kCar, kCarKey, "car bytes"},
                                    std::tuple{blockstore::Store::kFile, kFileKey, "file bytes"}}) {
-    auto blob = to_.mesh.blocks().Get({"t1", "l1", store, key});
+    auto blob = to_.mesh.blocks().Get({{"t1", "l1"}, store, key});
     ASSERT_TRUE(blob.ok()) << blob.status();
     EXPECT_EQ((*blob)->data(), bytes);
   }
