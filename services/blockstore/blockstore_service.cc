@@ -13,6 +13,7 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "common/store_kind_proto.h"
+#include "common/unary_reactor.h"
 #include "glog/logging.h"
 #include "services/blockstore/car_upload_check.h"
 
@@ -393,12 +394,8 @@ void BlockStoreServiceImpl::NoteStatus(const absl::Status& status) {
 
 void BlockStoreServiceImpl::RunUnary(grpc::ServerUnaryReactor* reactor,
                                      absl::AnyInvocable<absl::Status()> fn) {
-  absl::Status submitted = executor_.TrySubmit([this, reactor, fn = std::move(fn)]() mutable {
-    absl::Status s = fn();
-    NoteStatus(s);
-    reactor->Finish(ToGrpcStatus(s));
-  });
-  if (!submitted.ok()) reactor->Finish(ToGrpcStatus(submitted));
+  kiln::RunUnary(executor_, reactor, absl::OkStatus(), std::move(fn),
+                 [this](const absl::Status& s) { NoteStatus(s); });
 }
 
 grpc::ServerReadReactor<v1::PutRequest>* BlockStoreServiceImpl::Put(

@@ -7,6 +7,7 @@
 #include "common/grpc_status.h"
 #include "common/ids.h"
 #include "common/status_macros.h"
+#include "common/unary_reactor.h"
 #include "glog/logging.h"
 
 namespace kiln::control {
@@ -172,18 +173,11 @@ grpc::ServerUnaryReactor* ControlServiceImpl::Run(grpc::CallbackServerContext* c
     reactor->Finish(ToGrpcStatus(auth));
     return reactor;
   }
-  if (!valid.ok()) {
-    reactor->Finish(ToGrpcStatus(valid));
-    return reactor;
-  }
-  absl::Status submitted = executor_.TrySubmit([reactor, fn = std::move(fn)]() mutable {
-    absl::Status s = fn();
+  RunUnary(executor_, reactor, std::move(valid), std::move(fn), [](const absl::Status& s) {
     if (s.code() == absl::StatusCode::kInternal || s.code() == absl::StatusCode::kUnavailable) {
       LOG(ERROR) << "control call failed: " << s.message();
     }
-    reactor->Finish(ToGrpcStatus(s));
   });
-  if (!submitted.ok()) reactor->Finish(ToGrpcStatus(submitted));
   return reactor;
 }
 

@@ -9,6 +9,7 @@
 #include "common/grpc_status.h"
 #include "common/ids.h"  // ValidateId (ListLedgers names a tenant only)
 #include "common/status_macros.h"
+#include "common/unary_reactor.h"
 #include "glog/logging.h"
 
 namespace kiln::metadata {
@@ -317,19 +318,12 @@ MetadataServiceImpl::MetadataServiceImpl(const MetadataServiceOptions& options, 
 
 void MetadataServiceImpl::RunUnary(grpc::ServerUnaryReactor* reactor, absl::Status valid,
                                    absl::AnyInvocable<absl::Status()> fn) {
-  if (!valid.ok()) {
-    reactor->Finish(ToGrpcStatus(valid));
-    return;
-  }
-  absl::Status submitted = executor_.TrySubmit([reactor, fn = std::move(fn)]() mutable {
-    absl::Status s = fn();
+  kiln::RunUnary(executor_, reactor, std::move(valid), std::move(fn), [](const absl::Status& s) {
     if (s.code() == absl::StatusCode::kInternal || s.code() == absl::StatusCode::kDataLoss ||
         s.code() == absl::StatusCode::kUnavailable) {
       LOG(ERROR) << "metadata storage failure: " << s.message();
     }
-    reactor->Finish(ToGrpcStatus(s));
   });
-  if (!submitted.ok()) reactor->Finish(ToGrpcStatus(submitted));
 }
 
 grpc::ServerUnaryReactor* MetadataServiceImpl::Commit(grpc::CallbackServerContext* context,
