@@ -99,7 +99,8 @@ absl::StatusOr<v1::ImportLedgerResponse> LedgerStore::ImportLedger(
             absl::StrCat("log record ", r.seq(), " names a key that is not given"));
       }
       v1::StoredKey stored;
-      stored.set_sealed(sealer_.Seal(*it->second, aad));
+      KILN_ASSIGN_OR_RETURN(std::string sealed, sealer_.Seal(*it->second, aad));
+      stored.set_sealed(std::move(sealed));
       stored.set_seq(r.seq());
       puts.emplace_back(key_prefix + fp, stored.SerializeAsString());
       ++key_count;

@@ -179,7 +179,8 @@ absl::StatusOr<uint64_t> LedgerStore::ResealKeys() {
                                                 plain.status().message()));
       }
       if (!under_previous) continue;
-      stored.set_sealed(sealer_.Seal(*plain, aad));
+      KILN_ASSIGN_OR_RETURN(std::string sealed, sealer_.Seal(*plain, aad));
+      stored.set_sealed(std::move(sealed));
       puts.emplace_back(key, stored.SerializeAsString());
     }
     if (!puts.empty()) {
@@ -257,7 +258,8 @@ absl::StatusOr<v1::CommitResponse> LedgerStore::Commit(const v1::CommitRequest& 
       continue;
     }
     v1::StoredKey stored;
-    stored.set_sealed(sealer_.Seal(request.keys(i), aad));
+    KILN_ASSIGN_OR_RETURN(std::string sealed, sealer_.Seal(request.keys(i), aad));
+    stored.set_sealed(std::move(sealed));
     stored.set_seq(record.seq());
     puts.emplace_back(key_prefix + key_fps[i], stored.SerializeAsString());
     record.add_key_fingerprints(key_fps[i]);

@@ -144,7 +144,7 @@ void BundleSeeds(Writer& w) {
   control::LedgerBundle empty;
   empty.tenant = "t1";
   empty.ledger = "l1";
-  w.Write("bundle", "empty", control::WriteBundle(empty, sealer));
+  w.Write("bundle", "empty", *control::WriteBundle(empty, sealer));
   control::LedgerBundle full = empty;
   full.version = 2;
   full.heads = {"bafyhead"};
@@ -160,7 +160,7 @@ void BundleSeeds(Writer& w) {
     prev = DigestBytes(Sha256(full.log_records.back()));
   }
   full.log_head_sha256 = prev;
-  w.Write("bundle", "ledger", control::WriteBundle(full, sealer));
+  w.Write("bundle", "ledger", *control::WriteBundle(full, sealer));
 }
 
 }  // namespace
