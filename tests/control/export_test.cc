@@ -15,6 +15,7 @@
 #include "kiln/control/v1/control.grpc.pb.h"
 #include "services/control/bundle.h"
 #include "services/control/control_service.h"
+#include "tests/control/control_deployment.h"
 #include "tests/integration/mesh.h"
 #include "tests/support/test_support.h"
 
@@ -23,46 +24,12 @@ namespace {
 
 namespace mv1 = ::kiln::metadata::v1;
 
-constexpr char kAdminToken[] = "test-admin-token-0123456789";
 const std::string kCarKey = CidForSha256(kCodecFireproofCar, "car plaintext").ToString();
 const std::string kFileKey = CidForSha256(kCodecRaw, "file plaintext").ToString();
 const std::string kSealingKey(32, 's');
 
 // One deployment: in-process metadata and block-store (memory) and a kiln-control over them.
-struct Deployment {
-  Deployment() {
-    auto metadata = [&] {
-      return ShardedChannels(testing::LoopbackChannel(mesh.metadata_target()));
-    };
-    auto blocks = [&] {
-      return ShardedChannels(testing::LoopbackChannel(mesh.blockstore_target()));
-    };
-    metadata_stub = mv1::MetadataService::NewStub(testing::LoopbackChannel(mesh.metadata_target()));
-    auth = std::make_unique<AdminAuth>(*AdminAuth::Create(kAdminToken));
-    audit = *AuditLog::Open("");
-    ledgers = std::make_unique<LedgerAdmin>(metadata(), blocks(), absl::Seconds(10));
-    exporter = std::make_unique<LedgerExporter>(metadata(), blocks(), absl::Seconds(10));
-    service = std::make_unique<ControlServiceImpl>(ControlServiceOptions{}, *auth, *ledgers,
-                                                   *exporter, *audit, nullptr, "", RealClock::Get(),
-                                                   executor, metrics.registry());
-    server = *GrpcServer::Start(ServerOptions{}, {service.get()}, metrics);
-    stub = v1::ControlService::NewStub(
-        testing::LoopbackChannel("127.0.0.1:" + std::to_string(server->port())));
-  }
-  ~Deployment() { server->Shutdown(); }
-
-  testing::Mesh mesh{/*merges=*/0};
-  std::unique_ptr<mv1::MetadataService::Stub> metadata_stub;
-  BoundedExecutor executor{{.threads = 4, .max_queued = 256}};
-  std::unique_ptr<AdminAuth> auth;
-  std::unique_ptr<AuditLog> audit;
-  std::unique_ptr<LedgerAdmin> ledgers;
-  std::unique_ptr<LedgerExporter> exporter;
-  Metrics metrics;
-  std::unique_ptr<ControlServiceImpl> service;
-  std::unique_ptr<GrpcServer> server;
-  std::unique_ptr<v1::ControlService::Stub> stub;
-};
+using Deployment = ControlDeployment;
 
 class ExportLedgerTest : public ::testing::Test {
  protected:
