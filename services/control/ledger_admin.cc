@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "common/store_kind_proto.h"
 #include "services/control/blob_listing.h"
+#include "services/control/ledger_read.h"
 
 namespace kiln::control {
 namespace {
@@ -98,19 +99,10 @@ absl::StatusOr<v1::ListLedgersResponse> LedgerAdmin::ListLedgers(const std::stri
 }
 
 absl::StatusOr<v1::Ledger> LedgerAdmin::GetLedger(const LedgerRef& ledger) const {
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  mv1::GetLedgerRequest request;
-  request.set_tenant(ledger.tenant());
-  request.set_ledger(ledger.ledger());
-  mv1::GetLedgerResponse response;
-  KILN_RETURN_IF_ERROR(
-      FromGrpcStatus(metadata_.For(ledger)->GetLedger(&context, request, &response)));
-  if (!response.exists()) {
-    return absl::NotFoundError(
-        absl::StrCat("ledger ", ledger.tenant(), "/", ledger.ledger(), " does not exist"));
-  }
-  return FromState(response.state());
+  KILN_ASSIGN_OR_RETURN(
+      mv1::LedgerState state,
+      GetExistingLedger(*metadata_.For(ledger), ledger, LedgerReadScope::kState, deadline_));
+  return FromState(state);
 }
 
 absl::StatusOr<v1::Ledger> LedgerAdmin::CreateLedger(const LedgerRef& ledger) const {

@@ -11,6 +11,7 @@
 #include "common/status_macros.h"
 #include "common/store_kind_proto.h"
 #include "services/control/blob_listing.h"
+#include "services/control/ledger_read.h"
 
 namespace kiln::control {
 namespace {
@@ -40,22 +41,12 @@ absl::StatusOr<LedgerBundle> LedgerExporter::Collect(const LedgerRef& ledger) co
   out.tenant = ledger.tenant();
   out.ledger = ledger.ledger();
   {
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    mv1::GetLedgerRequest request;
-    request.set_tenant(ledger.tenant());
-    request.set_ledger(ledger.ledger());
-    request.set_include_entries(true);
-    mv1::GetLedgerResponse response;
-    KILN_RETURN_IF_ERROR(
-        FromGrpcStatus(metadata_.For(ledger)->GetLedger(&context, request, &response)));
-    if (!response.exists()) {
-      return absl::NotFoundError(
-          absl::StrCat("ledger ", ledger.tenant(), "/", ledger.ledger(), " does not exist"));
-    }
-    out.version = response.state().version();
-    out.heads.assign(response.state().heads().begin(), response.state().heads().end());
-    out.keys.assign(response.state().keys().begin(), response.state().keys().end());
+    KILN_ASSIGN_OR_RETURN(mv1::LedgerState state,
+                          GetExistingLedger(*metadata_.For(ledger), ledger,
+                                            LedgerReadScope::kWithEntries, deadline_));
+    out.version = state.version();
+    out.heads.assign(state.heads().begin(), state.heads().end());
+    out.keys.assign(state.keys().begin(), state.keys().end());
     out.key_count = out.keys.size();
   }
   KILN_ASSIGN_OR_RETURN(auto blobs, ListBlobs(ledger));
