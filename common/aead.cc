@@ -39,10 +39,14 @@ absl::StatusOr<KeySealer> KeySealer::Create(absl::string_view kek,
   return KeySealer(std::string(kek), std::move(previous_keks));
 }
 
-std::string KeySealer::Seal(absl::string_view plaintext, absl::string_view aad) const {
+absl::StatusOr<std::string> KeySealer::Seal(absl::string_view plaintext,
+                                            absl::string_view aad) const {
   std::string out(kIvBytes + plaintext.size() + kTagBytes, '\0');
   auto* buf = reinterpret_cast<unsigned char*>(out.data());
-  CHECK_EQ(RAND_bytes(buf, kIvBytes), 1);
+  if (RAND_bytes(buf, kIvBytes) != 1) {
+    return absl::UnavailableError("cannot draw a random IV to seal a key (RAND_bytes failed)");
+  }
+  // The calls below fail only on a broken build of OpenSSL (the key and IV sizes are fixed).
   Ctx ctx(EVP_CIPHER_CTX_new());
   CHECK(ctx != nullptr);
   int len = 0;

@@ -20,8 +20,9 @@ class KeySealer {
                                           std::vector<std::string> previous_keks = {});
 
   // Encrypts `plaintext` under the current KEK, binding `aad` (e.g. tenant and ledger) into the
-  // tag.
-  std::string Seal(absl::string_view plaintext, absl::string_view aad) const;
+  // tag. UNAVAILABLE when OpenSSL cannot draw the random IV (RAND_bytes fails: no entropy); the
+  // caller answers its client with it instead of the process crashing.
+  absl::StatusOr<std::string> Seal(absl::string_view plaintext, absl::string_view aad) const;
 
   // Decrypts; DATA_LOSS when the bytes were altered, the AAD differs or no KEK fits. When
   // `under_previous` is given it is set to whether a previous KEK (not the current) opened it.

@@ -453,7 +453,9 @@ bool TokenClaims::SelectedOnly() const {
   return tenants.empty() && ledgers.empty() && !selected_tenant.empty() && !selected_ledger.empty();
 }
 
-bool TokenClaims::AllowsLedger(absl::string_view tenant, absl::string_view ledger) const {
+bool TokenClaims::AllowsLedger(const LedgerRef& ref) const {
+  const std::string& tenant = ref.tenant();
+  const std::string& ledger = ref.ledger();
   if (tenant.empty() || ledger.empty()) return false;
   if (SelectedOnly()) return tenant == selected_tenant && ledger == selected_ledger;
   bool tenant_found = false;

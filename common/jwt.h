@@ -39,6 +39,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/ledger_ref.h"
 
 namespace kiln {
 
@@ -75,13 +76,13 @@ struct TokenClaims {
   // "iat", or absl::InfinitePast() when the token has none.
   absl::Time issued_at = absl::InfinitePast();
 
-  // Whether the token grants `tenant` and `ledger`. A token with lists grants, as the reference
-  // server checks data and meta messages (msg-dispatcher-impl.ts ensureTendantLedger), `tenant`
-  // in tenants[].id and `ledger` in ledgers[].id; the two lists are independent: a token for
+  // Whether the token grants `ledger`. A token with lists grants, as the reference server checks
+  // data and meta messages (msg-dispatcher-impl.ts ensureTendantLedger), its tenant in
+  // tenants[].id and its ledger id in ledgers[].id; the two lists are independent: a token for
   // tenants {t1, t2} and ledgers {l1} allows (t2, l1), and its `selected` grants nothing more. A
   // token with empty lists and a `selected` pair (what Fireproof's dashboard mints,
-  // ensureCloudToken) grants exactly that pair. False when either argument is empty.
-  bool AllowsLedger(absl::string_view tenant, absl::string_view ledger) const;
+  // ensureCloudToken) grants exactly that pair. False when either id is empty.
+  bool AllowsLedger(const LedgerRef& ledger) const;
 
   // Whether the token grants writes to `ledger`. Fails closed: it lists `ledger` and every entry
   // for it has right exactly "write" (the only write right FPCloudClaim defines; "read", "READ",

@@ -23,9 +23,7 @@ absl::StatusOr<LedgerRef> LedgerRef::Parse(absl::string_view tenant, absl::strin
   return LedgerRef(std::string(tenant), std::string(ledger));
 }
 
-size_t LedgerRef::ShardOf(size_t shard_count) const {
-  return ShardFor(shard_count, tenant_, ledger_);
-}
+size_t LedgerRef::ShardOf(size_t shard_count) const { return ShardFor(shard_count, *this); }
 
 std::string LedgerRef::KeyPrefix() const {
   std::string out;
@@ -35,12 +33,8 @@ std::string LedgerRef::KeyPrefix() const {
 }
 
 void LedgerRef::AppendKeyPrefix(std::string* out) const {
-  AppendLedgerKeyPrefix(out, tenant_, ledger_);
-}
-
-void AppendLedgerKeyPrefix(std::string* out, absl::string_view tenant, absl::string_view ledger) {
-  AppendLengthPrefixed(out, tenant);
-  AppendLengthPrefixed(out, ledger);
+  AppendLengthPrefixed(out, tenant_);
+  AppendLengthPrefixed(out, ledger_);
 }
 
 std::string PrefixUpperBound(absl::string_view prefix) {

@@ -56,10 +56,6 @@ class LedgerRef {
   std::string ledger_;
 };
 
-// LedgerRef(tenant, ledger).AppendKeyPrefix(out) without copying the ids, for key builders on hot
-// paths that hold the ids as views.
-void AppendLedgerKeyPrefix(std::string* out, absl::string_view tenant, absl::string_view ledger);
-
 // The smallest string greater than every string that starts with `prefix`: the exclusive upper
 // bound of a prefix scan. Empty when there is none (`prefix` empty or all 0xff bytes).
 std::string PrefixUpperBound(absl::string_view prefix);

@@ -8,6 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/ledger_ref.h"
+#include "common/store_kind.h"
 
 namespace kiln {
 
@@ -27,12 +29,12 @@ inline std::string S3PathSegment(absl::string_view id) {
   return out;
 }
 
-// The object-name prefix of one store ("car", "file", "meta", "wal") of a ledger, ending in '/'.
+// The object-name prefix of one store (named by StoreKindName) of a ledger, ending in '/'.
 // `prefix` has no slashes at either end and may be empty.
-inline std::string S3StorePrefix(absl::string_view prefix, absl::string_view tenant,
-                                 absl::string_view ledger, absl::string_view store) {
-  return absl::StrCat(prefix, prefix.empty() ? "" : "/", S3PathSegment(tenant), "/",
-                      S3PathSegment(ledger), "/", store, "/");
+inline std::string S3StorePrefix(absl::string_view prefix, const LedgerRef& ledger,
+                                 StoreKind store) {
+  return absl::StrCat(prefix, prefix.empty() ? "" : "/", S3PathSegment(ledger.tenant()), "/",
+                      S3PathSegment(ledger.ledger()), "/", StoreKindName(store), "/");
 }
 
 }  // namespace kiln

@@ -2,9 +2,9 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <random>
 #include <sstream>
 
+#include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -28,10 +28,11 @@ std::string HexDigest(absl::string_view data) {
   return HexEncode(absl::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
 }
 
+// Abseil's generator seeds itself without throwing (std::random_device may throw when it cannot
+// read the OS's entropy source).
 absl::Duration Jittered(absl::Duration d) {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  std::uniform_real_distribution<double> dist(0.5, 1.0);
-  return d * dist(rng);
+  thread_local absl::BitGen gen;
+  return d * absl::Uniform(gen, 0.5, 1.0);
 }
 
 // Reads `name` from a credentials file's `NAME=value` or `name = value` lines.

@@ -20,12 +20,12 @@ namespace {
 // The weight of `shard` for a ledger: the first 8 bytes of SHA-256("kiln-shard" 0x00 position
 // tenant 0x00 ledger), big-endian. Tenant and ledger ids never contain NUL (common/ids.h), so the
 // encoding is unambiguous. Fixed forever: changing it moves every ledger.
-uint64_t Weight(uint32_t shard, absl::string_view tenant, absl::string_view ledger) {
+uint64_t Weight(uint32_t shard, const LedgerRef& ledger) {
   std::string input("kiln-shard\0", 11);
   for (int i = 3; i >= 0; --i) input.push_back(static_cast<char>((shard >> (8 * i)) & 0xff));
-  absl::StrAppend(&input, tenant);
+  absl::StrAppend(&input, ledger.tenant());
   input.push_back('\0');
-  absl::StrAppend(&input, ledger);
+  absl::StrAppend(&input, ledger.ledger());
   Sha256Digest d = Sha256(input);
   uint64_t w = 0;
   for (int i = 0; i < 8; ++i) w = (w << 8) | d[i];
@@ -34,12 +34,12 @@ uint64_t Weight(uint32_t shard, absl::string_view tenant, absl::string_view ledg
 
 }  // namespace
 
-size_t ShardFor(size_t shard_count, absl::string_view tenant, absl::string_view ledger) {
+size_t ShardFor(size_t shard_count, const LedgerRef& ledger) {
   if (shard_count <= 1) return 0;
   size_t best = 0;
   uint64_t best_weight = 0;
   for (size_t i = 0; i < shard_count; ++i) {
-    uint64_t w = Weight(static_cast<uint32_t>(i), tenant, ledger);
+    uint64_t w = Weight(static_cast<uint32_t>(i), ledger);
     if (i == 0 || w > best_weight) {
       best = i;
       best_weight = w;
@@ -68,15 +68,25 @@ absl::StatusOr<ShardOwnership> ShardOwnership::Parse(absl::string_view index, in
   return ShardOwnership(static_cast<size_t>(i), static_cast<size_t>(count));
 }
 
-absl::Status ShardOwnership::Check(absl::string_view tenant, absl::string_view ledger) const {
+absl::Status ShardOwnership::Check(const LedgerRef& ledger) const {
   if (count_ == 0) return absl::OkStatus();
-  size_t owner = ShardFor(count_, tenant, ledger);
+  size_t owner = ShardFor(count_, ledger);
   if (owner == index_) return absl::OkStatus();
   return absl::FailedPreconditionError(
-      absl::StrCat("ledger ", tenant, "/", ledger, " belongs to shard ", owner, " of ", count_,
-                   ", this is shard ", index_,
+      absl::StrCat("ledger ", ledger.tenant(), "/", ledger.ledger(), " belongs to shard ", owner,
+                   " of ", count_, ", this is shard ", index_,
                    ": the caller's shard list (--metadata_target or "
                    "--blockstore_target) does not match this deployment's shards"));
+}
+
+absl::StatusOr<LedgerRef> ShardOwnership::ParseOwned(absl::string_view tenant,
+                                                     absl::string_view ledger,
+                                                     absl::string_view tenant_field,
+                                                     absl::string_view ledger_field) const {
+  absl::StatusOr<LedgerRef> ref = LedgerRef::Parse(tenant, ledger, tenant_field, ledger_field);
+  if (!ref.ok()) return ref.status();
+  if (absl::Status owned = Check(*ref); !owned.ok()) return owned;
+  return ref;
 }
 
 absl::StatusOr<std::vector<std::string>> ParseShardList(absl::string_view spec,

@@ -21,12 +21,14 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/ledger_ref.h"
 #include "grpcpp/channel.h"
 
 namespace kiln {
 
-// The shard, in [0, shard_count), that holds (tenant, ledger). shard_count must be positive.
-size_t ShardFor(size_t shard_count, absl::string_view tenant, absl::string_view ledger);
+// The shard, in [0, shard_count), that holds `ledger` (also LedgerRef::ShardOf). shard_count must
+// be positive.
+size_t ShardFor(size_t shard_count, const LedgerRef& ledger);
 
 // What a shard process (kiln-metadata, kiln-blockstore) owns: its position among `count` shards.
 // Requests for a ledger placed on another shard are refused, so a deployment whose edge and merge
@@ -41,8 +43,15 @@ class ShardOwnership {
   // INVALID_ARGUMENT when index is not below count.
   static absl::StatusOr<ShardOwnership> Parse(absl::string_view index, int64_t count);
 
-  // FAILED_PRECONDITION naming both shards when (tenant, ledger) belongs to another shard.
-  absl::Status Check(absl::string_view tenant, absl::string_view ledger) const;
+  // FAILED_PRECONDITION naming both shards when `ledger` belongs to another shard.
+  absl::Status Check(const LedgerRef& ledger) const;
+
+  // The ledger a request names, validated once where the request is parsed: INVALID_ARGUMENT
+  // naming `tenant_field` or `ledger_field` for a malformed id (LedgerRef::Parse), then
+  // FAILED_PRECONDITION as Check. Layers below take the LedgerRef as it is.
+  absl::StatusOr<LedgerRef> ParseOwned(absl::string_view tenant, absl::string_view ledger,
+                                       absl::string_view tenant_field = "tenant",
+                                       absl::string_view ledger_field = "ledger") const;
 
   bool sharded() const { return count_ > 0; }
   size_t index() const { return index_; }
@@ -78,12 +87,9 @@ class ShardedChannels {
       : ShardedChannels(std::vector<std::shared_ptr<grpc::Channel>>{std::move(single)}) {}
 
   size_t size() const { return channels_.size(); }
-  size_t ShardOf(absl::string_view tenant, absl::string_view ledger) const {
-    return ShardFor(channels_.size(), tenant, ledger);
-  }
-  const std::shared_ptr<grpc::Channel>& For(absl::string_view tenant,
-                                            absl::string_view ledger) const {
-    return channels_[ShardOf(tenant, ledger)];
+  size_t ShardOf(const LedgerRef& ledger) const { return ShardFor(channels_.size(), ledger); }
+  const std::shared_ptr<grpc::Channel>& For(const LedgerRef& ledger) const {
+    return channels_[ShardOf(ledger)];
   }
   const std::vector<std::shared_ptr<grpc::Channel>>& channels() const { return channels_; }
   // The targets as configured (empty strings for wrapped channels).
@@ -101,8 +107,8 @@ class ShardedStubs {
   explicit ShardedStubs(const ShardedChannels& channels) {
     for (const auto& c : channels.channels()) stubs_.push_back(Service::NewStub(c));
   }
-  typename Service::Stub* For(absl::string_view tenant, absl::string_view ledger) const {
-    return stubs_[ShardFor(stubs_.size(), tenant, ledger)].get();
+  typename Service::Stub* For(const LedgerRef& ledger) const {
+    return stubs_[ShardFor(stubs_.size(), ledger)].get();
   }
   size_t size() const { return stubs_.size(); }
 

@@ -158,7 +158,7 @@ int RunCommits() {
   for (int w = 0; w < writers; ++w) {
     Cid cid = CidForSha256(kCodecFireproofCar, "");
     std::string ledger = absl::StrCat("ledger-", w % ledgers, run);
-    if (!UploadCar(*blocks->For(tenant, ledger), tenant, ledger,
+    if (!UploadCar(*blocks->For(kiln::LedgerRef(tenant, ledger)), tenant, ledger,
                    absl::StrCat("car of writer ", w, run), &cid)) {
       return 1;
     }
@@ -276,7 +276,7 @@ int RunWatch() {
   auto blocks = BlockStores();
   if (blocks == nullptr) return 2;
   Cid car = CidForSha256(kCodecFireproofCar, "");
-  if (!UploadCar(*blocks->For(tenant, ledger), tenant, ledger,
+  if (!UploadCar(*blocks->For(kiln::LedgerRef(tenant, ledger)), tenant, ledger,
                  "watched car" + absl::GetFlag(FLAGS_run_id), &car)) {
     return 1;
   }

@@ -1,4 +1,4 @@
-// Storage interface of the block-store: immutable blobs addressed by (tenant, ledger, store, key),
+// Storage interface of the block-store: immutable blobs addressed by (ledger, store, key),
 // each stored with the SHA-256 of its bytes and verified on every read.
 //
 // Implementations are chosen by URL (see backends.h) and must be thread-safe: the service calls
@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "common/ledger_ref.h"
 #include "common/sha256.h"
 #include "common/store_kind.h"
 #include "prometheus/collectable.h"
@@ -27,8 +28,7 @@ using Store = ::kiln::StoreKind;
 
 // The address of a blob. Inputs are validated by the service before they reach a backend.
 struct BlobKey {
-  std::string tenant;
-  std::string ledger;
+  LedgerRef ledger;
   Store store = Store::kCar;
   std::string key;
 };
@@ -147,23 +147,19 @@ class BlockBackend {
 
   // For each of `keys` of one store, its size and digest or nullopt when missing, in order.
   virtual absl::StatusOr<std::vector<std::optional<BlobInfo>>> BatchStat(
-      absl::string_view tenant, absl::string_view ledger, Store store,
-      absl::Span<const std::string> keys) = 0;
+      const LedgerRef& ledger, Store store, absl::Span<const std::string> keys) = 0;
 
   // Deletes a blob; NOT_FOUND when missing.
   virtual absl::Status Delete(const BlobKey& key) = 0;
 
   // Up to `limit` blobs of one store with keys greater than `start_after`, in key order.
-  virtual absl::StatusOr<ListPage> List(absl::string_view tenant, absl::string_view ledger,
-                                        Store store, absl::string_view start_after,
-                                        size_t limit) = 0;
+  virtual absl::StatusOr<ListPage> List(const LedgerRef& ledger, Store store,
+                                        absl::string_view start_after, size_t limit) = 0;
 
-  // For backends that keep redundant copies (mirror): copies every blob of (tenant, ledger, store)
+  // For backends that keep redundant copies (mirror): copies every blob of (ledger, store)
   // that one copy lacks from another. Blocks. Returns the first List failure; copy failures are
   // counted in the report. FAILED_PRECONDITION for backends with nothing to repair (the default).
-  virtual absl::StatusOr<RepairReport> Repair(absl::string_view tenant, absl::string_view ledger,
-                                              Store store) {
-    (void)tenant;
+  virtual absl::StatusOr<RepairReport> Repair(const LedgerRef& ledger, Store store) {
     (void)ledger;
     (void)store;
     return absl::FailedPreconditionError("only mirror(...) block backends keep copies to repair");

@@ -13,6 +13,7 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "common/store_kind_proto.h"
+#include "common/unary_reactor.h"
 #include "glog/logging.h"
 #include "services/blockstore/car_upload_check.h"
 
@@ -50,13 +51,10 @@ absl::Status ValidateKey(Store store, absl::string_view key, absl::string_view f
 
 absl::StatusOr<BlobKey> ToBlobKey(const v1::BlobRef& ref, const ShardOwnership& shard) {
   BlobKey key;
-  KILN_RETURN_IF_ERROR(ValidateId(ref.tenant(), "ref.tenant"));
-  KILN_RETURN_IF_ERROR(ValidateId(ref.ledger(), "ref.ledger"));
-  KILN_RETURN_IF_ERROR(shard.Check(ref.tenant(), ref.ledger()));
+  KILN_ASSIGN_OR_RETURN(key.ledger,
+                        shard.ParseOwned(ref.tenant(), ref.ledger(), "ref.tenant", "ref.ledger"));
   KILN_ASSIGN_OR_RETURN(key.store, ToStore(ref.store(), "ref.store"));
   KILN_RETURN_IF_ERROR(ValidateKey(key.store, ref.key(), "ref.key"));
-  key.tenant = ref.tenant();
-  key.ledger = ref.ledger();
   key.key = ref.key();
   return key;
 }
@@ -397,12 +395,8 @@ void BlockStoreServiceImpl::NoteStatus(const absl::Status& status) {
 
 void BlockStoreServiceImpl::RunUnary(grpc::ServerUnaryReactor* reactor,
                                      absl::AnyInvocable<absl::Status()> fn) {
-  absl::Status submitted = executor_.TrySubmit([this, reactor, fn = std::move(fn)]() mutable {
-    absl::Status s = fn();
-    NoteStatus(s);
-    reactor->Finish(ToGrpcStatus(s));
-  });
-  if (!submitted.ok()) reactor->Finish(ToGrpcStatus(submitted));
+  kiln::RunUnary(executor_, reactor, absl::OkStatus(), std::move(fn),
+                 [this](const absl::Status& s) { NoteStatus(s); });
 }
 
 grpc::ServerReadReactor<v1::PutRequest>* BlockStoreServiceImpl::Put(
@@ -419,10 +413,10 @@ grpc::ServerUnaryReactor* BlockStoreServiceImpl::BatchStat(grpc::CallbackServerC
                                                            const v1::BatchStatRequest* request,
                                                            v1::BatchStatResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<LedgerRef> ledger =
+      options_.shard.ParseOwned(request->tenant(), request->ledger());
   absl::Status valid = [&]() -> absl::Status {
-    KILN_RETURN_IF_ERROR(ValidateId(request->tenant(), "tenant"));
-    KILN_RETURN_IF_ERROR(ValidateId(request->ledger(), "ledger"));
-    KILN_RETURN_IF_ERROR(options_.shard.Check(request->tenant(), request->ledger()));
+    KILN_RETURN_IF_ERROR(ledger.status());
     KILN_ASSIGN_OR_RETURN(Store store, ToStore(request->store(), "store"));
     if (static_cast<size_t>(request->keys_size()) > options_.max_batch_keys) {
       return absl::InvalidArgumentError(absl::StrCat("keys has ", request->keys_size(),
@@ -438,13 +432,13 @@ grpc::ServerUnaryReactor* BlockStoreServiceImpl::BatchStat(grpc::CallbackServerC
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
-  RunUnary(reactor, [this, request, response]() -> absl::Status {
+  RunUnary(reactor, [this, ledger = *std::move(ledger), request, response]() -> absl::Status {
     Store store = *ToStore(request->store(), "store");
     std::vector<std::string> keys(request->keys().begin(), request->keys().end());
     absl::StatusOr<std::vector<std::optional<BlobInfo>>> stats;
     {
       LatencyTimer timer(m_.latency_stat);
-      stats = backend_.BatchStat(request->tenant(), request->ledger(), store, keys);
+      stats = backend_.BatchStat(ledger, store, keys);
     }
     if (!stats.ok()) return stats.status();
     for (size_t i = 0; i < keys.size(); ++i) {
@@ -482,24 +476,24 @@ grpc::ServerUnaryReactor* BlockStoreServiceImpl::List(grpc::CallbackServerContex
                                                       const v1::ListRequest* request,
                                                       v1::ListResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<LedgerRef> ledger =
+      options_.shard.ParseOwned(request->tenant(), request->ledger());
   absl::Status valid = [&]() -> absl::Status {
-    KILN_RETURN_IF_ERROR(ValidateId(request->tenant(), "tenant"));
-    KILN_RETURN_IF_ERROR(ValidateId(request->ledger(), "ledger"));
-    KILN_RETURN_IF_ERROR(options_.shard.Check(request->tenant(), request->ledger()));
+    KILN_RETURN_IF_ERROR(ledger.status());
     return ToStore(request->store(), "store").status();
   }();
   if (!valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
-  RunUnary(reactor, [this, request, response]() -> absl::Status {
+  RunUnary(reactor, [this, ledger = *std::move(ledger), request, response]() -> absl::Status {
     uint32_t limit =
         request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
     absl::StatusOr<ListPage> page;
     {
       LatencyTimer timer(m_.latency_list);
-      page = backend_.List(request->tenant(), request->ledger(),
-                           *ToStore(request->store(), "store"), request->page_token(), limit);
+      page =
+          backend_.List(ledger, *ToStore(request->store(), "store"), request->page_token(), limit);
     }
     if (!page.ok()) return page.status();
     for (const auto& entry : page->entries) {

@@ -69,7 +69,7 @@ class BlockStoreServiceImpl final : public v1::BlockStoreService::CallbackServic
     prometheus::Histogram* latency_list;
   };
 
-  // Runs `fn` on the executor; when the executor refuses, finishes `reactor` with its status.
+  // kiln::RunUnary (common/unary_reactor.h) on this service's executor, counting DATA_LOSS.
   void RunUnary(grpc::ServerUnaryReactor* reactor, absl::AnyInvocable<absl::Status()> fn);
   // Counts DATA_LOSS results.
   void NoteStatus(const absl::Status& status);

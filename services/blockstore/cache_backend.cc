@@ -225,9 +225,8 @@ bool CacheBlockBackend::CountFrontRead(const BlobKey& key, const absl::Status& s
 }
 
 absl::StatusOr<std::vector<std::optional<BlobInfo>>> CacheBlockBackend::BatchStat(
-    absl::string_view tenant, absl::string_view ledger, Store store,
-    absl::Span<const std::string> keys) {
-  return back_->BatchStat(tenant, ledger, store, keys);
+    const LedgerRef& ledger, Store store, absl::Span<const std::string> keys) {
+  return back_->BatchStat(ledger, store, keys);
 }
 
 absl::Status CacheBlockBackend::Delete(const BlobKey& key) {
@@ -239,10 +238,9 @@ absl::Status CacheBlockBackend::Delete(const BlobKey& key) {
   return status;
 }
 
-absl::StatusOr<ListPage> CacheBlockBackend::List(absl::string_view tenant, absl::string_view ledger,
-                                                 Store store, absl::string_view start_after,
-                                                 size_t limit) {
-  return back_->List(tenant, ledger, store, start_after, limit);
+absl::StatusOr<ListPage> CacheBlockBackend::List(const LedgerRef& ledger, Store store,
+                                                 absl::string_view start_after, size_t limit) {
+  return back_->List(ledger, store, start_after, limit);
 }
 
 uint64_t CacheBlockBackend::cached_bytes() {

@@ -53,11 +53,10 @@ class CacheBlockBackend : public BlockBackend {
   absl::StatusOr<std::unique_ptr<BlobWriter>> NewWriter(const BlobKey& key, uint64_t size) override;
   absl::StatusOr<std::unique_ptr<BlobReader>> NewReader(const BlobKey& key) override;
   absl::StatusOr<std::vector<std::optional<BlobInfo>>> BatchStat(
-      absl::string_view tenant, absl::string_view ledger, Store store,
-      absl::Span<const std::string> keys) override;
+      const LedgerRef& ledger, Store store, absl::Span<const std::string> keys) override;
   absl::Status Delete(const BlobKey& key) override;
-  absl::StatusOr<ListPage> List(absl::string_view tenant, absl::string_view ledger, Store store,
-                                absl::string_view start_after, size_t limit) override;
+  absl::StatusOr<ListPage> List(const LedgerRef& ledger, Store store, absl::string_view start_after,
+                                size_t limit) override;
   std::shared_ptr<prometheus::Collectable> StatsCollector() override;
 
   // Bytes of blobs the cache currently accounts for in FRONT.

@@ -2,16 +2,16 @@
 
 namespace kiln::blockstore {
 
-std::string EncodeStorePrefix(absl::string_view tenant, absl::string_view ledger, Store store) {
+std::string EncodeStorePrefix(const LedgerRef& ledger, Store store) {
   std::string out;
-  out.reserve(tenant.size() + ledger.size() + 5);
-  AppendLedgerKeyPrefix(&out, tenant, ledger);
+  out.reserve(ledger.tenant().size() + ledger.ledger().size() + 5);
+  ledger.AppendKeyPrefix(&out);
   out.push_back(static_cast<char>(store));
   return out;
 }
 
 std::string EncodeBlobKey(const BlobKey& key) {
-  std::string out = EncodeStorePrefix(key.tenant, key.ledger, key.store);
+  std::string out = EncodeStorePrefix(key.ledger, key.store);
   out.append(key.key);
   return out;
 }

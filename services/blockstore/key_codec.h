@@ -1,6 +1,6 @@
 // Storage key layout shared by the backends: the ledger's key prefix (LedgerRef::KeyPrefix: the
 // varint-length-prefixed tenant and ledger), one store byte, then the blob key. The encoding is
-// prefix-free, so all blobs of one (tenant, ledger, store) share one byte prefix and sort by key
+// prefix-free, so all blobs of one (ledger, store) share one byte prefix and sort by key
 // within it.
 #pragma once
 
@@ -12,8 +12,8 @@
 
 namespace kiln::blockstore {
 
-// The prefix shared by every blob of (tenant, ledger, store).
-std::string EncodeStorePrefix(absl::string_view tenant, absl::string_view ledger, Store store);
+// The prefix shared by every blob of (ledger, store).
+std::string EncodeStorePrefix(const LedgerRef& ledger, Store store);
 
 // The full storage key of `key`.
 std::string EncodeBlobKey(const BlobKey& key);

@@ -57,9 +57,8 @@ absl::StatusOr<std::unique_ptr<Blob>> MemoryBlockBackend::Get(const BlobKey& key
 }
 
 absl::StatusOr<std::vector<std::optional<BlobInfo>>> MemoryBlockBackend::BatchStat(
-    absl::string_view tenant, absl::string_view ledger, Store store,
-    absl::Span<const std::string> keys) {
-  std::string prefix = EncodeStorePrefix(tenant, ledger, store);
+    const LedgerRef& ledger, Store store, absl::Span<const std::string> keys) {
+  std::string prefix = EncodeStorePrefix(ledger, store);
   std::vector<std::optional<BlobInfo>> out;
   out.reserve(keys.size());
   absl::MutexLock lock(&mu_);
@@ -80,10 +79,9 @@ absl::Status MemoryBlockBackend::Delete(const BlobKey& key) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ListPage> MemoryBlockBackend::List(absl::string_view tenant,
-                                                  absl::string_view ledger, Store store,
+absl::StatusOr<ListPage> MemoryBlockBackend::List(const LedgerRef& ledger, Store store,
                                                   absl::string_view start_after, size_t limit) {
-  std::string prefix = EncodeStorePrefix(tenant, ledger, store);
+  std::string prefix = EncodeStorePrefix(ledger, store);
   std::string start = prefix + std::string(start_after);
   std::string end = PrefixUpperBound(prefix);
   ListPage page;

@@ -15,12 +15,12 @@ namespace kiln::blockstore {
 namespace {
 
 // Every key of one store, in order.
-absl::StatusOr<std::vector<std::string>> AllKeys(BlockBackend& backend, absl::string_view tenant,
-                                                 absl::string_view ledger, Store store) {
+absl::StatusOr<std::vector<std::string>> AllKeys(BlockBackend& backend, const LedgerRef& ledger,
+                                                 Store store) {
   std::vector<std::string> keys;
   std::string after;
   while (true) {
-    KILN_ASSIGN_OR_RETURN(ListPage page, backend.List(tenant, ledger, store, after, 1000));
+    KILN_ASSIGN_OR_RETURN(ListPage page, backend.List(ledger, store, after, 1000));
     for (auto& e : page.entries) keys.push_back(std::move(e.key));
     if (!page.more || page.entries.empty()) return keys;
     after = keys.back();
@@ -208,17 +208,16 @@ void MirrorBlockBackend::SetSuspect(const std::string& key, bool suspect) {
 }
 
 absl::StatusOr<std::vector<std::optional<BlobInfo>>> MirrorBlockBackend::BatchStat(
-    absl::string_view tenant, absl::string_view ledger, Store store,
-    absl::Span<const std::string> keys) {
+    const LedgerRef& ledger, Store store, absl::Span<const std::string> keys) {
   absl::StatusOr<std::vector<std::optional<BlobInfo>>> first =
-      first_->BatchStat(tenant, ledger, store, keys);
-  if (!first.ok()) return second_->BatchStat(tenant, ledger, store, keys);
+      first_->BatchStat(ledger, store, keys);
+  if (!first.ok()) return second_->BatchStat(ledger, store, keys);
   std::vector<std::string> missing;
   for (size_t i = 0; i < keys.size(); ++i) {
     if (!(*first)[i].has_value()) missing.push_back(keys[i]);
   }
   if (missing.empty()) return first;
-  KILN_ASSIGN_OR_RETURN(auto second, second_->BatchStat(tenant, ledger, store, missing));
+  KILN_ASSIGN_OR_RETURN(auto second, second_->BatchStat(ledger, store, missing));
   for (size_t i = 0, j = 0; i < keys.size(); ++i) {
     if (!(*first)[i].has_value()) (*first)[i] = second[j++];
   }
@@ -237,11 +236,10 @@ absl::Status MirrorBlockBackend::Delete(const BlobKey& key) {
   return second;
 }
 
-absl::StatusOr<ListPage> MirrorBlockBackend::List(absl::string_view tenant,
-                                                  absl::string_view ledger, Store store,
+absl::StatusOr<ListPage> MirrorBlockBackend::List(const LedgerRef& ledger, Store store,
                                                   absl::string_view start_after, size_t limit) {
-  KILN_ASSIGN_OR_RETURN(ListPage a, first_->List(tenant, ledger, store, start_after, limit));
-  KILN_ASSIGN_OR_RETURN(ListPage b, second_->List(tenant, ledger, store, start_after, limit));
+  KILN_ASSIGN_OR_RETURN(ListPage a, first_->List(ledger, store, start_after, limit));
+  KILN_ASSIGN_OR_RETURN(ListPage b, second_->List(ledger, store, start_after, limit));
   ListPage out;
   std::merge(a.entries.begin(), a.entries.end(), b.entries.begin(), b.entries.end(),
              std::back_inserter(out.entries),
@@ -274,17 +272,14 @@ absl::StatusOr<ListPage> MirrorBlockBackend::List(absl::string_view tenant,
   return out;
 }
 
-absl::StatusOr<RepairReport> MirrorBlockBackend::Repair(absl::string_view tenant,
-                                                        absl::string_view ledger, Store store) {
-  KILN_ASSIGN_OR_RETURN(std::vector<std::string> a, AllKeys(*first_, tenant, ledger, store));
-  KILN_ASSIGN_OR_RETURN(std::vector<std::string> b, AllKeys(*second_, tenant, ledger, store));
+absl::StatusOr<RepairReport> MirrorBlockBackend::Repair(const LedgerRef& ledger, Store store) {
+  KILN_ASSIGN_OR_RETURN(std::vector<std::string> a, AllKeys(*first_, ledger, store));
+  KILN_ASSIGN_OR_RETURN(std::vector<std::string> b, AllKeys(*second_, ledger, store));
   std::vector<std::string> only_a, only_b;
   std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(only_a));
   std::set_difference(b.begin(), b.end(), a.begin(), a.end(), std::back_inserter(only_b));
   RepairReport report;
-  auto key = [&](const std::string& k) {
-    return BlobKey{std::string(tenant), std::string(ledger), store, k};
-  };
+  auto key = [&](const std::string& k) { return BlobKey{ledger, store, k}; };
   for (const std::string& k : only_a) {
     Copy(*first_, *second_, key(k)) ? ++report.copied_to_second : ++report.failed;
   }

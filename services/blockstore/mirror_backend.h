@@ -1,7 +1,7 @@
 // mirror(FIRST, SECOND): every blob is written to both stores and acknowledged only when both
 // hold it; reads come from the first store that has a good copy (a miss, an outage or DATA_LOSS in
 // FIRST falls through to SECOND). Repair() copies what one store lacks from the other, one
-// (tenant, ledger, store) at a time, streaming each blob (BlobReader into BlobWriter).
+// (ledger, store) at a time, streaming each blob (BlobReader into BlobWriter).
 //
 // Put writes FIRST, then SECOND. When FIRST refuses (ALREADY_EXISTS, an error) SECOND is not
 // touched; when SECOND refuses with ALREADY_EXISTS a blob FIRST just created is removed again, so
@@ -50,19 +50,17 @@ class MirrorBlockBackend : public BlockBackend {
   absl::StatusOr<std::unique_ptr<BlobReader>> NewReader(const BlobKey& key) override;
   // A key is found when either store has it (FIRST's info wins).
   absl::StatusOr<std::vector<std::optional<BlobInfo>>> BatchStat(
-      absl::string_view tenant, absl::string_view ledger, Store store,
-      absl::Span<const std::string> keys) override;
+      const LedgerRef& ledger, Store store, absl::Span<const std::string> keys) override;
   // Deletes from both; NOT_FOUND only when neither had it.
   absl::Status Delete(const BlobKey& key) override;
   // The union of both stores' keys, in key order.
-  absl::StatusOr<ListPage> List(absl::string_view tenant, absl::string_view ledger, Store store,
-                                absl::string_view start_after, size_t limit) override;
+  absl::StatusOr<ListPage> List(const LedgerRef& ledger, Store store, absl::string_view start_after,
+                                size_t limit) override;
   std::shared_ptr<prometheus::Collectable> StatsCollector() override;
 
-  // Copies every blob of (tenant, ledger, store) that one store lacks from the other. Returns
+  // Copies every blob of (ledger, store) that one store lacks from the other. Returns
   // the first List failure; copy failures are counted in the report.
-  absl::StatusOr<RepairReport> Repair(absl::string_view tenant, absl::string_view ledger,
-                                      Store store) override;
+  absl::StatusOr<RepairReport> Repair(const LedgerRef& ledger, Store store) override;
 
   static constexpr size_t kMaxSuspects = 4096;
 

@@ -204,9 +204,8 @@ absl::StatusOr<std::unique_ptr<Blob>> RocksDbBlockBackend::Get(const BlobKey& ke
 }
 
 absl::StatusOr<std::vector<std::optional<BlobInfo>>> RocksDbBlockBackend::BatchStat(
-    absl::string_view tenant, absl::string_view ledger, Store store,
-    absl::Span<const std::string> keys) {
-  std::string prefix = EncodeStorePrefix(tenant, ledger, store);
+    const LedgerRef& ledger, Store store, absl::Span<const std::string> keys) {
+  std::string prefix = EncodeStorePrefix(ledger, store);
   std::vector<std::string> storage_keys;
   storage_keys.reserve(keys.size());
   for (const auto& key : keys) storage_keys.push_back(prefix + key);
@@ -246,10 +245,9 @@ absl::Status RocksDbBlockBackend::Delete(const BlobKey& key) {
   return FromRocksDbStatus(s, "deleting blob");
 }
 
-absl::StatusOr<ListPage> RocksDbBlockBackend::List(absl::string_view tenant,
-                                                   absl::string_view ledger, Store store,
+absl::StatusOr<ListPage> RocksDbBlockBackend::List(const LedgerRef& ledger, Store store,
                                                    absl::string_view start_after, size_t limit) {
-  std::string prefix = EncodeStorePrefix(tenant, ledger, store);
+  std::string prefix = EncodeStorePrefix(ledger, store);
   std::string upper = PrefixUpperBound(prefix);
   rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro;

@@ -45,11 +45,10 @@ class RocksDbBlockBackend : public BlockBackend {
                                  const Sha256Digest& digest) override;
   absl::StatusOr<std::unique_ptr<Blob>> Get(const BlobKey& key) override;
   absl::StatusOr<std::vector<std::optional<BlobInfo>>> BatchStat(
-      absl::string_view tenant, absl::string_view ledger, Store store,
-      absl::Span<const std::string> keys) override;
+      const LedgerRef& ledger, Store store, absl::Span<const std::string> keys) override;
   absl::Status Delete(const BlobKey& key) override;
-  absl::StatusOr<ListPage> List(absl::string_view tenant, absl::string_view ledger, Store store,
-                                absl::string_view start_after, size_t limit) override;
+  absl::StatusOr<ListPage> List(const LedgerRef& ledger, Store store, absl::string_view start_after,
+                                size_t limit) override;
   std::shared_ptr<prometheus::Collectable> StatsCollector() override;
   absl::Status Checkpoint(const std::string& dir) override;
 

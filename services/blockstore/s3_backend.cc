@@ -46,13 +46,12 @@ absl::StatusOr<PutOutcome> Compare(const BlobInfo& existing, uint64_t size,
 S3BlockBackend::S3BlockBackend(S3BlockBackendOptions options)
     : options_(std::move(options)), client_(options_.client) {}
 
-std::string S3BlockBackend::StorePrefix(absl::string_view tenant, absl::string_view ledger,
-                                        Store store) const {
-  return S3StorePrefix(options_.prefix, tenant, ledger, StoreKindName(store));
+std::string S3BlockBackend::StorePrefix(const LedgerRef& ledger, Store store) const {
+  return S3StorePrefix(options_.prefix, ledger, store);
 }
 
 std::string S3BlockBackend::ObjectName(const BlobKey& key) const {
-  return StorePrefix(key.tenant, key.ledger, key.store) + key.key;
+  return StorePrefix(key.ledger, key.store) + key.key;
 }
 
 absl::Mutex& S3BlockBackend::KeyLock(const std::string& object) {
@@ -139,9 +138,8 @@ absl::StatusOr<std::unique_ptr<Blob>> S3BlockBackend::Get(const BlobKey& key) {
 }
 
 absl::StatusOr<std::vector<std::optional<BlobInfo>>> S3BlockBackend::BatchStat(
-    absl::string_view tenant, absl::string_view ledger, Store store,
-    absl::Span<const std::string> keys) {
-  const std::string prefix = StorePrefix(tenant, ledger, store);
+    const LedgerRef& ledger, Store store, absl::Span<const std::string> keys) {
+  const std::string prefix = StorePrefix(ledger, store);
   std::vector<std::optional<BlobInfo>> out;
   out.reserve(keys.size());
   for (const std::string& key : keys) {
@@ -163,10 +161,9 @@ absl::Status S3BlockBackend::Delete(const BlobKey& key) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ListPage> S3BlockBackend::List(absl::string_view tenant, absl::string_view ledger,
-                                              Store store, absl::string_view start_after,
-                                              size_t limit) {
-  const std::string prefix = StorePrefix(tenant, ledger, store);
+absl::StatusOr<ListPage> S3BlockBackend::List(const LedgerRef& ledger, Store store,
+                                              absl::string_view start_after, size_t limit) {
+  const std::string prefix = StorePrefix(ledger, store);
   std::string after = start_after.empty() ? "" : prefix + std::string(start_after);
   ListPage page;
   // Ask for one entry more than the limit to learn whether more exist.

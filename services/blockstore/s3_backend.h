@@ -70,11 +70,10 @@ class S3BlockBackend : public BlockBackend {
   absl::StatusOr<std::unique_ptr<BlobWriter>> NewWriter(const BlobKey& key, uint64_t size) override;
   absl::StatusOr<std::unique_ptr<BlobReader>> NewReader(const BlobKey& key) override;
   absl::StatusOr<std::vector<std::optional<BlobInfo>>> BatchStat(
-      absl::string_view tenant, absl::string_view ledger, Store store,
-      absl::Span<const std::string> keys) override;
+      const LedgerRef& ledger, Store store, absl::Span<const std::string> keys) override;
   absl::Status Delete(const BlobKey& key) override;
-  absl::StatusOr<ListPage> List(absl::string_view tenant, absl::string_view ledger, Store store,
-                                absl::string_view start_after, size_t limit) override;
+  absl::StatusOr<ListPage> List(const LedgerRef& ledger, Store store, absl::string_view start_after,
+                                size_t limit) override;
   std::shared_ptr<prometheus::Collectable> StatsCollector() override;
 
   // The object name of `key` (for presigned URLs and tests).
@@ -82,7 +81,7 @@ class S3BlockBackend : public BlockBackend {
   S3Client& client() { return client_; }
 
  private:
-  std::string StorePrefix(absl::string_view tenant, absl::string_view ledger, Store store) const;
+  std::string StorePrefix(const LedgerRef& ledger, Store store) const;
   struct ObjectInfo {
     BlobInfo info;
     bool verified = false;  // carries the kiln digest

@@ -9,8 +9,7 @@ namespace kiln::control {
 
 namespace bv1 = ::kiln::blockstore::v1;
 
-absl::Status ForEachListedBlob(bv1::BlockStoreService::StubInterface& stub,
-                               const std::string& tenant, const std::string& ledger,
+absl::Status ForEachListedBlob(bv1::BlockStoreService::StubInterface& stub, const LedgerRef& ledger,
                                bv1::Store store, absl::Duration deadline,
                                absl::FunctionRef<absl::Status(const bv1::BlobStat&)> visit) {
   std::string token;
@@ -18,8 +17,8 @@ absl::Status ForEachListedBlob(bv1::BlockStoreService::StubInterface& stub,
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline));
     bv1::ListRequest request;
-    request.set_tenant(tenant);
-    request.set_ledger(ledger);
+    request.set_tenant(ledger.tenant());
+    request.set_ledger(ledger.ledger());
     request.set_store(store);
     request.set_page_size(1000);
     request.set_page_token(token);

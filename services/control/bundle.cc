@@ -311,7 +311,7 @@ absl::Status CheckCounts(const Value& root, LedgerBundle* out) {
 
 }  // namespace
 
-std::string WriteBundle(const LedgerBundle& bundle, const KeySealer& sealer) {
+absl::StatusOr<std::string> WriteBundle(const LedgerBundle& bundle, const KeySealer& sealer) {
   std::vector<std::pair<Cid, std::string>> blocks;
   std::vector<Value> blobs;
   for (const BundleBlob& b : bundle.blobs) {
@@ -337,8 +337,9 @@ std::string WriteBundle(const LedgerBundle& bundle, const KeySealer& sealer) {
   }
   Value keys;
   if (!bundle.keys.empty()) {
-    std::string sealed = sealer.Seal(cbor::EncodeDagCbor(TextArray(bundle.keys)),
-                                     KeysAad(bundle.tenant, bundle.ledger));
+    KILN_ASSIGN_OR_RETURN(std::string sealed,
+                          sealer.Seal(cbor::EncodeDagCbor(TextArray(bundle.keys)),
+                                      KeysAad(bundle.tenant, bundle.ledger)));
     Cid cid = CidForSha256(kCodecRaw, sealed);
     keys = Value::Link(cid);
     blocks.emplace_back(std::move(cid), std::move(sealed));

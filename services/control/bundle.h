@@ -72,8 +72,8 @@ struct LedgerBundle {
   uint64_t key_count = 0;
 };
 
-// The CARv1 bytes of `bundle`, keys sealed under `sealer`. Never fails.
-std::string WriteBundle(const LedgerBundle& bundle, const KeySealer& sealer);
+// The CARv1 bytes of `bundle`, keys sealed under `sealer`. UNAVAILABLE only as KeySealer::Seal.
+absl::StatusOr<std::string> WriteBundle(const LedgerBundle& bundle, const KeySealer& sealer);
 
 // Reads and verifies a bundle: the CAR framing, every block's CID against its bytes, that the
 // root is a format-1 bundle description whose counts match, that every block the root names is

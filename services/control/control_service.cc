@@ -7,6 +7,7 @@
 #include "common/grpc_status.h"
 #include "common/ids.h"
 #include "common/status_macros.h"
+#include "common/unary_reactor.h"
 #include "glog/logging.h"
 
 namespace kiln::control {
@@ -16,11 +17,6 @@ constexpr size_t kMaxActorBytes = 128;
 
 size_t PageSize(uint32_t requested) {
   return requested == 0 ? 100 : std::min<uint32_t>(requested, 1000);
-}
-
-absl::Status ValidateLedger(const std::string& tenant, const std::string& ledger) {
-  KILN_RETURN_IF_ERROR(ValidateId(tenant, "tenant"));
-  return ValidateId(ledger, "ledger");
 }
 
 // Who made the call, for the audit log: "x-kiln-actor" (printable, bounded) or "admin".
@@ -177,18 +173,11 @@ grpc::ServerUnaryReactor* ControlServiceImpl::Run(grpc::CallbackServerContext* c
     reactor->Finish(ToGrpcStatus(auth));
     return reactor;
   }
-  if (!valid.ok()) {
-    reactor->Finish(ToGrpcStatus(valid));
-    return reactor;
-  }
-  absl::Status submitted = executor_.TrySubmit([reactor, fn = std::move(fn)]() mutable {
-    absl::Status s = fn();
+  RunUnary(executor_, reactor, std::move(valid), std::move(fn), [](const absl::Status& s) {
     if (s.code() == absl::StatusCode::kInternal || s.code() == absl::StatusCode::kUnavailable) {
       LOG(ERROR) << "control call failed: " << s.message();
     }
-    reactor->Finish(ToGrpcStatus(s));
   });
-  if (!submitted.ok()) reactor->Finish(ToGrpcStatus(submitted));
   return reactor;
 }
 
@@ -221,25 +210,25 @@ grpc::ServerUnaryReactor* ControlServiceImpl::ListTenants(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* ControlServiceImpl::CreateLedger(grpc::CallbackServerContext* context,
                                                            const v1::CreateLedgerRequest* request,
                                                            v1::CreateLedgerResponse* response) {
-  return Run(context, ValidateLedger(request->tenant(), request->ledger()),
-             [this, request, response, actor = Actor(*context)]() -> absl::Status {
-               absl::StatusOr<v1::Ledger> created =
-                   ledgers_.CreateLedger(request->tenant(), request->ledger());
+  // The one validation of the ids; Run calls the lambda only when `ref` holds a value.
+  absl::StatusOr<LedgerRef> ref = LedgerRef::Parse(request->tenant(), request->ledger());
+  return Run(context, ref.status(),
+             [this, ref = std::move(ref), response, actor = Actor(*context)]() -> absl::Status {
+               absl::StatusOr<v1::Ledger> created = ledgers_.CreateLedger(*ref);
                if (created.ok()) *response->mutable_ledger() = *created;
-               return Audit(actor, "ledger.create", request->tenant(), request->ledger(),
-                            created.status(), "");
+               return Audit(actor, "ledger.create", ref->tenant(), ref->ledger(), created.status(),
+                            "");
              });
 }
 
 grpc::ServerUnaryReactor* ControlServiceImpl::GetLedger(grpc::CallbackServerContext* context,
                                                         const v1::GetLedgerRequest* request,
                                                         v1::GetLedgerResponse* response) {
-  return Run(context, ValidateLedger(request->tenant(), request->ledger()),
-             [this, request, response]() -> absl::Status {
-               KILN_ASSIGN_OR_RETURN(*response->mutable_ledger(),
-                                     ledgers_.GetLedger(request->tenant(), request->ledger()));
-               return absl::OkStatus();
-             });
+  absl::StatusOr<LedgerRef> ref = LedgerRef::Parse(request->tenant(), request->ledger());
+  return Run(context, ref.status(), [this, ref = std::move(ref), response]() -> absl::Status {
+    KILN_ASSIGN_OR_RETURN(*response->mutable_ledger(), ledgers_.GetLedger(*ref));
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* ControlServiceImpl::ListLedgers(grpc::CallbackServerContext* context,
@@ -257,10 +246,10 @@ grpc::ServerUnaryReactor* ControlServiceImpl::ListLedgers(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* ControlServiceImpl::DeleteLedger(grpc::CallbackServerContext* context,
                                                            const v1::DeleteLedgerRequest* request,
                                                            v1::DeleteLedgerResponse* response) {
-  return Run(context, ValidateLedger(request->tenant(), request->ledger()),
-             [this, request, response, actor = Actor(*context)]() -> absl::Status {
-               absl::StatusOr<v1::DeleteLedgerResponse> deleted =
-                   ledgers_.DeleteLedger(request->tenant(), request->ledger());
+  absl::StatusOr<LedgerRef> ref = LedgerRef::Parse(request->tenant(), request->ledger());
+  return Run(context, ref.status(),
+             [this, ref = std::move(ref), response, actor = Actor(*context)]() -> absl::Status {
+               absl::StatusOr<v1::DeleteLedgerResponse> deleted = ledgers_.DeleteLedger(*ref);
                std::string detail;
                if (deleted.ok()) {
                  *response = *deleted;
@@ -271,8 +260,8 @@ grpc::ServerUnaryReactor* ControlServiceImpl::DeleteLedger(grpc::CallbackServerC
                } else {
                  detail = std::string(deleted.status().message());
                }
-               return Audit(actor, "ledger.delete", request->tenant(), request->ledger(),
-                            deleted.status(), std::move(detail));
+               return Audit(actor, "ledger.delete", ref->tenant(), ref->ledger(), deleted.status(),
+                            std::move(detail));
              });
 }
 
@@ -356,11 +345,12 @@ grpc::ServerUnaryReactor* ControlServiceImpl::GetIssuerKeys(grpc::CallbackServer
 
 grpc::ServerWriteReactor<v1::ExportLedgerResponse>* ControlServiceImpl::ExportLedger(
     grpc::CallbackServerContext* context, const v1::ExportLedgerRequest* request) {
+  absl::StatusOr<LedgerRef> ref = LedgerRef::Parse(request->tenant(), request->ledger());
   absl::Status refused = auth_.Check(*context);
   if (!refused.ok()) {
     refused_->Increment();
   } else {
-    refused = ValidateLedger(request->tenant(), request->ledger());
+    refused = ref.status();
   }
   absl::StatusOr<KeySealer> sealer = KeySealer::Create(request->sealing_key());
   if (refused.ok() && !sealer.ok()) {
@@ -368,16 +358,15 @@ grpc::ServerWriteReactor<v1::ExportLedgerResponse>* ControlServiceImpl::ExportLe
   }
   return new ExportReactor(
       refused, executor_,
-      [this, request, actor = Actor(*context),
+      [this, ref = std::move(ref), actor = Actor(*context),
        sealer = std::move(sealer)]() -> absl::StatusOr<std::string> {
-        absl::StatusOr<LedgerBundle> bundle =
-            exporter_.Collect(request->tenant(), request->ledger());
+        absl::StatusOr<LedgerBundle> bundle = exporter_.Collect(*ref);
         std::string detail =
             bundle.ok() ? absl::StrCat("version ", bundle->version, ", ", bundle->blobs.size(),
                                        " blobs, ", bundle->entries.size(), " entries, ",
                                        bundle->log_records.size(), " log records")
                         : std::string(bundle.status().message());
-        KILN_RETURN_IF_ERROR(Audit(actor, "ledger.export", request->tenant(), request->ledger(),
+        KILN_RETURN_IF_ERROR(Audit(actor, "ledger.export", ref->tenant(), ref->ledger(),
                                    bundle.status(), std::move(detail)));
         return WriteBundle(*bundle, *sealer);
       });
@@ -398,7 +387,7 @@ grpc::ServerReadReactor<v1::ImportLedgerRequest>* ControlServiceImpl::ImportLedg
           return Audit(actor, "ledger.import", "", "", bundle.status(),
                        std::string(bundle.status().message()));
         }
-        absl::Status valid = ValidateLedger(bundle->tenant, bundle->ledger);
+        absl::Status valid = LedgerRef::Parse(bundle->tenant, bundle->ledger).status();
         if (!valid.ok()) return absl::DataLossError(valid.message());
         absl::StatusOr<uint64_t> version = exporter_.Load(*bundle);
         if (version.ok()) {

@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "common/store_kind_proto.h"
 #include "services/control/blob_listing.h"
+#include "services/control/ledger_read.h"
 
 namespace kiln::control {
 namespace {
@@ -97,59 +98,49 @@ absl::StatusOr<v1::ListLedgersResponse> LedgerAdmin::ListLedgers(const std::stri
   return out;
 }
 
-absl::StatusOr<v1::Ledger> LedgerAdmin::GetLedger(const std::string& tenant,
-                                                  const std::string& ledger) const {
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  mv1::GetLedgerRequest request;
-  request.set_tenant(tenant);
-  request.set_ledger(ledger);
-  mv1::GetLedgerResponse response;
-  KILN_RETURN_IF_ERROR(
-      FromGrpcStatus(metadata_.For(tenant, ledger)->GetLedger(&context, request, &response)));
-  if (!response.exists()) {
-    return absl::NotFoundError(absl::StrCat("ledger ", tenant, "/", ledger, " does not exist"));
-  }
-  return FromState(response.state());
+absl::StatusOr<v1::Ledger> LedgerAdmin::GetLedger(const LedgerRef& ledger) const {
+  KILN_ASSIGN_OR_RETURN(
+      mv1::LedgerState state,
+      GetExistingLedger(*metadata_.For(ledger), ledger, LedgerReadScope::kState, deadline_));
+  return FromState(state);
 }
 
-absl::StatusOr<v1::Ledger> LedgerAdmin::CreateLedger(const std::string& tenant,
-                                                     const std::string& ledger) const {
+absl::StatusOr<v1::Ledger> LedgerAdmin::CreateLedger(const LedgerRef& ledger) const {
   grpc::ClientContext context;
   SetDeadline(&context);
   mv1::CreateLedgerRequest request;
-  request.set_tenant(tenant);
-  request.set_ledger(ledger);
+  request.set_tenant(ledger.tenant());
+  request.set_ledger(ledger.ledger());
   mv1::CreateLedgerResponse response;
   KILN_RETURN_IF_ERROR(
-      FromGrpcStatus(metadata_.For(tenant, ledger)->CreateLedger(&context, request, &response)));
+      FromGrpcStatus(metadata_.For(ledger)->CreateLedger(&context, request, &response)));
   if (!response.created()) {
-    return absl::AlreadyExistsError(absl::StrCat("ledger ", tenant, "/", ledger, " exists"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("ledger ", ledger.tenant(), "/", ledger.ledger(), " exists"));
   }
   v1::Ledger out;
-  out.set_tenant(tenant);
-  out.set_ledger(ledger);
+  out.set_tenant(ledger.tenant());
+  out.set_ledger(ledger.ledger());
   return out;
 }
 
-absl::StatusOr<v1::DeleteLedgerResponse> LedgerAdmin::DeleteLedger(
-    const std::string& tenant, const std::string& ledger) const {
+absl::StatusOr<v1::DeleteLedgerResponse> LedgerAdmin::DeleteLedger(const LedgerRef& ledger) const {
   v1::DeleteLedgerResponse out;
   {
     grpc::ClientContext context;
     SetDeadline(&context);
     mv1::DeleteLedgerRequest request;
-    request.set_tenant(tenant);
-    request.set_ledger(ledger);
+    request.set_tenant(ledger.tenant());
+    request.set_ledger(ledger.ledger());
     mv1::DeleteLedgerResponse response;
     KILN_RETURN_IF_ERROR(
-        FromGrpcStatus(metadata_.For(tenant, ledger)->DeleteLedger(&context, request, &response)));
+        FromGrpcStatus(metadata_.For(ledger)->DeleteLedger(&context, request, &response)));
     out.set_existed(response.existed());
     out.set_version(response.version());
   }
   uint64_t blobs = 0;
   for (StoreKind kind : kAllStoreKinds) {
-    KILN_ASSIGN_OR_RETURN(uint64_t n, DeleteStore(tenant, ledger, ToProto(kind)));
+    KILN_ASSIGN_OR_RETURN(uint64_t n, DeleteStore(ledger, ToProto(kind)));
     blobs += n;
   }
   out.set_blobs_deleted(blobs);
@@ -157,19 +148,17 @@ absl::StatusOr<v1::DeleteLedgerResponse> LedgerAdmin::DeleteLedger(
   return out;
 }
 
-absl::StatusOr<uint64_t> LedgerAdmin::DeleteStore(const std::string& tenant,
-                                                  const std::string& ledger,
-                                                  bv1::Store store) const {
-  bv1::BlockStoreService::Stub* stub = blockstore_.For(tenant, ledger);
+absl::StatusOr<uint64_t> LedgerAdmin::DeleteStore(const LedgerRef& ledger, bv1::Store store) const {
+  bv1::BlockStoreService::Stub* stub = blockstore_.For(ledger);
   uint64_t deleted = 0;
   KILN_RETURN_IF_ERROR(ForEachListedBlob(
-      *stub, tenant, ledger, store, deadline_, [&](const bv1::BlobStat& blob) -> absl::Status {
+      *stub, ledger, store, deadline_, [&](const bv1::BlobStat& blob) -> absl::Status {
         grpc::ClientContext dc;
         SetDeadline(&dc);
         bv1::DeleteRequest del;
         bv1::BlobRef* ref = del.mutable_ref();
-        ref->set_tenant(tenant);
-        ref->set_ledger(ledger);
+        ref->set_tenant(ledger.tenant());
+        ref->set_ledger(ledger.ledger());
         ref->set_store(store);
         ref->set_key(blob.key());
         bv1::DeleteResponse ignored;

@@ -34,18 +34,15 @@ class LedgerAdmin {
                                                       const std::string& page_token,
                                                       size_t page_size) const;
   // NOT_FOUND when the ledger has no record.
-  absl::StatusOr<v1::Ledger> GetLedger(const std::string& tenant, const std::string& ledger) const;
+  absl::StatusOr<v1::Ledger> GetLedger(const LedgerRef& ledger) const;
   // ALREADY_EXISTS when it exists.
-  absl::StatusOr<v1::Ledger> CreateLedger(const std::string& tenant,
-                                          const std::string& ledger) const;
+  absl::StatusOr<v1::Ledger> CreateLedger(const LedgerRef& ledger) const;
   // Metadata first, then every blob; idempotent. A failure part-way leaves the rest for a retry.
-  absl::StatusOr<v1::DeleteLedgerResponse> DeleteLedger(const std::string& tenant,
-                                                        const std::string& ledger) const;
+  absl::StatusOr<v1::DeleteLedgerResponse> DeleteLedger(const LedgerRef& ledger) const;
 
  private:
   // Every blob of one store of the ledger; returns how many were deleted.
-  absl::StatusOr<uint64_t> DeleteStore(const std::string& tenant, const std::string& ledger,
-                                       blockstore::v1::Store store) const;
+  absl::StatusOr<uint64_t> DeleteStore(const LedgerRef& ledger, blockstore::v1::Store store) const;
   void SetDeadline(grpc::ClientContext* context) const;
 
   ShardedStubs<metadata::v1::MetadataService> metadata_;

@@ -11,6 +11,7 @@
 #include "common/status_macros.h"
 #include "common/store_kind_proto.h"
 #include "services/control/blob_listing.h"
+#include "services/control/ledger_read.h"
 
 namespace kiln::control {
 namespace {
@@ -35,36 +36,26 @@ void LedgerExporter::SetDeadline(grpc::ClientContext* context) const {
   context->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline_));
 }
 
-absl::StatusOr<LedgerBundle> LedgerExporter::Collect(const std::string& tenant,
-                                                     const std::string& ledger) const {
+absl::StatusOr<LedgerBundle> LedgerExporter::Collect(const LedgerRef& ledger) const {
   LedgerBundle out;
-  out.tenant = tenant;
-  out.ledger = ledger;
+  out.tenant = ledger.tenant();
+  out.ledger = ledger.ledger();
   {
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    mv1::GetLedgerRequest request;
-    request.set_tenant(tenant);
-    request.set_ledger(ledger);
-    request.set_include_entries(true);
-    mv1::GetLedgerResponse response;
-    KILN_RETURN_IF_ERROR(
-        FromGrpcStatus(metadata_.For(tenant, ledger)->GetLedger(&context, request, &response)));
-    if (!response.exists()) {
-      return absl::NotFoundError(absl::StrCat("ledger ", tenant, "/", ledger, " does not exist"));
-    }
-    out.version = response.state().version();
-    out.heads.assign(response.state().heads().begin(), response.state().heads().end());
-    out.keys.assign(response.state().keys().begin(), response.state().keys().end());
+    KILN_ASSIGN_OR_RETURN(mv1::LedgerState state,
+                          GetExistingLedger(*metadata_.For(ledger), ledger,
+                                            LedgerReadScope::kWithEntries, deadline_));
+    out.version = state.version();
+    out.heads.assign(state.heads().begin(), state.heads().end());
+    out.keys.assign(state.keys().begin(), state.keys().end());
     out.key_count = out.keys.size();
   }
-  KILN_ASSIGN_OR_RETURN(auto blobs, ListBlobs(tenant, ledger));
+  KILN_ASSIGN_OR_RETURN(auto blobs, ListBlobs(ledger));
   KILN_RETURN_IF_ERROR(CollectLog(&out));
   KILN_RETURN_IF_ERROR(CollectEntries(&out));
   for (auto& [store, key] : blobs) {
     bv1::BlobRef ref;
-    ref.set_tenant(tenant);
-    ref.set_ledger(ledger);
+    ref.set_tenant(ledger.tenant());
+    ref.set_ledger(ledger.ledger());
     ref.set_store(store);
     ref.set_key(key);
     KILN_ASSIGN_OR_RETURN(std::string bytes, GetBlob(ref));
@@ -84,8 +75,8 @@ absl::Status LedgerExporter::CollectLog(LedgerBundle* out) const {
     request.set_from_seq(from);
     request.set_limit(1000);
     mv1::ReadLogResponse page;
-    KILN_RETURN_IF_ERROR(
-        FromGrpcStatus(metadata_.For(out->tenant, out->ledger)->ReadLog(&context, request, &page)));
+    KILN_RETURN_IF_ERROR(FromGrpcStatus(
+        metadata_.For(LedgerRef(out->tenant, out->ledger))->ReadLog(&context, request, &page)));
     if (page.raw_records_size() != page.records_size()) {
       return absl::DataLossError("ReadLog answered records without their stored bytes");
     }
@@ -114,8 +105,8 @@ absl::Status LedgerExporter::CollectEntries(LedgerBundle* out) const {
     request.set_ledger(out->ledger);
     for (size_t j = i; j < cids.size() && j < i + kEntriesPerCall; ++j) request.add_cids(cids[j]);
     mv1::GetEntriesResponse response;
-    KILN_RETURN_IF_ERROR(FromGrpcStatus(
-        metadata_.For(out->tenant, out->ledger)->GetEntries(&context, request, &response)));
+    KILN_RETURN_IF_ERROR(FromGrpcStatus(metadata_.For(LedgerRef(out->tenant, out->ledger))
+                                            ->GetEntries(&context, request, &response)));
     for (const mv1::MetaEntry& e : response.entries()) {
       out->entries.push_back(
           BundleEntry{e.cid(), {e.parents().begin(), e.parents().end()}, e.data()});
@@ -125,13 +116,13 @@ absl::Status LedgerExporter::CollectEntries(LedgerBundle* out) const {
 }
 
 absl::StatusOr<std::vector<std::pair<bv1::Store, std::string>>> LedgerExporter::ListBlobs(
-    const std::string& tenant, const std::string& ledger) const {
+    const LedgerRef& ledger) const {
   std::vector<std::pair<bv1::Store, std::string>> blobs;
   uint64_t total = 0;
   for (StoreKind kind : kAllStoreKinds) {
     const bv1::Store store = ToProto(kind);
-    KILN_RETURN_IF_ERROR(ForEachListedBlob(*blockstore_.For(tenant, ledger), tenant, ledger, store,
-                                           deadline_, [&](const bv1::BlobStat& blob) {
+    KILN_RETURN_IF_ERROR(ForEachListedBlob(*blockstore_.For(ledger), ledger, store, deadline_,
+                                           [&](const bv1::BlobStat& blob) {
                                              total += blob.size();
                                              blobs.emplace_back(store, blob.key());
                                              return absl::OkStatus();
@@ -151,7 +142,7 @@ absl::StatusOr<std::string> LedgerExporter::GetBlob(const bv1::BlobRef& ref) con
   bv1::GetRequest request;
   *request.mutable_ref() = ref;
   std::unique_ptr<grpc::ClientReader<bv1::GetResponse>> reader =
-      blockstore_.For(ref.tenant(), ref.ledger())->Get(&context, request);
+      blockstore_.For(LedgerRef(ref.tenant(), ref.ledger()))->Get(&context, request);
   std::string bytes;
   bv1::GetResponse chunk;
   while (reader->Read(&chunk)) bytes += chunk.data();
@@ -163,7 +154,7 @@ absl::Status LedgerExporter::PutBlob(const bv1::BlobRef& ref, const std::string&
   grpc::ClientContext context;
   SetDeadline(&context);
   bv1::PutResponse response;
-  auto writer = blockstore_.For(ref.tenant(), ref.ledger())->Put(&context, &response);
+  auto writer = blockstore_.For(LedgerRef(ref.tenant(), ref.ledger()))->Put(&context, &response);
   bv1::PutRequest first;
   *first.mutable_ref() = ref;
   first.set_size(bytes.size());
@@ -184,7 +175,7 @@ absl::Status LedgerExporter::PutBlob(const bv1::BlobRef& ref, const std::string&
 }
 
 absl::StatusOr<uint64_t> LedgerExporter::Load(const LedgerBundle& bundle) const {
-  auto* metadata = metadata_.For(bundle.tenant, bundle.ledger);
+  auto* metadata = metadata_.For(LedgerRef(bundle.tenant, bundle.ledger));
   {
     grpc::ClientContext context;
     SetDeadline(&context);

@@ -31,7 +31,7 @@ class LedgerExporter {
   // or an entry it names is missing; RESOURCE_EXHAUSTED, with the total, when the ledger's blobs
   // exceed max_blob_bytes (listed sizes, checked before any blob is read); peer errors pass
   // through (UNAVAILABLE when a shard is down).
-  absl::StatusOr<LedgerBundle> Collect(const std::string& tenant, const std::string& ledger) const;
+  absl::StatusOr<LedgerBundle> Collect(const LedgerRef& ledger) const;
 
   // Loads a verified bundle (ReadBundle's result) under its tenant and ledger: FAILED_PRECONDITION
   // when the ledger exists there; then every blob (block-store Put; an identical blob already
@@ -44,7 +44,7 @@ class LedgerExporter {
   absl::Status CollectEntries(LedgerBundle* out) const;
   // Lists every blob of the ledger's stores and checks their total size against the limit.
   absl::StatusOr<std::vector<std::pair<blockstore::v1::Store, std::string>>> ListBlobs(
-      const std::string& tenant, const std::string& ledger) const;
+      const LedgerRef& ledger) const;
   absl::StatusOr<std::string> GetBlob(const blockstore::v1::BlobRef& ref) const;
   absl::Status PutBlob(const blockstore::v1::BlobRef& ref, const std::string& bytes) const;
   void SetDeadline(grpc::ClientContext* context) const;

@@ -71,16 +71,16 @@ std::unique_ptr<Authenticator> NewEs256Auth(std::optional<TokenVerifier> verifie
   return std::make_unique<Es256Auth>(std::move(verifier), jwks, clock);
 }
 
-absl::Status CheckAccess(const Principal& principal, absl::string_view tenant,
-                         absl::string_view ledger, bool write) {
+absl::Status CheckAccess(const Principal& principal, const LedgerRef& ledger, bool write) {
   if (principal.unrestricted) return absl::OkStatus();
-  if (!principal.claims.AllowsLedger(tenant, ledger)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("the token does not grant tenant \"", tenant, "\" ledger \"", ledger, "\""));
+  if (!principal.claims.AllowsLedger(ledger)) {
+    return absl::PermissionDeniedError(absl::StrCat("the token does not grant tenant \"",
+                                                    ledger.tenant(), "\" ledger \"",
+                                                    ledger.ledger(), "\""));
   }
-  if (write && !principal.claims.CanWrite(ledger)) {
+  if (write && !principal.claims.CanWrite(ledger.ledger())) {
     return absl::PermissionDeniedError(
-        absl::StrCat("the token grants only read access to ledger \"", ledger, "\""));
+        absl::StrCat("the token grants only read access to ledger \"", ledger.ledger(), "\""));
   }
   return absl::OkStatus();
 }

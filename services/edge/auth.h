@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/jwt.h"
+#include "common/ledger_ref.h"
 
 namespace kiln::edge {
 
@@ -45,9 +46,8 @@ std::unique_ptr<Authenticator> NewEs256Auth(TokenVerifier verifier, const Clock&
 std::unique_ptr<Authenticator> NewEs256Auth(std::optional<TokenVerifier> verifier,
                                             const JwksKeySource* jwks, const Clock& clock);
 
-// PERMISSION_DENIED unless `principal` may use (tenant, ledger); with `write`, also unless it may
+// PERMISSION_DENIED unless `principal` may use `ledger`; with `write`, also unless it may
 // write there.
-absl::Status CheckAccess(const Principal& principal, absl::string_view tenant,
-                         absl::string_view ledger, bool write);
+absl::Status CheckAccess(const Principal& principal, const LedgerRef& ledger, bool write);
 
 }  // namespace kiln::edge

@@ -13,17 +13,11 @@ namespace {
 
 namespace bv1 = ::kiln::blockstore::v1;
 
-bv1::Store StoreOf(const std::string& store) {
-  std::optional<StoreKind> kind = StoreKindFromName(store);
-  // STORE_UNSPECIFIED: the block-store rejects it with a clear message.
-  return kind.has_value() ? ToProto(*kind) : bv1::STORE_UNSPECIFIED;
-}
-
 bv1::BlobRef RefOf(const BlobAddress& blob) {
   bv1::BlobRef ref;
-  ref.set_tenant(blob.tenant);
-  ref.set_ledger(blob.ledger);
-  ref.set_store(StoreOf(blob.store));
+  ref.set_tenant(blob.ledger.tenant());
+  ref.set_ledger(blob.ledger.ledger());
+  ref.set_store(ToProto(blob.store));
   ref.set_key(blob.key);
   return ref;
 }
@@ -213,9 +207,9 @@ class GrpcBlobClient : public BlobClient {
 
   void Stat(const BlobAddress& blob, Callback<std::optional<uint64_t>> done) override {
     bv1::BatchStatRequest request;
-    request.set_tenant(blob.tenant);
-    request.set_ledger(blob.ledger);
-    request.set_store(StoreOf(blob.store));
+    request.set_tenant(blob.ledger.tenant());
+    request.set_ledger(blob.ledger.ledger());
+    request.set_store(ToProto(blob.store));
     request.add_keys(blob.key);
     CallUnary(Stub(blob)->async(), &bv1::BlockStoreService::Stub::async::BatchStat,
               std::move(request), deadline_, "block-store",
@@ -243,7 +237,7 @@ class GrpcBlobClient : public BlobClient {
 
  private:
   bv1::BlockStoreService::Stub* Stub(const BlobAddress& blob) const {
-    return stubs_.For(blob.tenant, blob.ledger);
+    return stubs_.For(blob.ledger);
   }
 
   ShardedStubs<bv1::BlockStoreService> stubs_;

@@ -43,7 +43,7 @@ std::variant<std::shared_ptr<BlobUpload>, HttpReply> BlobEndpoint::BeginUpload(
 
 void BlobEndpoint::FinishUpload(BlobUpload& upload, const BlobAddress& blob,
                                 std::function<void(HttpReply)> done) const {
-  bool keep_first = blob.store == "car" || blob.store == "file";
+  bool keep_first = blob.store == StoreKind::kCar || blob.store == StoreKind::kFile;
   upload.Finish([keep_first, done = std::move(done)](absl::Status s) {
     if (s.code() == absl::StatusCode::kAlreadyExists && keep_first) s = absl::OkStatus();
     done(ReplyFor(s));

@@ -27,7 +27,7 @@ DirectBlobUrls::DirectBlobUrls(S3ClientOptions options, std::string prefix)
 
 std::string DirectBlobUrls::Sign(absl::string_view method, const BlobAddress& blob,
                                  absl::Duration lifetime) const {
-  std::string object = S3StorePrefix(prefix_, blob.tenant, blob.ledger, blob.store) + blob.key;
+  std::string object = S3StorePrefix(prefix_, blob.ledger, blob.store) + blob.key;
   return client_.PresignedUrl(method, object, std::min(lifetime, absl::Hours(24 * 7)));
 }
 

@@ -117,26 +117,24 @@ void Dispatcher::Handle(boost::json::object json, const std::shared_ptr<ClientSe
     Count(src.type, false);
     return done(Error(src, msg.status()));
   }
-  Call call{*std::move(msg), Principal{}, session, std::move(done), "", ""};
+  Call call{*std::move(msg), Principal{}, session, std::move(done), LedgerRef()};
   absl::StatusOr<Principal> principal = auth_.Authenticate(call.msg.Token());
   if (!principal.ok()) return Fail(call, principal.status());
   call.principal = *std::move(principal);
 
   const MsgType type = call.msg.type;
   if (!IsConnectionMessage(type)) {
-    call.tenant = call.msg.Tenant();
-    call.ledger = call.msg.Ledger();
-    if (call.tenant.empty() || call.ledger.empty()) {
+    call.ledger = LedgerRef(call.msg.Tenant(), call.msg.Ledger());
+    if (call.ledger.tenant().empty() || call.ledger.ledger().empty()) {
       return Fail(call,
                   absl::InvalidArgumentError("message needs tenant.tenant and tenant.ledger"));
     }
-    absl::Status access = CheckAccess(call.principal, call.tenant, call.ledger, IsWrite(type));
+    absl::Status access = CheckAccess(call.principal, call.ledger, IsWrite(type));
     if (!access.ok()) return Fail(call, access);
     if (session != nullptr && type != MsgType::kBindGetMeta) {
       // A valid token on a connection whose pushes stopped when its bind's token expired.
-      LedgerRef ledger(call.tenant, call.ledger);
-      if (auto bind = followers_.Renew(ledger, session.get(), call.principal.valid_until)) {
-        ServeAgain(ledger, session, *std::move(bind));
+      if (auto bind = followers_.Renew(call.ledger, session.get(), call.principal.valid_until)) {
+        ServeAgain(call.ledger, session, *std::move(bind));
       }
     }
   }
@@ -251,19 +249,17 @@ void Dispatcher::HandleGetMeta(Call call) {
   const bool bind = call.msg.type == MsgType::kBindGetMeta;
   if (bind && call.session != nullptr) {
     // Follow first, then read: every change after the read is pushed, none is lost.
-    followers_.Follow(LedgerRef(call.tenant, call.ledger), call.session, call.msg,
-                      call.principal.valid_until);
+    followers_.Follow(call.ledger, call.session, call.msg, call.principal.valid_until);
   }
   metadata::v1::GetLedgerRequest request;
-  request.set_tenant(call.tenant);
-  request.set_ledger(call.ledger);
+  request.set_tenant(call.ledger.tenant());
+  request.set_ledger(call.ledger.ledger());
   request.set_include_entries(true);
   // A polled bind (HTTP, no session) is answered with what followed the connection's last poll.
   std::string cursor;
   if (bind && call.session == nullptr && call.msg.conn.has_value() &&
       !call.msg.conn->req_id.empty() && !call.msg.conn->res_id.empty()) {
-    cursor =
-        PollCursors::Key(call.msg.conn->req_id, call.msg.conn->res_id, call.tenant, call.ledger);
+    cursor = PollCursors::Key(call.msg.conn->req_id, call.msg.conn->res_id, call.ledger);
     request.set_entries_after_version(poll_cursors_.After(cursor));
   }
   backend_.GetLedger(
@@ -272,8 +268,7 @@ void Dispatcher::HandleGetMeta(Call call) {
         if (!r.ok()) return Fail(call, r.status());
         if (!cursor.empty()) poll_cursors_.Served(cursor, r->state().version(), !r->incremental());
         if (bind && call.session != nullptr) {
-          followers_.Served(LedgerRef(call.tenant, call.ledger), call.session.get(),
-                            r->state().version());
+          followers_.Served(call.ledger, call.session.get(), r->state().version());
         }
         boost::json::object reply = EncodeEnvelope(call.msg, ReplyTypeName(call.msg.type));
         if (std::optional<Conn> conn = ReplyConn(call)) reply["conn"] = EncodeConn(*conn);
@@ -285,8 +280,8 @@ void Dispatcher::HandleGetMeta(Call call) {
 
 void Dispatcher::HandlePutMeta(Call call) {
   merge::v1::PutMetaRequest request;
-  request.set_tenant(call.tenant);
-  request.set_ledger(call.ledger);
+  request.set_tenant(call.ledger.tenant());
+  request.set_ledger(call.ledger.ledger());
   std::string writer = call.session != nullptr     ? call.session->res_id()
                        : call.msg.conn.has_value() ? call.msg.conn->res_id
                                                    : "";
@@ -323,7 +318,9 @@ void Dispatcher::HandleBlobUrl(Call call) {
   std::string store = call.msg.method_param.has_value() ? call.msg.method_param->store : "";
   if (store.empty() && url_param.has_value()) store = url_param->store;
   if (store.empty()) store = wal ? "wal" : "car";
-  if (wal ? store != "wal" : (store != "car" && store != "file")) {
+  const std::optional<StoreKind> kind = StoreKindFromName(store);
+  if (!kind.has_value() ||
+      (wal ? *kind != StoreKind::kWal : (*kind != StoreKind::kCar && *kind != StoreKind::kFile))) {
     return Fail(call, absl::InvalidArgumentError(absl::StrCat(
                           "store \"", store, "\" is not valid for ", MsgTypeName(type))));
   }
@@ -337,7 +334,7 @@ void Dispatcher::HandleBlobUrl(Call call) {
     lifetime = std::min(lifetime, absl::Seconds(*url_param->expires));
   }
   boost::json::object reply = EncodeEnvelope(call.msg, ReplyTypeName(type));
-  BlobAddress blob{call.tenant, call.ledger, store, key};
+  BlobAddress blob{call.ledger, *kind, key};
   // With the block-store on S3, data URLs point straight at the object store; WAL stays here.
   reply["signedUrl"] = options_.direct_blob_urls != nullptr && !wal
                            ? options_.direct_blob_urls->Sign(method, blob, lifetime)

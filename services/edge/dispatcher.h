@@ -65,8 +65,7 @@ class Dispatcher : public MessageHandler {
     Principal principal;
     std::shared_ptr<ClientSession> session;  // nullptr over HTTP
     Done done;
-    std::string tenant;  // ledger messages only: checked against the token
-    std::string ledger;
+    LedgerRef ledger;  // ledger messages only: checked against the token
   };
   using Handler = void (Dispatcher::*)(Call call);
 

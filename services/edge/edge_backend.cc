@@ -22,7 +22,7 @@ class GrpcEdgeBackend : public EdgeBackend {
 
   void GetLedger(metadata::v1::GetLedgerRequest request,
                  Callback<metadata::v1::GetLedgerResponse> done) override {
-    auto* stub = metadata_.For(request.tenant(), request.ledger());
+    auto* stub = metadata_.For(LedgerRef(request.tenant(), request.ledger()));
     CallUnary(stub->async(), &metadata::v1::MetadataService::Stub::async::GetLedger,
               std::move(request), deadline_, "metadata", std::move(done));
   }

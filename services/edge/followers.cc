@@ -117,8 +117,7 @@ void LedgerFollowers::StartWatch(const std::shared_ptr<Ledger>& ledger) {
     if (std::shared_ptr<Ledger> l = weak.lock()) Deliver(*l, event);
   };
   handlers.on_end = [this, ledger](const absl::Status& status) { WatchEnded(ledger, status); };
-  std::shared_ptr<LedgerWatch> watch =
-      watcher_.Watch(ledger->ref.tenant(), ledger->ref.ledger(), std::move(handlers));
+  std::shared_ptr<LedgerWatch> watch = watcher_.Watch(ledger->ref, std::move(handlers));
   bool cancel = false;
   {
     absl::MutexLock lock(&ledger->mu);

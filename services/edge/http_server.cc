@@ -78,10 +78,12 @@ class HttpServerImpl : public HttpServer {
                                         "largest when the edge's total was.")
                                     .Register(registry)
                                     .Add({});
-    shared_.requests = &prometheus::BuildCounter()
-                            .Name("kiln_edge_http_requests_total")
-                            .Help("HTTP requests by route and status code.")
-                            .Register(registry);
+    shared_.requests =
+        std::make_unique<HttpRequestCounts>(prometheus::BuildCounter()
+                                                .Name("kiln_edge_http_requests_total")
+                                                .Help("HTTP requests by route and status code.")
+                                                .Register(registry),
+                                            shared_.routes.Labels());
   }
 
   absl::Status Listen() {

@@ -353,10 +353,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     DoRead();
   }
 
-  void Count(absl::string_view route, int code) {
-    shared_.requests->Add({{"route", std::string(route)}, {"code", std::to_string(code)}})
-        .Increment();
-  }
+  void Count(absl::string_view route, int code) { shared_.requests->For(route, code).Increment(); }
 
   Stream stream_;
   Shared& shared_;

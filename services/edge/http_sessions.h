@@ -8,6 +8,8 @@
 // handler, endpoint and followers are thread-safe.
 #pragma once
 
+#include <memory>
+
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/ssl/context.hpp"
 #include "prometheus/counter.h"
@@ -15,6 +17,7 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "services/edge/blob_endpoint.h"
+#include "services/edge/http_request_counts.h"
 #include "services/edge/http_server.h"
 #include "services/edge/message_handler.h"
 #include "services/edge/routes.h"
@@ -40,7 +43,7 @@ struct Shared {
   prometheus::Histogram* push_seconds = nullptr;
   prometheus::Counter* slow_disconnects = nullptr;
   SendBudget* send_budget = nullptr;
-  prometheus::Family<prometheus::Counter>* requests = nullptr;
+  std::unique_ptr<HttpRequestCounts> requests = nullptr;  // kiln_edge_http_requests_total
 };
 
 // Stops pushes to a closing WebSocket connection (defined in http_server.cc).

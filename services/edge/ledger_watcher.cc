@@ -56,11 +56,10 @@ class AlarmScheduler : public Scheduler {
 class GrpcWatch : public LedgerWatch, public std::enable_shared_from_this<GrpcWatch> {
  public:
   GrpcWatch(mv1::MetadataService::Stub& stub, Scheduler& scheduler, WatchBackoff backoff,
-            std::string tenant, std::string ledger, LedgerWatcher::Handlers handlers)
+            LedgerRef ledger, LedgerWatcher::Handlers handlers)
       : stub_(stub),
         scheduler_(scheduler),
         limits_(backoff),
-        tenant_(std::move(tenant)),
         ledger_(std::move(ledger)),
         handlers_(std::move(handlers)),
         backoff_(backoff.first) {}
@@ -87,8 +86,8 @@ class GrpcWatch : public LedgerWatch, public std::enable_shared_from_this<GrpcWa
   class Stream : public grpc::ClientReadReactor<mv1::WatchEvent> {
    public:
     Stream(std::shared_ptr<GrpcWatch> watch, uint64_t after) : watch_(std::move(watch)) {
-      request_.set_tenant(watch_->tenant_);
-      request_.set_ledger(watch_->ledger_);
+      request_.set_tenant(watch_->ledger_.tenant());
+      request_.set_ledger(watch_->ledger_.ledger());
       request_.set_after_version(after);
       context_.set_wait_for_ready(true);  // wait out a metadata restart instead of failing fast
       {
@@ -185,8 +184,7 @@ class GrpcWatch : public LedgerWatch, public std::enable_shared_from_this<GrpcWa
   mv1::MetadataService::Stub& stub_;
   Scheduler& scheduler_;
   const WatchBackoff limits_;
-  const std::string tenant_;
-  const std::string ledger_;
+  const LedgerRef ledger_;
   // Set at construction, moved out by End; Stream reads it only while no End can run (between
   // StartCall and OnDone).
   LedgerWatcher::Handlers handlers_;
@@ -205,10 +203,9 @@ class GrpcLedgerWatcher : public LedgerWatcher {
   GrpcLedgerWatcher(const ShardedChannels& metadata, Scheduler& scheduler, WatchBackoff backoff)
       : stubs_(metadata), scheduler_(scheduler), backoff_(backoff) {}
 
-  std::shared_ptr<LedgerWatch> Watch(const std::string& tenant, const std::string& ledger,
-                                     Handlers handlers) override {
-    auto watch = std::make_shared<GrpcWatch>(*stubs_.For(tenant, ledger), scheduler_, backoff_,
-                                             tenant, ledger, std::move(handlers));
+  std::shared_ptr<LedgerWatch> Watch(const LedgerRef& ledger, Handlers handlers) override {
+    auto watch = std::make_shared<GrpcWatch>(*stubs_.For(ledger), scheduler_, backoff_, ledger,
+                                             std::move(handlers));
     watch->Start();
     return watch;
   }

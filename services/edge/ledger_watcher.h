@@ -44,10 +44,8 @@ class LedgerWatcher {
     std::function<void(const absl::Status&)> on_end;
   };
   virtual ~LedgerWatcher() = default;
-  // Starts watching (tenant, ledger) from its current state. The watcher must outlive the watch's
-  // on_end.
-  virtual std::shared_ptr<LedgerWatch> Watch(const std::string& tenant, const std::string& ledger,
-                                             Handlers handlers) = 0;
+  // Starts watching `ledger` from its current state. The watcher must outlive the watch's on_end.
+  virtual std::shared_ptr<LedgerWatch> Watch(const LedgerRef& ledger, Handlers handlers) = 0;
 };
 
 struct WatchBackoff {

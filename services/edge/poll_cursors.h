@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/ledger_ref.h"
 
 namespace kiln::edge {
 
@@ -50,9 +51,9 @@ class PollCursors {
 
   // The key of a connection's poll of a ledger.
   static std::string Key(const std::string& req_id, const std::string& res_id,
-                         const std::string& tenant, const std::string& ledger) {
+                         const LedgerRef& ledger) {
     std::string key;
-    for (const std::string* part : {&req_id, &res_id, &tenant, &ledger}) {
+    for (const std::string* part : {&req_id, &res_id, &ledger.tenant(), &ledger.ledger()}) {
       key += std::to_string(part->size());
       key += ':';
       key += *part;

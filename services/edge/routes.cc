@@ -71,6 +71,16 @@ RouteMatch RouteTable::Find(absl::string_view method, absl::string_view path, bo
   return Fixed("other", HttpReply{404, "no such endpoint"});
 }
 
+std::vector<std::string> RouteTable::Labels() const {
+  std::vector<std::string> labels = {"ws", "options", "other"};
+  for (const Route& route : routes_) {
+    if (std::find(labels.begin(), labels.end(), route.label) == labels.end()) {
+      labels.push_back(route.label);
+    }
+  }
+  return labels;
+}
+
 RouteTable EdgeRoutes(std::vector<Route> extra) {
   RouteTable table;
   Route ws = Path("/ws", {}, RouteHandler::kWebSocket, "ws");

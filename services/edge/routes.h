@@ -57,6 +57,9 @@ class RouteTable {
   // (label "other").
   RouteMatch Find(absl::string_view method, absl::string_view path, bool upgrade) const;
 
+  // Every label Find can answer with (the routes' and "ws", "options", "other"), each once.
+  std::vector<std::string> Labels() const;
+
  private:
   std::vector<Route> routes_;
 };

@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <optional>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -54,8 +55,8 @@ void UrlSigner::SetPublicBase(std::string public_base) {
 
 std::string UrlSigner::Mac(const std::string& secret, absl::string_view method,
                            const BlobAddress& blob, int64_t exp) {
-  std::string msg = absl::StrCat(method, "\n", blob.tenant, "\n", blob.ledger, "\n", blob.store,
-                                 "\n", blob.key, "\n", exp);
+  std::string msg = absl::StrCat(method, "\n", blob.ledger.tenant(), "\n", blob.ledger.ledger(),
+                                 "\n", StoreKindName(blob.store), "\n", blob.key, "\n", exp);
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
@@ -66,9 +67,9 @@ std::string UrlSigner::Mac(const std::string& secret, absl::string_view method,
 std::string UrlSigner::Sign(absl::string_view method, const BlobAddress& blob,
                             absl::Time expires) const {
   int64_t exp = absl::ToUnixSeconds(expires);
-  return absl::StrCat(public_base_, "/blob/", Encode(blob.tenant), "/", Encode(blob.ledger), "/",
-                      Encode(blob.store), "/", Encode(blob.key), "?exp=", exp,
-                      "&sig=", Mac(secret_, method, blob, exp));
+  return absl::StrCat(public_base_, "/blob/", Encode(blob.ledger.tenant()), "/",
+                      Encode(blob.ledger.ledger()), "/", StoreKindName(blob.store), "/",
+                      Encode(blob.key), "?exp=", exp, "&sig=", Mac(secret_, method, blob, exp));
 }
 
 absl::StatusOr<BlobAddress> UrlSigner::Verify(absl::string_view method, absl::string_view target,
@@ -85,7 +86,10 @@ absl::StatusOr<BlobAddress> UrlSigner::Verify(absl::string_view method, absl::st
         "not a blob URL (expected /blob/<tenant>/<ledger>/<store>/<key>)");
   }
   size_t n = segments.size();
-  BlobAddress blob{segments[n - 4], segments[n - 3], segments[n - 2], segments[n - 1]};
+  // No URL is signed for a store name outside StoreKind, so such a URL matches no signature.
+  std::optional<StoreKind> store = StoreKindFromName(segments[n - 2]);
+  BlobAddress blob{LedgerRef(segments[n - 4], segments[n - 3]), store.value_or(StoreKind::kCar),
+                   segments[n - 1]};
   std::string exp_text, sig;
   for (auto p : u.params()) {
     if (p.key == "exp") exp_text = std::string(p.value);
@@ -100,8 +104,8 @@ absl::StatusOr<BlobAddress> UrlSigner::Verify(absl::string_view method, absl::st
     std::string want = Mac(secret, check_method, blob, exp);
     return want.size() == sig.size() && CRYPTO_memcmp(want.data(), sig.data(), want.size()) == 0;
   };
-  bool valid = matches(secret_);
-  for (size_t i = 0; !valid && i < previous_secrets_.size(); ++i) {
+  bool valid = store.has_value() && matches(secret_);
+  for (size_t i = 0; store.has_value() && !valid && i < previous_secrets_.size(); ++i) {
     valid = matches(previous_secrets_[i]);
   }
   if (!valid) {

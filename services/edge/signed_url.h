@@ -9,13 +9,14 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/ledger_ref.h"
+#include "common/store_kind.h"
 
 namespace kiln::edge {
 
 struct BlobAddress {
-  std::string tenant;
-  std::string ledger;
-  std::string store;  // car, file, meta or wal
+  LedgerRef ledger;
+  StoreKind store = StoreKind::kCar;  // named by StoreKindName in URLs and MACs
   std::string key;
 };
 

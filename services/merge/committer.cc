@@ -24,8 +24,6 @@ class Committer::Batch {
       : committer_(committer), puts_(std::move(puts)) {
     const v1::PutMetaRequest& first = *puts_.front()->put.request;
     key_ = LedgerOf(first);
-    tenant_ = first.tenant();
-    ledger_ = first.ledger();
   }
 
   // Checks the CARs and reads the ledger at the same time; the commit waits for both.
@@ -49,7 +47,7 @@ class Committer::Batch {
       pending_ = 2;
     }
     std::vector<std::string> cars = cars_;
-    committer_->blockstore_.HasCars(tenant_, ledger_, std::move(cars),
+    committer_->blockstore_.HasCars(key_, std::move(cars),
                                     [this](absl::StatusOr<std::vector<bool>> found) {
                                       cars_found_ = std::move(found);
                                       Arrived();
@@ -116,8 +114,8 @@ class Committer::Batch {
 
   void ReadLedger() {
     metadata::v1::GetLedgerRequest req;
-    req.set_tenant(tenant_);
-    req.set_ledger(ledger_);
+    req.set_tenant(key_.tenant());
+    req.set_ledger(key_.ledger());
     candidates_.clear();
     absl::flat_hash_set<std::string> seen;
     for (const auto& p : puts_) {
@@ -171,8 +169,8 @@ class Committer::Batch {
       return;
     }
     heads_ = AdvanceHeads(heads, fresh, referenced);
-    commit.set_tenant(tenant_);
-    commit.set_ledger(ledger_);
+    commit.set_tenant(key_.tenant());
+    commit.set_ledger(key_.ledger());
     commit.set_expected_version(state.version());
     for (const auto& h : heads_) commit.add_heads(h);
     committer_->metadata_.Commit(
@@ -221,8 +219,6 @@ class Committer::Batch {
   Committer* committer_;
   std::vector<std::unique_ptr<Pending>> puts_;
   LedgerRef key_;
-  std::string tenant_;
-  std::string ledger_;
   std::vector<std::string> cars_;
   absl::Mutex mu_;
   int pending_ ABSL_GUARDED_BY(mu_) = 0;

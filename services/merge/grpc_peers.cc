@@ -14,17 +14,16 @@ class GrpcBlockStoreClient : public BlockStoreClient {
   GrpcBlockStoreClient(const ShardedChannels& shards, absl::Duration deadline)
       : stubs_(shards), deadline_(deadline) {}
 
-  void HasCars(const std::string& tenant, const std::string& ledger, std::vector<std::string> keys,
+  void HasCars(const LedgerRef& ledger, std::vector<std::string> keys,
                Callback<std::vector<bool>> done) override {
     blockstore::v1::BatchStatRequest request;
-    request.set_tenant(tenant);
-    request.set_ledger(ledger);
+    request.set_tenant(ledger.tenant());
+    request.set_ledger(ledger.ledger());
     request.set_store(blockstore::v1::STORE_CAR);
     for (auto& k : keys) request.add_keys(std::move(k));
     CallUnary(
-        stubs_.For(tenant, ledger)->async(),
-        &blockstore::v1::BlockStoreService::Stub::async::BatchStat, std::move(request), deadline_,
-        "block-store",
+        stubs_.For(ledger)->async(), &blockstore::v1::BlockStoreService::Stub::async::BatchStat,
+        std::move(request), deadline_, "block-store",
         Callback<blockstore::v1::BatchStatResponse>(
             [done = std::move(done)](absl::StatusOr<blockstore::v1::BatchStatResponse> r) mutable {
               if (!r.ok()) {
@@ -49,14 +48,14 @@ class GrpcMetadataClient : public MetadataClient {
 
   void GetLedger(metadata::v1::GetLedgerRequest request,
                  Callback<metadata::v1::GetLedgerResponse> done) override {
-    auto* stub = stubs_.For(request.tenant(), request.ledger());
+    auto* stub = stubs_.For(LedgerRef(request.tenant(), request.ledger()));
     CallUnary(stub->async(), &metadata::v1::MetadataService::Stub::async::GetLedger,
               std::move(request), deadline_, "metadata", std::move(done));
   }
 
   void Commit(metadata::v1::CommitRequest request,
               Callback<metadata::v1::CommitResponse> done) override {
-    auto* stub = stubs_.For(request.tenant(), request.ledger());
+    auto* stub = stubs_.For(LedgerRef(request.tenant(), request.ledger()));
     CallUnary(stub->async(), &metadata::v1::MetadataService::Stub::async::Commit,
               std::move(request), deadline_, "metadata", std::move(done));
   }

@@ -9,7 +9,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
-#include "common/ids.h"
+#include "common/ledger_ref.h"
 #include "common/meta_event.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
@@ -53,8 +53,8 @@ class MergeServiceImpl::PutMetaOp {
 
   // Decodes and checks every entry. INVALID_ARGUMENT names the entry and the reason.
   absl::Status Validate() {
-    KILN_RETURN_IF_ERROR(ValidateId(request_->tenant(), "tenant"));
-    KILN_RETURN_IF_ERROR(ValidateId(request_->ledger(), "ledger"));
+    // The one validation of the ids: the committer takes them as they are.
+    KILN_RETURN_IF_ERROR(LedgerRef::Parse(request_->tenant(), request_->ledger()).status());
     if (request_->entries_size() == 0 && request_->keys_size() == 0) {
       return absl::InvalidArgumentError("a meta put needs at least one entry or key");
     }

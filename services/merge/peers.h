@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/async_call.h"
+#include "common/ledger_ref.h"
 #include "kiln/metadata/v1/metadata.pb.h"
 
 namespace kiln::merge {
@@ -14,11 +15,11 @@ namespace kiln::merge {
 class BlockStoreClient {
  public:
   virtual ~BlockStoreClient() = default;
-  // For each CAR key of (tenant, ledger), whether the block-store holds it, in order; or
+  // For each CAR key of `ledger`, whether the block-store holds it, in order; or
   // INVALID_ARGUMENT (a bad id or key), FAILED_PRECONDITION (the shard does not own the ledger),
   // UNAVAILABLE (no answer in time).
-  virtual void HasCars(const std::string& tenant, const std::string& ledger,
-                       std::vector<std::string> keys, Callback<std::vector<bool>> done) = 0;
+  virtual void HasCars(const LedgerRef& ledger, std::vector<std::string> keys,
+                       Callback<std::vector<bool>> done) = 0;
 };
 
 class MetadataClient {

@@ -11,15 +11,16 @@
 #pragma once
 
 #include <functional>
-#include <string>
+
+#include "common/ledger_ref.h"
 
 namespace kiln::metadata {
 
 class CommitHints {
  public:
   struct Callbacks {
-    // `tenant`/`ledger` changed somewhere (possibly in this process).
-    std::function<void(const std::string& tenant, const std::string& ledger)> changed;
+    // `ledger` changed somewhere (possibly in this process).
+    std::function<void(const LedgerRef& ledger)> changed;
     // Hints may have been lost (the hint connection was re-established): re-read everything.
     std::function<void()> maybe_lost;
   };
@@ -29,8 +30,8 @@ class CommitHints {
   // Starts receiving hints; call once, before Announce.
   virtual void Start(Callbacks callbacks) = 0;
 
-  // Tells other processes that `tenant`/`ledger` has a new commit. Never blocks; best effort.
-  virtual void Announce(const std::string& tenant, const std::string& ledger) = 0;
+  // Tells other processes that `ledger` has a new commit. Never blocks; best effort.
+  virtual void Announce(const LedgerRef& ledger) = 0;
 };
 
 }  // namespace kiln::metadata

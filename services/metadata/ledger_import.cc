@@ -20,7 +20,7 @@ std::shared_ptr<const v1::WatchEvent> LedgerStore::ImportedEvent(
   // change to the imported version: a watcher bound while the ledger did not exist goes from
   // nothing to the imported state. Not marked as a snapshot: a stream's snapshot came first.
   auto event = std::make_shared<v1::WatchEvent>();
-  absl::StatusOr<v1::WatchEvent> state = Snapshot(request.tenant(), request.ledger());
+  absl::StatusOr<v1::WatchEvent> state = Snapshot(LedgerRef(request.tenant(), request.ledger()));
   if (state.ok() && state->version() == header.version()) {
     *event = *std::move(state);
     event->set_snapshot(false);
@@ -39,8 +39,7 @@ std::shared_ptr<const v1::WatchEvent> LedgerStore::ImportedEvent(
 
 absl::StatusOr<v1::ImportLedgerResponse> LedgerStore::ImportLedger(
     const v1::ImportLedgerRequest& request) {
-  const std::string& tenant = request.tenant();
-  const std::string& ledger = request.ledger();
+  const LedgerRef ref(request.tenant(), request.ledger());
   if (request.raw_records().empty()) {
     return absl::InvalidArgumentError("an imported ledger has at least one log record");
   }
@@ -60,11 +59,11 @@ absl::StatusOr<v1::ImportLedgerResponse> LedgerStore::ImportLedger(
   std::map<std::string, const std::string*> keys;  // fingerprint -> key
   for (const auto& k : request.keys()) keys[DigestBytes(Sha256(k))] = &k;
 
-  const std::string header_key = LedgerPrefix(RecordType::kHeader, tenant, ledger);
-  const std::string entry_prefix = LedgerPrefix(RecordType::kEntry, tenant, ledger);
-  const std::string referenced_prefix = LedgerPrefix(RecordType::kReferenced, tenant, ledger);
-  const std::string key_prefix = LedgerPrefix(RecordType::kKey, tenant, ledger);
-  const std::string log_prefix = LedgerPrefix(RecordType::kLog, tenant, ledger);
+  const std::string header_key = LedgerPrefix(RecordType::kHeader, ref);
+  const std::string entry_prefix = LedgerPrefix(RecordType::kEntry, ref);
+  const std::string referenced_prefix = LedgerPrefix(RecordType::kReferenced, ref);
+  const std::string key_prefix = LedgerPrefix(RecordType::kKey, ref);
+  const std::string log_prefix = LedgerPrefix(RecordType::kLog, ref);
   const std::string aad = key_prefix;  // as LedgerStore::Commit seals keys
   std::vector<std::pair<std::string, std::string>> puts;
   std::map<std::string, v1::WriterHead> writer_heads;
@@ -100,7 +99,8 @@ absl::StatusOr<v1::ImportLedgerResponse> LedgerStore::ImportLedger(
             absl::StrCat("log record ", r.seq(), " names a key that is not given"));
       }
       v1::StoredKey stored;
-      stored.set_sealed(sealer_.Seal(*it->second, aad));
+      KILN_ASSIGN_OR_RETURN(std::string sealed, sealer_.Seal(*it->second, aad));
+      stored.set_sealed(std::move(sealed));
       stored.set_seq(r.seq());
       puts.emplace_back(key_prefix + fp, stored.SerializeAsString());
       ++key_count;
@@ -123,15 +123,15 @@ absl::StatusOr<v1::ImportLedgerResponse> LedgerStore::ImportLedger(
   }
   puts.emplace_back(header_key, header.SerializeAsString());
 
-  absl::MutexLock lock(&LockFor(tenant, ledger));
+  absl::MutexLock lock(&LockFor(ref));
   absl::Status written = kv_.WriteIf({header_key, std::nullopt}, puts);
   if (written.code() == absl::StatusCode::kAborted) {
     return absl::FailedPreconditionError(
-        absl::StrCat("ledger ", tenant, "/", ledger,
+        absl::StrCat("ledger ", ref.tenant(), "/", ref.ledger(),
                      " exists here; delete it first or import under another id"));
   }
   KILN_RETURN_IF_ERROR(written);
-  if (on_commit_) on_commit_(LedgerRef(tenant, ledger), ImportedEvent(header, entries, request));
+  if (on_commit_) on_commit_(ref, ImportedEvent(header, entries, request));
   v1::ImportLedgerResponse response;
   response.set_version(header.version());
   return response;

@@ -29,9 +29,7 @@ constexpr size_t kMaxWriterHeads = 64;
 // The furthest a polling reader's cursor may lag for an incremental answer (GetLedgerRequest).
 constexpr uint64_t kMaxCursorGap = 1000;
 
-std::string KeyAad(absl::string_view tenant, absl::string_view ledger) {
-  return LedgerPrefix(kKey, tenant, ledger);
-}
+std::string KeyAad(const LedgerRef& ref) { return LedgerPrefix(kKey, ref); }
 
 template <typename Proto>
 absl::StatusOr<Proto> ParseRecord(const std::string& bytes, absl::string_view what) {
@@ -57,31 +55,27 @@ LedgerStore::LedgerStore(KvBackend& kv, const KeySealer& sealer, const Clock& cl
       on_commit_(std::move(on_commit)),
       recent_entries_(recent_entries) {}
 
-absl::Mutex& LedgerStore::LockFor(const std::string& tenant, const std::string& ledger) {
-  return locks_[absl::HashOf(tenant, ledger) % locks_.size()];
+absl::Mutex& LedgerStore::LockFor(const LedgerRef& ref) {
+  return locks_[absl::HashOf(ref) % locks_.size()];
 }
 
-absl::StatusOr<v1::LedgerHeader> LedgerStore::ReadHeader(const std::string& tenant,
-                                                         const std::string& ledger,
+absl::StatusOr<v1::LedgerHeader> LedgerStore::ReadHeader(const LedgerRef& ref,
                                                          std::optional<std::string>* raw) {
-  KILN_ASSIGN_OR_RETURN(auto bytes, kv_.Get(LedgerPrefix(kHeader, tenant, ledger)));
+  KILN_ASSIGN_OR_RETURN(auto bytes, kv_.Get(LedgerPrefix(kHeader, ref)));
   if (raw != nullptr) *raw = bytes;
   if (!bytes.has_value()) return v1::LedgerHeader();
   return ParseRecord<v1::LedgerHeader>(*bytes, "ledger header");
 }
 
-absl::StatusOr<uint64_t> LedgerStore::Version(const std::string& tenant,
-                                              const std::string& ledger) {
-  KILN_ASSIGN_OR_RETURN(v1::LedgerHeader header, ReadHeader(tenant, ledger));
+absl::StatusOr<uint64_t> LedgerStore::Version(const LedgerRef& ref) {
+  KILN_ASSIGN_OR_RETURN(v1::LedgerHeader header, ReadHeader(ref));
   return header.version();
 }
 
-absl::StatusOr<std::vector<uint64_t>> LedgerStore::Versions(
-    absl::Span<const std::pair<std::string, std::string>> ledgers) {
+absl::StatusOr<std::vector<uint64_t>> LedgerStore::Versions(absl::Span<const LedgerRef> ledgers) {
   std::vector<std::string> keys;
   keys.reserve(ledgers.size());
-  for (const auto& [tenant, ledger] : ledgers)
-    keys.push_back(LedgerPrefix(kHeader, tenant, ledger));
+  for (const LedgerRef& ref : ledgers) keys.push_back(LedgerPrefix(kHeader, ref));
   KILN_ASSIGN_OR_RETURN(auto values, kv_.MultiGet(keys));
   std::vector<uint64_t> out;
   out.reserve(values.size());
@@ -97,9 +91,8 @@ absl::StatusOr<std::vector<uint64_t>> LedgerStore::Versions(
 }
 
 absl::StatusOr<std::vector<v1::MetaEntry>> LedgerStore::ReadEntries(
-    const std::string& tenant, const std::string& ledger, const std::vector<std::string>& cids,
-    std::vector<uint64_t>* seqs) {
-  std::string prefix = LedgerPrefix(kEntry, tenant, ledger);
+    const LedgerRef& ref, const std::vector<std::string>& cids, std::vector<uint64_t>* seqs) {
+  std::string prefix = LedgerPrefix(kEntry, ref);
   std::vector<std::string> keys;
   keys.reserve(cids.size());
   for (const auto& cid : cids) keys.push_back(prefix + cid);
@@ -119,25 +112,24 @@ absl::StatusOr<std::vector<v1::MetaEntry>> LedgerStore::ReadEntries(
 }
 
 absl::StatusOr<std::vector<v1::MetaEntry>> LedgerStore::GetEntries(
-    const std::string& tenant, const std::string& ledger, const std::vector<std::string>& cids) {
-  std::string prefix = LedgerPrefix(kEntry, tenant, ledger);
+    const LedgerRef& ref, const std::vector<std::string>& cids) {
+  std::string prefix = LedgerPrefix(kEntry, ref);
   std::vector<std::string> keys;
   keys.reserve(cids.size());
   for (const auto& cid : cids) keys.push_back(prefix + cid);
   KILN_ASSIGN_OR_RETURN(auto values, kv_.MultiGet(keys));
   for (size_t i = 0; i < cids.size(); ++i) {
     if (!values[i].has_value()) {
-      return absl::NotFoundError(
-          absl::StrCat("ledger ", tenant, "/", ledger, " has not accepted entry ", cids[i]));
+      return absl::NotFoundError(absl::StrCat("ledger ", ref.tenant(), "/", ref.ledger(),
+                                              " has not accepted entry ", cids[i]));
     }
   }
-  return ReadEntries(tenant, ledger, cids);
+  return ReadEntries(ref, cids);
 }
 
 absl::StatusOr<std::vector<std::string>> LedgerStore::ReadKeys(
-    const std::string& tenant, const std::string& ledger,
-    const std::vector<std::string>* fingerprints) {
-  std::string prefix = LedgerPrefix(kKey, tenant, ledger);
+    const LedgerRef& ref, const std::vector<std::string>* fingerprints) {
+  std::string prefix = LedgerPrefix(kKey, ref);
   std::vector<std::string> sealed;
   if (fingerprints == nullptr) {
     KILN_ASSIGN_OR_RETURN(auto rows, kv_.Scan(prefix, PrefixUpperBound(prefix), 1 << 20));
@@ -151,7 +143,7 @@ absl::StatusOr<std::vector<std::string>> LedgerStore::ReadKeys(
       sealed.push_back(std::move(*v));
     }
   }
-  std::string aad = KeyAad(tenant, ledger);
+  std::string aad = KeyAad(ref);
   std::vector<std::string> out;
   out.reserve(sealed.size());
   for (const auto& bytes : sealed) {
@@ -187,7 +179,8 @@ absl::StatusOr<uint64_t> LedgerStore::ResealKeys() {
                                                 plain.status().message()));
       }
       if (!under_previous) continue;
-      stored.set_sealed(sealer_.Seal(*plain, aad));
+      KILN_ASSIGN_OR_RETURN(std::string sealed, sealer_.Seal(*plain, aad));
+      stored.set_sealed(std::move(sealed));
       puts.emplace_back(key, stored.SerializeAsString());
     }
     if (!puts.empty()) {
@@ -201,15 +194,14 @@ absl::StatusOr<uint64_t> LedgerStore::ResealKeys() {
 }
 
 absl::StatusOr<v1::CommitResponse> LedgerStore::Commit(const v1::CommitRequest& request) {
-  const std::string& tenant = request.tenant();
-  const std::string& ledger = request.ledger();
+  const LedgerRef ref(request.tenant(), request.ledger());
   // The in-process lock only spares doomed work; the conditional write below is the guarantee
   // (other processes may share the storage, e.g. metadata replicas on one PostgreSQL).
-  absl::MutexLock lock(&LockFor(tenant, ledger));
+  absl::MutexLock lock(&LockFor(ref));
   // One read: the header, and which entries and keys are new.
-  const std::string header_key = LedgerPrefix(kHeader, tenant, ledger);
-  std::string entry_prefix = LedgerPrefix(kEntry, tenant, ledger);
-  std::string key_prefix = LedgerPrefix(kKey, tenant, ledger);
+  const std::string header_key = LedgerPrefix(kHeader, ref);
+  std::string entry_prefix = LedgerPrefix(kEntry, ref);
+  std::string key_prefix = LedgerPrefix(kKey, ref);
   std::vector<std::string> probe = {header_key};
   std::vector<std::string> key_fps;
   std::set<std::string> seen_cids, seen_fps;
@@ -243,7 +235,7 @@ absl::StatusOr<v1::CommitResponse> LedgerStore::Commit(const v1::CommitRequest& 
   auto event = std::make_shared<v1::WatchEvent>();
   std::vector<std::pair<std::string, std::string>> puts;
   std::map<std::string, std::string> latest_by_writer;  // writer -> its newest entry here
-  std::string referenced_prefix = LedgerPrefix(kReferenced, tenant, ledger);
+  std::string referenced_prefix = LedgerPrefix(kReferenced, ref);
   for (int i = 0; i < request.entries_size(); ++i) {
     const v1::MetaEntry& e = request.entries(i);
     if (existing[i].has_value() || !seen_cids.insert(e.cid()).second) continue;
@@ -259,14 +251,15 @@ absl::StatusOr<v1::CommitResponse> LedgerStore::Commit(const v1::CommitRequest& 
                                                                  : std::string();
     if (!writer.empty()) latest_by_writer[writer] = e.cid();
   }
-  std::string aad = KeyAad(tenant, ledger);
+  std::string aad = KeyAad(ref);
   uint64_t new_keys = 0;
   for (int i = 0; i < request.keys_size(); ++i) {
     if (existing[request.entries_size() + i].has_value() || !seen_fps.insert(key_fps[i]).second) {
       continue;
     }
     v1::StoredKey stored;
-    stored.set_sealed(sealer_.Seal(request.keys(i), aad));
+    KILN_ASSIGN_OR_RETURN(std::string sealed, sealer_.Seal(request.keys(i), aad));
+    stored.set_sealed(std::move(sealed));
     stored.set_seq(record.seq());
     puts.emplace_back(key_prefix + key_fps[i], stored.SerializeAsString());
     record.add_key_fingerprints(key_fps[i]);
@@ -280,7 +273,7 @@ absl::StatusOr<v1::CommitResponse> LedgerStore::Commit(const v1::CommitRequest& 
     return response;
   }
   std::string record_bytes = record.SerializeAsString();
-  puts.emplace_back(SeqKey(LedgerPrefix(kLog, tenant, ledger), record.seq()), record_bytes);
+  puts.emplace_back(SeqKey(LedgerPrefix(kLog, ref), record.seq()), record_bytes);
   v1::LedgerHeader next;
   next.set_version(record.seq());
   for (const auto& h : heads) next.add_heads(h);
@@ -311,7 +304,7 @@ absl::StatusOr<v1::CommitResponse> LedgerStore::Commit(const v1::CommitRequest& 
   absl::Status written = kv_.WriteIf({header_key, std::move(header_bytes)}, puts);
   if (written.code() == absl::StatusCode::kAborted) {
     // Another process committed to this ledger since we read its header.
-    KILN_ASSIGN_OR_RETURN(uint64_t now, Version(tenant, ledger));
+    KILN_ASSIGN_OR_RETURN(uint64_t now, Version(ref));
     return StaleVersion(now, request.expected_version());
   }
   KILN_RETURN_IF_ERROR(written);
@@ -319,20 +312,19 @@ absl::StatusOr<v1::CommitResponse> LedgerStore::Commit(const v1::CommitRequest& 
   event->set_version(record.seq());
   for (const auto& h : heads) event->add_heads(h);
   *event->mutable_writers() = record.writers();
-  if (on_commit_) on_commit_(LedgerRef(tenant, ledger), std::move(event));
+  if (on_commit_) on_commit_(ref, std::move(event));
   response.set_version(record.seq());
   *response.mutable_record() = std::move(record);
   return response;
 }
 
 absl::StatusOr<v1::GetLedgerResponse> LedgerStore::GetLedger(const v1::GetLedgerRequest& request) {
-  const std::string& tenant = request.tenant();
-  const std::string& ledger = request.ledger();
+  const LedgerRef ref(request.tenant(), request.ledger());
   v1::GetLedgerResponse response;
   // One read: the header and the probes (a consistent snapshot on PostgreSQL).
-  std::vector<std::string> keys = {LedgerPrefix(kHeader, tenant, ledger)};
-  std::string entry_prefix = LedgerPrefix(kEntry, tenant, ledger);
-  std::string referenced_prefix = LedgerPrefix(kReferenced, tenant, ledger);
+  std::vector<std::string> keys = {LedgerPrefix(kHeader, ref)};
+  std::string entry_prefix = LedgerPrefix(kEntry, ref);
+  std::string referenced_prefix = LedgerPrefix(kReferenced, ref);
   for (const auto& cid : request.probe_cids()) keys.push_back(entry_prefix + cid);
   for (const auto& cid : request.probe_cids()) keys.push_back(referenced_prefix + cid);
   KILN_ASSIGN_OR_RETURN(auto values, kv_.MultiGet(keys));
@@ -342,8 +334,8 @@ absl::StatusOr<v1::GetLedgerResponse> LedgerStore::GetLedger(const v1::GetLedger
   }
   response.set_exists(values[0].has_value());
   v1::LedgerState* state = response.mutable_state();
-  state->set_tenant(tenant);
-  state->set_ledger(ledger);
+  state->set_tenant(ref.tenant());
+  state->set_ledger(ref.ledger());
   state->set_version(header.version());
   *state->mutable_heads() = header.heads();
   uint64_t after = request.entries_after_version();
@@ -351,14 +343,14 @@ absl::StatusOr<v1::GetLedgerResponse> LedgerStore::GetLedger(const v1::GetLedger
       header.version() - after <= kMaxCursorGap) {
     // What a polling reader at version `after` has not seen yet.
     response.set_incremental(true);
-    KILN_ASSIGN_OR_RETURN(auto events, EventsAfter(tenant, ledger, after, kMaxCursorGap));
+    KILN_ASSIGN_OR_RETURN(auto events, EventsAfter(ref, after, kMaxCursorGap));
     for (auto& event : events) {
       for (auto& e : *event.mutable_entries()) *state->add_head_entries() = std::move(e);
       for (auto& k : *event.mutable_keys()) state->add_keys(std::move(k));
     }
   } else if (request.include_entries()) {
-    KILN_RETURN_IF_ERROR(AddReaderEntries(header, state));
-    KILN_ASSIGN_OR_RETURN(auto keys, ReadKeys(tenant, ledger, nullptr));
+    KILN_RETURN_IF_ERROR(AddReaderEntries(ref, header, state));
+    KILN_ASSIGN_OR_RETURN(auto keys, ReadKeys(ref, nullptr));
     for (auto& k : keys) state->add_keys(std::move(k));
   }
   int n = request.probe_cids_size();
@@ -371,15 +363,14 @@ absl::StatusOr<v1::GetLedgerResponse> LedgerStore::GetLedger(const v1::GetLedger
   return response;
 }
 
-absl::StatusOr<std::vector<std::string>> LedgerStore::RecentEntryCids(const std::string& tenant,
-                                                                      const std::string& ledger,
+absl::StatusOr<std::vector<std::string>> LedgerStore::RecentEntryCids(const LedgerRef& ref,
                                                                       uint64_t version) {
   std::vector<std::string> cids;
   if (recent_entries_ == 0 || version == 0) return cids;
   // Every commit accepts at least one entry or key, so the last recent_entries_ records hold at
   // least as many entries as are wanted, unless commits carried keys only.
   uint64_t from = version > recent_entries_ ? version - recent_entries_ + 1 : 1;
-  std::string prefix = LedgerPrefix(kLog, tenant, ledger);
+  std::string prefix = LedgerPrefix(kLog, ref);
   KILN_ASSIGN_OR_RETURN(auto rows,
                         kv_.Scan(SeqKey(prefix, from), PrefixUpperBound(prefix), recent_entries_));
   for (auto it = rows.rbegin(); it != rows.rend() && cids.size() < recent_entries_; ++it) {
@@ -391,7 +382,8 @@ absl::StatusOr<std::vector<std::string>> LedgerStore::RecentEntryCids(const std:
   return cids;
 }
 
-absl::Status LedgerStore::AddReaderEntries(const v1::LedgerHeader& header, v1::LedgerState* state) {
+absl::Status LedgerStore::AddReaderEntries(const LedgerRef& ref, const v1::LedgerHeader& header,
+                                           v1::LedgerState* state) {
   // In this order (docs/protocol-rules.md, rule 2; the client merges one message's entries in turn,
   // skips an entry whose CARs its CAR log already names, and stops at the first that throws):
   //  1. the latest entries of writers that others committed around, in acceptance order: another
@@ -406,25 +398,21 @@ absl::Status LedgerStore::AddReaderEntries(const v1::LedgerHeader& header, v1::L
   WriterLatestGroups writers = SplitWriterLatest(header.writer_heads(), head_set);
   std::vector<std::string> heads(head_set.begin(), head_set.end());
   std::vector<uint64_t> seqs;
-  KILN_ASSIGN_OR_RETURN(auto head_entries,
-                        ReadEntries(state->tenant(), state->ledger(), heads, &seqs));
+  KILN_ASSIGN_OR_RETURN(auto head_entries, ReadEntries(ref, heads, &seqs));
   std::vector<size_t> order(head_entries.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return seqs[a] < seqs[b]; });
-  KILN_ASSIGN_OR_RETURN(auto before,
-                        ReadEntries(state->tenant(), state->ledger(), writers.before_heads));
-  KILN_ASSIGN_OR_RETURN(auto after,
-                        ReadEntries(state->tenant(), state->ledger(), writers.after_heads));
+  KILN_ASSIGN_OR_RETURN(auto before, ReadEntries(ref, writers.before_heads));
+  KILN_ASSIGN_OR_RETURN(auto after, ReadEntries(ref, writers.after_heads));
   std::set<std::string> seen(head_set);
   seen.insert(writers.before_heads.begin(), writers.before_heads.end());
   seen.insert(writers.after_heads.begin(), writers.after_heads.end());
-  KILN_ASSIGN_OR_RETURN(std::vector<std::string> recent,
-                        RecentEntryCids(state->tenant(), state->ledger(), header.version()));
+  KILN_ASSIGN_OR_RETURN(std::vector<std::string> recent, RecentEntryCids(ref, header.version()));
   recent.erase(std::remove_if(recent.begin(), recent.end(),
                               [&](const std::string& c) { return !seen.insert(c).second; }),
                recent.end());
-  KILN_ASSIGN_OR_RETURN(auto rest, ReadEntries(state->tenant(), state->ledger(), recent));
+  KILN_ASSIGN_OR_RETURN(auto rest, ReadEntries(ref, recent));
   for (auto& e : before) *state->add_head_entries() = std::move(e);
   for (size_t i : order) *state->add_head_entries() = std::move(head_entries[i]);
   for (auto& e : after) *state->add_head_entries() = std::move(e);
@@ -438,7 +426,7 @@ absl::StatusOr<v1::ListLedgersResponse> LedgerStore::ListLedgers(const std::stri
   std::string prefix = TenantHeaderPrefix(tenant);
   std::string start = prefix;
   if (!page_token.empty()) {
-    start = LedgerPrefix(kHeader, tenant, page_token);
+    start = LedgerPrefix(kHeader, LedgerRef(tenant, page_token));
     start.push_back('\0');  // strictly after the token's ledger
   }
   KILN_ASSIGN_OR_RETURN(auto rows, kv_.Scan(start, PrefixUpperBound(prefix), limit + 1));
@@ -459,10 +447,9 @@ absl::StatusOr<v1::ListLedgersResponse> LedgerStore::ListLedgers(const std::stri
   return response;
 }
 
-absl::StatusOr<bool> LedgerStore::CreateLedger(const std::string& tenant,
-                                               const std::string& ledger) {
-  absl::MutexLock lock(&LockFor(tenant, ledger));
-  const std::string header_key = LedgerPrefix(kHeader, tenant, ledger);
+absl::StatusOr<bool> LedgerStore::CreateLedger(const LedgerRef& ref) {
+  absl::MutexLock lock(&LockFor(ref));
+  const std::string header_key = LedgerPrefix(kHeader, ref);
   v1::LedgerHeader empty;
   absl::Status written =
       kv_.WriteIf({header_key, std::nullopt}, {{header_key, empty.SerializeAsString()}});
@@ -471,16 +458,14 @@ absl::StatusOr<bool> LedgerStore::CreateLedger(const std::string& tenant,
   return true;
 }
 
-absl::StatusOr<v1::DeleteLedgerResponse> LedgerStore::DeleteLedger(const std::string& tenant,
-                                                                   const std::string& ledger) {
-  absl::MutexLock lock(&LockFor(tenant, ledger));
-  KILN_ASSIGN_OR_RETURN(std::optional<std::string> raw,
-                        kv_.Get(LedgerPrefix(kHeader, tenant, ledger)));
+absl::StatusOr<v1::DeleteLedgerResponse> LedgerStore::DeleteLedger(const LedgerRef& ref) {
+  absl::MutexLock lock(&LockFor(ref));
+  KILN_ASSIGN_OR_RETURN(std::optional<std::string> raw, kv_.Get(LedgerPrefix(kHeader, ref)));
   v1::LedgerHeader header;  // a damaged header is deleted like any other (version then 0)
   if (raw.has_value() && !header.ParseFromString(*raw)) header.Clear();
   std::vector<std::pair<std::string, std::string>> ranges;
   for (RecordType type : {kEntry, kLog, kHeader, kKey, kReferenced}) {
-    std::string prefix = LedgerPrefix(type, tenant, ledger);
+    std::string prefix = LedgerPrefix(type, ref);
     std::string end = PrefixUpperBound(prefix);
     ranges.emplace_back(std::move(prefix), std::move(end));
   }
@@ -514,11 +499,10 @@ absl::StatusOr<v1::ListTenantsResponse> LedgerStore::ListTenants(const std::stri
   return response;
 }
 
-absl::StatusOr<v1::ReadLogResponse> LedgerStore::ReadLog(const std::string& tenant,
-                                                         const std::string& ledger,
-                                                         uint64_t from_seq, size_t limit) {
-  std::string prefix = LedgerPrefix(kLog, tenant, ledger);
-  KILN_ASSIGN_OR_RETURN(v1::LedgerHeader header, ReadHeader(tenant, ledger));
+absl::StatusOr<v1::ReadLogResponse> LedgerStore::ReadLog(const LedgerRef& ref, uint64_t from_seq,
+                                                         size_t limit) {
+  std::string prefix = LedgerPrefix(kLog, ref);
+  KILN_ASSIGN_OR_RETURN(v1::LedgerHeader header, ReadHeader(ref));
   KILN_ASSIGN_OR_RETURN(auto rows,
                         kv_.Scan(SeqKey(prefix, from_seq), PrefixUpperBound(prefix), limit));
   v1::ReadLogResponse response;
@@ -534,11 +518,10 @@ absl::StatusOr<v1::ReadLogResponse> LedgerStore::ReadLog(const std::string& tena
   return response;
 }
 
-absl::StatusOr<v1::WatchEvent> LedgerStore::Snapshot(const std::string& tenant,
-                                                     const std::string& ledger) {
+absl::StatusOr<v1::WatchEvent> LedgerStore::Snapshot(const LedgerRef& ref) {
   v1::GetLedgerRequest request;
-  request.set_tenant(tenant);
-  request.set_ledger(ledger);
+  request.set_tenant(ref.tenant());
+  request.set_ledger(ref.ledger());
   request.set_include_entries(true);
   KILN_ASSIGN_OR_RETURN(auto response, GetLedger(request));
   v1::WatchEvent event;
@@ -550,11 +533,10 @@ absl::StatusOr<v1::WatchEvent> LedgerStore::Snapshot(const std::string& tenant,
   return event;
 }
 
-absl::StatusOr<std::vector<v1::WatchEvent>> LedgerStore::EventsAfter(const std::string& tenant,
-                                                                     const std::string& ledger,
+absl::StatusOr<std::vector<v1::WatchEvent>> LedgerStore::EventsAfter(const LedgerRef& ref,
                                                                      uint64_t after_version,
                                                                      size_t limit) {
-  std::string prefix = LedgerPrefix(kLog, tenant, ledger);
+  std::string prefix = LedgerPrefix(kLog, ref);
   KILN_ASSIGN_OR_RETURN(
       auto rows, kv_.Scan(SeqKey(prefix, after_version + 1), PrefixUpperBound(prefix), limit));
   std::vector<v1::WatchEvent> events;
@@ -565,12 +547,12 @@ absl::StatusOr<std::vector<v1::WatchEvent>> LedgerStore::EventsAfter(const std::
     *event.mutable_heads() = record.heads();
     *event.mutable_writers() = record.writers();
     std::vector<std::string> cids(record.entry_cids().begin(), record.entry_cids().end());
-    KILN_ASSIGN_OR_RETURN(auto entries, ReadEntries(tenant, ledger, cids));
+    KILN_ASSIGN_OR_RETURN(auto entries, ReadEntries(ref, cids));
     for (auto& e : entries) *event.add_entries() = std::move(e);
     std::vector<std::string> fps(record.key_fingerprints().begin(),
                                  record.key_fingerprints().end());
     if (!fps.empty()) {
-      KILN_ASSIGN_OR_RETURN(auto keys, ReadKeys(tenant, ledger, &fps));
+      KILN_ASSIGN_OR_RETURN(auto keys, ReadKeys(ref, &fps));
       for (auto& k : keys) event.add_keys(std::move(k));
     }
     events.push_back(std::move(event));

@@ -65,12 +65,11 @@ class LedgerStore {
                                                       const std::string& page_token, size_t limit);
 
   // Log records from `from_seq` (>= 1).
-  absl::StatusOr<v1::ReadLogResponse> ReadLog(const std::string& tenant, const std::string& ledger,
-                                              uint64_t from_seq, size_t limit);
+  absl::StatusOr<v1::ReadLogResponse> ReadLog(const LedgerRef& ledger, uint64_t from_seq,
+                                              size_t limit);
 
   // Accepted entries by CID, in order. NOT_FOUND naming the first CID not accepted.
-  absl::StatusOr<std::vector<v1::MetaEntry>> GetEntries(const std::string& tenant,
-                                                        const std::string& ledger,
+  absl::StatusOr<std::vector<v1::MetaEntry>> GetEntries(const LedgerRef& ledger,
                                                         const std::vector<std::string>& cids);
 
   // Writes a whole ledger from another deployment, log records unchanged (ledger_import.cc),
@@ -81,54 +80,49 @@ class LedgerStore {
   absl::StatusOr<v1::ImportLedgerResponse> ImportLedger(const v1::ImportLedgerRequest& request);
 
   // The first event of a fresh watch: current heads, head entries and every key.
-  absl::StatusOr<v1::WatchEvent> Snapshot(const std::string& tenant, const std::string& ledger);
+  absl::StatusOr<v1::WatchEvent> Snapshot(const LedgerRef& ledger);
 
   // Events for versions after `after_version`, rebuilt from the log, at most `limit`.
-  absl::StatusOr<std::vector<v1::WatchEvent>> EventsAfter(const std::string& tenant,
-                                                          const std::string& ledger,
+  absl::StatusOr<std::vector<v1::WatchEvent>> EventsAfter(const LedgerRef& ledger,
                                                           uint64_t after_version, size_t limit);
 
   // Registers an empty ledger (a header at version 0) so that ListLedgers shows it before its
   // first commit. Returns false, changing nothing, when the ledger already has a header.
-  absl::StatusOr<bool> CreateLedger(const std::string& tenant, const std::string& ledger);
+  absl::StatusOr<bool> CreateLedger(const LedgerRef& ledger);
 
   // Removes every record of the ledger (header, entries, references, keys, log) in one atomic
   // write, under the ledger's lock. Idempotent. Storage errors pass through.
-  absl::StatusOr<v1::DeleteLedgerResponse> DeleteLedger(const std::string& tenant,
-                                                        const std::string& ledger);
+  absl::StatusOr<v1::DeleteLedgerResponse> DeleteLedger(const LedgerRef& ledger);
 
   // Tenants with at least one ledger header, in id order, starting after `page_token`.
   absl::StatusOr<v1::ListTenantsResponse> ListTenants(const std::string& page_token, size_t limit);
 
   // The current version (0 when never written).
-  absl::StatusOr<uint64_t> Version(const std::string& tenant, const std::string& ledger);
+  absl::StatusOr<uint64_t> Version(const LedgerRef& ledger);
 
-  // The current versions of several (tenant, ledger) pairs, in order, in one storage read.
-  absl::StatusOr<std::vector<uint64_t>> Versions(
-      absl::Span<const std::pair<std::string, std::string>> ledgers);
+  // The current versions of several ledgers, in order, in one storage read.
+  absl::StatusOr<std::vector<uint64_t>> Versions(absl::Span<const LedgerRef> ledgers);
 
  private:
   // The header (empty for a ledger never written); `raw`, when set, receives its stored bytes.
-  absl::StatusOr<v1::LedgerHeader> ReadHeader(const std::string& tenant, const std::string& ledger,
+  absl::StatusOr<v1::LedgerHeader> ReadHeader(const LedgerRef& ledger,
                                               std::optional<std::string>* raw = nullptr);
-  absl::StatusOr<std::vector<v1::MetaEntry>> ReadEntries(const std::string& tenant,
-                                                         const std::string& ledger,
+  absl::StatusOr<std::vector<v1::MetaEntry>> ReadEntries(const LedgerRef& ledger,
                                                          const std::vector<std::string>& cids,
                                                          std::vector<uint64_t>* seqs = nullptr);
-  absl::StatusOr<std::vector<std::string>> ReadKeys(const std::string& tenant,
-                                                    const std::string& ledger,
+  absl::StatusOr<std::vector<std::string>> ReadKeys(const LedgerRef& ledger,
                                                     const std::vector<std::string>* fingerprints);
-  absl::Mutex& LockFor(const std::string& tenant, const std::string& ledger);
+  absl::Mutex& LockFor(const LedgerRef& ledger);
   // The change watchers are told of after ImportLedger wrote `header` (ledger_import.cc).
   std::shared_ptr<const v1::WatchEvent> ImportedEvent(
       const v1::LedgerHeader& header, const std::map<std::string, const v1::MetaEntry*>& entries,
       const v1::ImportLedgerRequest& request);
   // CIDs of up to recent_entries_ newest accepted entries, newest first.
-  absl::StatusOr<std::vector<std::string>> RecentEntryCids(const std::string& tenant,
-                                                           const std::string& ledger,
+  absl::StatusOr<std::vector<std::string>> RecentEntryCids(const LedgerRef& ledger,
                                                            uint64_t version);
   // What a new reader starts from, in rule 2 order (LedgerState.head_entries).
-  absl::Status AddReaderEntries(const v1::LedgerHeader& header, v1::LedgerState* state);
+  absl::Status AddReaderEntries(const LedgerRef& ledger, const v1::LedgerHeader& header,
+                                v1::LedgerState* state);
 
   KvBackend& kv_;
   const KeySealer& sealer_;

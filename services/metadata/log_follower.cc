@@ -11,13 +11,12 @@ LogFollower::LogFollower(LedgerStore& store, WatchHub& hub, std::unique_ptr<Comm
                          LogFollowerOptions options)
     : store_(store), hub_(hub), options_(options), hints_(std::move(hints)) {
   if (hints_ != nullptr) {
-    hints_->Start(
-        {.changed = [this](const std::string& t, const std::string& l) { Hint(LedgerRef(t, l)); },
-         .maybe_lost =
-             [this] {
-               absl::MutexLock lock(&mu_);
-               for (const auto& [key, unused] : followed_) dirty_.insert(key);
-             }});
+    hints_->Start({.changed = [this](const LedgerRef& ledger) { Hint(ledger); },
+                   .maybe_lost =
+                       [this] {
+                         absl::MutexLock lock(&mu_);
+                         for (const auto& [key, unused] : followed_) dirty_.insert(key);
+                       }});
   }
   thread_ = std::thread([this] { Run(); });
 }
@@ -33,7 +32,7 @@ LogFollower::~LogFollower() {
 
 void LogFollower::OnLocalCommit(const LedgerRef& ledger,
                                 std::shared_ptr<const v1::WatchEvent> event) {
-  if (hints_ != nullptr) hints_->Announce(ledger.tenant(), ledger.ledger());
+  if (hints_ != nullptr) hints_->Announce(ledger);
   absl::MutexLock lock(&mu_);
   auto it = followed_.find(ledger);
   if (it == followed_.end()) return;
@@ -77,7 +76,7 @@ bool LogFollower::CatchUp(const LedgerRef& key) {
       if (it == followed_.end()) return true;
       cursor = it->second.cursor;
     }
-    auto events = store_.EventsAfter(key.tenant(), key.ledger(), cursor, options_.batch);
+    auto events = store_.EventsAfter(key, cursor, options_.batch);
     if (!events.ok()) {
       static LogLimiter limiter(5, absl::Seconds(30));
       uint64_t dropped = 0;
@@ -104,19 +103,17 @@ bool LogFollower::CatchUp(const LedgerRef& key) {
 
 void LogFollower::Poll() {
   std::vector<LedgerRef> keys;
-  std::vector<std::pair<std::string, std::string>> ledgers;
   std::vector<uint64_t> cursors;
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [key, f] : followed_) {
       keys.push_back(key);
-      ledgers.emplace_back(key.tenant(), key.ledger());
       cursors.push_back(f.cursor);
     }
   }
   if (keys.empty()) return;
   // One read of every followed ledger's version; only those that moved are read further.
-  absl::StatusOr<std::vector<uint64_t>> versions = store_.Versions(ledgers);
+  absl::StatusOr<std::vector<uint64_t>> versions = store_.Versions(keys);
   absl::MutexLock lock(&mu_);
   for (size_t i = 0; i < keys.size(); ++i) {
     if (versions.ok() && (*versions)[i] < cursors[i]) {

@@ -7,8 +7,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
-#include "common/ids.h"
+#include "common/ids.h"  // ValidateId (ListLedgers names a tenant only)
 #include "common/status_macros.h"
+#include "common/unary_reactor.h"
 #include "glog/logging.h"
 
 namespace kiln::metadata {
@@ -18,11 +19,11 @@ constexpr size_t kMaxCidBytes = 256;
 constexpr size_t kMaxKeyBytes = 1024;
 constexpr size_t kMaxEntryDataBytes = 1 << 20;
 
-absl::Status ValidateLedger(const std::string& tenant, const std::string& ledger,
-                            const ShardOwnership& shard) {
-  KILN_RETURN_IF_ERROR(ValidateId(tenant, "tenant"));
-  KILN_RETURN_IF_ERROR(ValidateId(ledger, "ledger"));
-  return shard.Check(tenant, ledger);
+// The ledger a request names (ShardOwnership::ParseOwned): the one validation of a request's
+// ledger; LedgerStore takes the LedgerRef as it is.
+template <typename Request>
+absl::StatusOr<LedgerRef> ParseLedger(const Request& request, const ShardOwnership& shard) {
+  return shard.ParseOwned(request.tenant(), request.ledger());
 }
 
 absl::Status ValidateCid(const std::string& cid, absl::string_view field) {
@@ -35,7 +36,7 @@ absl::Status ValidateCid(const std::string& cid, absl::string_view field) {
 
 absl::Status ValidateCommit(const v1::CommitRequest& r, int max_items,
                             const ShardOwnership& shard) {
-  KILN_RETURN_IF_ERROR(ValidateLedger(r.tenant(), r.ledger(), shard));
+  KILN_RETURN_IF_ERROR(ParseLedger(r, shard).status());
   if (r.entries_size() > max_items || r.heads_size() > max_items || r.keys_size() > max_items) {
     return absl::InvalidArgumentError(
         absl::StrCat("a commit carries at most ", max_items, " entries, heads and keys each"));
@@ -75,7 +76,7 @@ class MetadataServiceImpl::WatchReactor : public grpc::ServerWriteReactor<v1::Wa
  public:
   WatchReactor(MetadataServiceImpl* service, const v1::WatchRequest* request)
       : service_(service), ref_(request->tenant(), request->ledger()) {
-    absl::Status valid = ValidateLedger(ref_.tenant(), ref_.ledger(), service_->options_.shard);
+    absl::Status valid = ParseLedger(*request, service_->options_.shard).status();
     if (!valid.ok()) {
       NoLoad();
       FinishOnce(ToGrpcStatus(valid));
@@ -197,8 +198,7 @@ class MetadataServiceImpl::WatchReactor : public grpc::ServerWriteReactor<v1::Wa
                            std::vector<std::shared_ptr<const v1::WatchEvent>>* backlog,
                            uint64_t* observed) {
     if (after == 0) {
-      absl::StatusOr<v1::WatchEvent> snapshot =
-          service_->store_.Snapshot(ref_.tenant(), ref_.ledger());
+      absl::StatusOr<v1::WatchEvent> snapshot = service_->store_.Snapshot(ref_);
       if (!snapshot.ok()) return snapshot.status();
       *observed = snapshot->version();
       backlog->push_back(std::make_shared<v1::WatchEvent>(*std::move(snapshot)));
@@ -206,7 +206,7 @@ class MetadataServiceImpl::WatchReactor : public grpc::ServerWriteReactor<v1::Wa
     }
     uint64_t from = after;
     for (;;) {
-      auto events = service_->store_.EventsAfter(ref_.tenant(), ref_.ledger(), from, 1000);
+      auto events = service_->store_.EventsAfter(ref_, from, 1000);
       if (!events.ok()) return events.status();
       if (events->empty()) break;
       for (auto& e : *events) backlog->push_back(std::make_shared<v1::WatchEvent>(std::move(e)));
@@ -219,7 +219,7 @@ class MetadataServiceImpl::WatchReactor : public grpc::ServerWriteReactor<v1::Wa
     if (!backlog->empty()) {
       *observed = backlog->back()->version();
     } else if (service_->follower_ != nullptr) {
-      absl::StatusOr<uint64_t> version = service_->store_.Version(ref_.tenant(), ref_.ledger());
+      absl::StatusOr<uint64_t> version = service_->store_.Version(ref_);
       if (!version.ok()) return version.status();
       *observed = *version;
     }
@@ -318,19 +318,12 @@ MetadataServiceImpl::MetadataServiceImpl(const MetadataServiceOptions& options, 
 
 void MetadataServiceImpl::RunUnary(grpc::ServerUnaryReactor* reactor, absl::Status valid,
                                    absl::AnyInvocable<absl::Status()> fn) {
-  if (!valid.ok()) {
-    reactor->Finish(ToGrpcStatus(valid));
-    return;
-  }
-  absl::Status submitted = executor_.TrySubmit([reactor, fn = std::move(fn)]() mutable {
-    absl::Status s = fn();
+  kiln::RunUnary(executor_, reactor, std::move(valid), std::move(fn), [](const absl::Status& s) {
     if (s.code() == absl::StatusCode::kInternal || s.code() == absl::StatusCode::kDataLoss ||
         s.code() == absl::StatusCode::kUnavailable) {
       LOG(ERROR) << "metadata storage failure: " << s.message();
     }
-    reactor->Finish(ToGrpcStatus(s));
   });
-  if (!submitted.ok()) reactor->Finish(ToGrpcStatus(submitted));
 }
 
 grpc::ServerUnaryReactor* MetadataServiceImpl::Commit(grpc::CallbackServerContext* context,
@@ -357,7 +350,7 @@ grpc::ServerUnaryReactor* MetadataServiceImpl::GetLedger(grpc::CallbackServerCon
                                                          const v1::GetLedgerRequest* request,
                                                          v1::GetLedgerResponse* response) {
   auto* reactor = context->DefaultReactor();
-  absl::Status valid = ValidateLedger(request->tenant(), request->ledger(), options_.shard);
+  absl::Status valid = ParseLedger(*request, options_.shard).status();
   if (valid.ok() && request->probe_cids_size() > 1024) {
     valid = absl::InvalidArgumentError("probe_cids has more than 1024 entries");
   }
@@ -386,14 +379,15 @@ grpc::ServerUnaryReactor* MetadataServiceImpl::ReadLog(grpc::CallbackServerConte
                                                        const v1::ReadLogRequest* request,
                                                        v1::ReadLogResponse* response) {
   auto* reactor = context->DefaultReactor();
-  absl::Status valid = ValidateLedger(request->tenant(), request->ledger(), options_.shard);
+  absl::StatusOr<LedgerRef> ref = ParseLedger(*request, options_.shard);
+  absl::Status valid = ref.status();
   if (valid.ok() && request->from_seq() == 0) {
     valid = absl::OutOfRangeError("from_seq starts at 1");
   }
-  RunUnary(reactor, valid, [this, request, response]() -> absl::Status {
+  // RunUnary runs the lambda only when `valid` is OK, so `ref` holds a value there.
+  RunUnary(reactor, valid, [this, ref = std::move(ref), request, response]() -> absl::Status {
     size_t limit = request->limit() == 0 ? 100 : std::min(request->limit(), 1000u);
-    KILN_ASSIGN_OR_RETURN(*response, store_.ReadLog(request->tenant(), request->ledger(),
-                                                    request->from_seq(), limit));
+    KILN_ASSIGN_OR_RETURN(*response, store_.ReadLog(*ref, request->from_seq(), limit));
     return absl::OkStatus();
   });
   return reactor;
@@ -403,14 +397,14 @@ grpc::ServerUnaryReactor* MetadataServiceImpl::GetEntries(grpc::CallbackServerCo
                                                           const v1::GetEntriesRequest* request,
                                                           v1::GetEntriesResponse* response) {
   auto* reactor = context->DefaultReactor();
-  absl::Status valid = ValidateLedger(request->tenant(), request->ledger(), options_.shard);
+  absl::StatusOr<LedgerRef> ref = ParseLedger(*request, options_.shard);
+  absl::Status valid = ref.status();
   if (valid.ok() && request->cids_size() > 1000) {
     valid = absl::InvalidArgumentError("at most 1000 cids per GetEntries");
   }
-  RunUnary(reactor, valid, [this, request, response]() -> absl::Status {
+  RunUnary(reactor, valid, [this, ref = std::move(ref), request, response]() -> absl::Status {
     std::vector<std::string> cids(request->cids().begin(), request->cids().end());
-    KILN_ASSIGN_OR_RETURN(auto entries,
-                          store_.GetEntries(request->tenant(), request->ledger(), cids));
+    KILN_ASSIGN_OR_RETURN(auto entries, store_.GetEntries(*ref, cids));
     for (auto& e : entries) *response->add_entries() = std::move(e);
     return absl::OkStatus();
   });
@@ -421,7 +415,7 @@ grpc::ServerUnaryReactor* MetadataServiceImpl::ImportLedger(grpc::CallbackServer
                                                             const v1::ImportLedgerRequest* request,
                                                             v1::ImportLedgerResponse* response) {
   auto* reactor = context->DefaultReactor();
-  RunUnary(reactor, ValidateLedger(request->tenant(), request->ledger(), options_.shard),
+  RunUnary(reactor, ParseLedger(*request, options_.shard).status(),
            [this, request, response]() -> absl::Status {
              KILN_ASSIGN_OR_RETURN(*response, store_.ImportLedger(*request));
              return absl::OkStatus();
@@ -433,13 +427,12 @@ grpc::ServerUnaryReactor* MetadataServiceImpl::CreateLedger(grpc::CallbackServer
                                                             const v1::CreateLedgerRequest* request,
                                                             v1::CreateLedgerResponse* response) {
   auto* reactor = context->DefaultReactor();
-  RunUnary(reactor, ValidateLedger(request->tenant(), request->ledger(), options_.shard),
-           [this, request, response]() -> absl::Status {
-             KILN_ASSIGN_OR_RETURN(bool created,
-                                   store_.CreateLedger(request->tenant(), request->ledger()));
-             response->set_created(created);
-             return absl::OkStatus();
-           });
+  absl::StatusOr<LedgerRef> ref = ParseLedger(*request, options_.shard);
+  RunUnary(reactor, ref.status(), [this, ref = std::move(ref), response]() -> absl::Status {
+    KILN_ASSIGN_OR_RETURN(bool created, store_.CreateLedger(*ref));
+    response->set_created(created);
+    return absl::OkStatus();
+  });
   return reactor;
 }
 
@@ -447,18 +440,17 @@ grpc::ServerUnaryReactor* MetadataServiceImpl::DeleteLedger(grpc::CallbackServer
                                                             const v1::DeleteLedgerRequest* request,
                                                             v1::DeleteLedgerResponse* response) {
   auto* reactor = context->DefaultReactor();
-  RunUnary(reactor, ValidateLedger(request->tenant(), request->ledger(), options_.shard),
-           [this, request, response]() -> absl::Status {
-             KILN_ASSIGN_OR_RETURN(*response,
-                                   store_.DeleteLedger(request->tenant(), request->ledger()));
-             // Ends this process's Watch streams of the ledger (edges tell their clients).
-             // Replicas sharing a database learn it from their LogFollower's poll.
-             auto event = std::make_shared<v1::WatchEvent>();
-             event->set_deleted(true);
-             hub_.Publish(LedgerRef(request->tenant(), request->ledger()), event);
-             LOG(INFO) << "deleted a ledger at version " << response->version();
-             return absl::OkStatus();
-           });
+  absl::StatusOr<LedgerRef> ref = ParseLedger(*request, options_.shard);
+  RunUnary(reactor, ref.status(), [this, ref = std::move(ref), response]() -> absl::Status {
+    KILN_ASSIGN_OR_RETURN(*response, store_.DeleteLedger(*ref));
+    // Ends this process's Watch streams of the ledger (edges tell their clients).
+    // Replicas sharing a database learn it from their LogFollower's poll.
+    auto event = std::make_shared<v1::WatchEvent>();
+    event->set_deleted(true);
+    hub_.Publish(*ref, event);
+    LOG(INFO) << "deleted a ledger at version " << response->version();
+    return absl::OkStatus();
+  });
   return reactor;
 }
 

@@ -69,6 +69,8 @@ class MetadataServiceImpl final : public v1::MetadataService::CallbackService {
 
  private:
   class WatchReactor;
+  // kiln::RunUnary (common/unary_reactor.h) on this service's executor, logging storage
+  // failures.
   void RunUnary(grpc::ServerUnaryReactor* reactor, absl::Status valid,
                 absl::AnyInvocable<absl::Status()> fn);
 

@@ -32,12 +32,13 @@ bool ReadPart(absl::string_view* in, std::string* out) {
 
 }  // namespace
 
-std::string EncodeHintLedger(const std::string& tenant, const std::string& ledger) {
-  return absl::StrCat(tenant.size(), ":", tenant, ledger.size(), ":", ledger);
+std::string EncodeHintLedger(const LedgerRef& ledger) {
+  return absl::StrCat(ledger.tenant().size(), ":", ledger.tenant(), ledger.ledger().size(), ":",
+                      ledger.ledger());
 }
 
-std::vector<std::pair<std::string, std::string>> DecodeHintPayload(absl::string_view payload) {
-  std::vector<std::pair<std::string, std::string>> out;
+std::vector<LedgerRef> DecodeHintPayload(absl::string_view payload) {
+  std::vector<LedgerRef> out;
   while (!payload.empty()) {
     std::string tenant, ledger;
     if (!ReadPart(&payload, &tenant) || !ReadPart(&payload, &ledger)) break;
@@ -74,9 +75,9 @@ void PgNotifyHints::Start(Callbacks callbacks) {
   listener_ = std::thread([this] { ListenLoop(); });
 }
 
-void PgNotifyHints::Announce(const std::string& tenant, const std::string& ledger) {
+void PgNotifyHints::Announce(const LedgerRef& ledger) {
   absl::MutexLock lock(&mu_);
-  pending_.insert(EncodeHintLedger(tenant, ledger));
+  pending_.insert(EncodeHintLedger(ledger));
 }
 
 bool PgNotifyHints::WaitStopFor(absl::Duration d) {
@@ -160,8 +161,8 @@ bool PgNotifyHints::Listen(PGconn* conn) {
     if (n == 0) continue;
     if (PQconsumeInput(conn) == 0 || PQstatus(conn) != CONNECTION_OK) return true;
     while (PGnotify* note = PQnotifies(conn)) {
-      for (auto& [tenant, ledger] : DecodeHintPayload(note->extra)) {
-        if (callbacks_.changed) callbacks_.changed(tenant, ledger);
+      for (const LedgerRef& ledger : DecodeHintPayload(note->extra)) {
+        if (callbacks_.changed) callbacks_.changed(ledger);
       }
       PQfreemem(note);
     }

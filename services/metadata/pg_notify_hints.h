@@ -12,6 +12,7 @@
 
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
@@ -27,7 +28,7 @@ class PgNotifyHints : public CommitHints {
   ~PgNotifyHints() override;
 
   void Start(Callbacks callbacks) override;
-  void Announce(const std::string& tenant, const std::string& ledger) override;
+  void Announce(const LedgerRef& ledger) override;
 
  private:
   void SendLoop();
@@ -51,8 +52,9 @@ class PgNotifyHints : public CommitHints {
 };
 
 // Hint payload codec ("<len>:<tenant><len>:<ledger>" repeated), exposed for tests.
-std::string EncodeHintLedger(const std::string& tenant, const std::string& ledger);
-// Decodes a payload; malformed parts end the decoding (hints are advisory).
-std::vector<std::pair<std::string, std::string>> DecodeHintPayload(absl::string_view payload);
+std::string EncodeHintLedger(const LedgerRef& ledger);
+// Decodes a payload; malformed parts end the decoding (hints are advisory, and their ids are not
+// validated: they only name ledgers to re-read).
+std::vector<LedgerRef> DecodeHintPayload(absl::string_view payload);
 
 }  // namespace kiln::metadata

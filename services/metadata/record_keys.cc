@@ -23,9 +23,9 @@ absl::StatusOr<std::string> ReadId(absl::string_view* in) {
 
 }  // namespace
 
-std::string LedgerPrefix(RecordType type, absl::string_view tenant, absl::string_view ledger) {
+std::string LedgerPrefix(RecordType type, const LedgerRef& ledger) {
   std::string out(1, static_cast<char>(type));
-  AppendLedgerKeyPrefix(&out, tenant, ledger);
+  ledger.AppendKeyPrefix(&out);
   return out;
 }
 

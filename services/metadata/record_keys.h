@@ -28,7 +28,7 @@ enum class RecordType : char {
 inline constexpr size_t kKeyFingerprintBytes = 32;
 
 // The common prefix of every record of `type` for one ledger.
-std::string LedgerPrefix(RecordType type, absl::string_view tenant, absl::string_view ledger);
+std::string LedgerPrefix(RecordType type, const LedgerRef& ledger);
 // The prefix of every ledger header of `tenant`.
 std::string TenantHeaderPrefix(absl::string_view tenant);
 // A log record's key: `prefix` (a kLog LedgerPrefix) and the big-endian `seq`.

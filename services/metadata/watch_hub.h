@@ -25,8 +25,16 @@ class WatchHub {
     virtual void Deliver(const std::shared_ptr<const v1::WatchEvent>& event) = 0;
   };
 
+  // None of these can fail, so none returns a status: the hub only keeps pointers in memory.
+
+  // Adds `subscriber` to `ledger`'s fan-out (adding it twice keeps it once). Not owned: it must
+  // stay alive until Unsubscribe returns.
   void Subscribe(const LedgerRef& ledger, Subscriber* subscriber);
+  // Removes `subscriber` from `ledger`'s fan-out; a subscriber not there is ignored. Once this
+  // returns, no Deliver to it is running or will start.
   void Unsubscribe(const LedgerRef& ledger, Subscriber* subscriber);
+  // Calls Deliver(event) on every subscriber of `ledger`, in this thread, before returning; a
+  // ledger with no subscriber drops the event.
   void Publish(const LedgerRef& ledger, const std::shared_ptr<const v1::WatchEvent>& event);
   // Current number of subscribers over all ledgers.
   size_t size() const;

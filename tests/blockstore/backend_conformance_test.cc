@@ -22,7 +22,7 @@ std::string CarKey(absl::string_view bytes) {
 }
 
 BlobKey Key(const std::string& key, Store store = Store::kCar, const std::string& ledger = "l1") {
-  return BlobKey{"t1", ledger, store, key};
+  return BlobKey{{"t1", ledger}, store, key};
 }
 
 // One s3rver for the whole test binary, started on first use (tests/support/s3rver.h). Each
@@ -162,7 +162,7 @@ TEST_P(BackendConformanceTest, WriterDestroyedWithoutCommitStoresNothing) {
     ASSERT_TRUE((*writer)->Write(data.substr(0, 9 << 20)).ok());
   }
   EXPECT_EQ(backend_->Get(Key(key)).status().code(), absl::StatusCode::kNotFound);
-  auto stats = backend_->BatchStat("t1", "l1", Store::kCar, {key});
+  auto stats = backend_->BatchStat({"t1", "l1"}, Store::kCar, {key});
   ASSERT_TRUE(stats.ok());
   EXPECT_FALSE((*stats)[0].has_value());
 }
@@ -174,8 +174,8 @@ TEST_P(BackendConformanceTest, StoresAndLedgersAreSeparateNamespaces) {
   EXPECT_EQ(backend_->Get(Key("main", Store::kMeta, "l2")).status().code(),
             absl::StatusCode::kNotFound);
   // A tenant/ledger split that concatenates to the same string must not collide.
-  ASSERT_TRUE(backend_->Put(BlobKey{"ab", "c", Store::kMeta, "k"}, "x", Sha256("x")).ok());
-  EXPECT_EQ(backend_->Get(BlobKey{"a", "bc", Store::kMeta, "k"}).status().code(),
+  ASSERT_TRUE(backend_->Put(BlobKey{{"ab", "c"}, Store::kMeta, "k"}, "x", Sha256("x")).ok());
+  EXPECT_EQ(backend_->Get(BlobKey{{"a", "bc"}, Store::kMeta, "k"}).status().code(),
             absl::StatusCode::kNotFound);
 }
 
@@ -184,7 +184,7 @@ TEST_P(BackendConformanceTest, BatchStatReportsPresenceSizeAndDigestInOrder) {
   ASSERT_TRUE(Put(Key(CarKey(a)), a).ok());
   ASSERT_TRUE(Put(Key(CarKey(b)), b).ok());
   std::vector<std::string> keys = {CarKey(b), CarKey("missing"), CarKey(a)};
-  auto stats = backend_->BatchStat("t1", "l1", Store::kCar, keys);
+  auto stats = backend_->BatchStat({"t1", "l1"}, Store::kCar, keys);
   ASSERT_TRUE(stats.ok()) << stats.status();
   ASSERT_EQ(stats->size(), 3u);
   ASSERT_TRUE((*stats)[0].has_value());
@@ -211,14 +211,14 @@ TEST_P(BackendConformanceTest, ListPagesThroughOneStoreInKeyOrder) {
   }
   ASSERT_TRUE(Put(Key("zz", Store::kWal), "other store").ok());
   ASSERT_TRUE(Put(Key("a", Store::kMeta, "l0"), "other ledger").ok());
-  auto page1 = backend_->List("t1", "l1", Store::kMeta, "", 2);
+  auto page1 = backend_->List({"t1", "l1"}, Store::kMeta, "", 2);
   ASSERT_TRUE(page1.ok()) << page1.status();
   ASSERT_EQ(page1->entries.size(), 2u);
   EXPECT_EQ(page1->entries[0].key, "a");
   EXPECT_EQ(page1->entries[0].size, 2u);
   EXPECT_EQ(page1->entries[1].key, "b");
   EXPECT_TRUE(page1->more);
-  auto page2 = backend_->List("t1", "l1", Store::kMeta, "b", 10);
+  auto page2 = backend_->List({"t1", "l1"}, Store::kMeta, "b", 10);
   ASSERT_TRUE(page2.ok());
   std::vector<std::string> keys;
   for (const auto& e : page2->entries) keys.push_back(e.key);

@@ -35,10 +35,10 @@ TEST(BlobRepairTest, KilnAdminBlobsRepairFillsTheStoreThatLacksBlobs) {
     for (int i = 0; i < 3; ++i) {
       std::string data = "car bytes " + std::to_string(i);
       std::string key = CidForSha256(kCodecFireproofCar, data).ToString();
-      ASSERT_TRUE((*store)->Put({"t1", "l1", Store::kCar, key}, data, Sha256(data)).ok());
+      ASSERT_TRUE((*store)->Put({{"t1", "l1"}, Store::kCar, key}, data, Sha256(data)).ok());
       blobs[key] = data;
     }
-    ASSERT_TRUE((*store)->Put({"t1", "l1", Store::kMeta, "main"}, "meta", Sha256("meta")).ok());
+    ASSERT_TRUE((*store)->Put({{"t1", "l1"}, Store::kMeta, "main"}, "meta", Sha256("meta")).ok());
     blobs["main"] = "meta";
   }
   {
@@ -64,7 +64,7 @@ TEST(BlobRepairTest, KilnAdminBlobsRepairFillsTheStoreThatLacksBlobs) {
   ASSERT_TRUE(second_store.ok()) << second_store.status();
   for (const auto& [key, data] : blobs) {
     Store store = key == "main" ? Store::kMeta : Store::kCar;
-    auto blob = (*second_store)->Get({"t1", "l1", store, key});
+    auto blob = (*second_store)->Get({{"t1", "l1"}, store, key});
     ASSERT_TRUE(blob.ok()) << key << ": " << blob.status();
     EXPECT_EQ((*blob)->data(), data);
   }

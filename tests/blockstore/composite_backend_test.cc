@@ -22,7 +22,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::StreamingMemoryBackend;
 
-BlobKey Key(const std::string& key) { return BlobKey{"t1", "l1", Store::kMeta, key}; }
+BlobKey Key(const std::string& key) { return BlobKey{{"t1", "l1"}, Store::kMeta, key}; }
 
 absl::StatusOr<PutOutcome> Put(BlockBackend& b, const std::string& key, const std::string& data) {
   return b.Put(Key(key), data, Sha256(data));
@@ -275,7 +275,7 @@ TEST_F(MirrorTest, PutLandsInBothAndGetFallsBackToTheSecond) {
   auto blob = mirror_->Get(Key("k"));
   ASSERT_TRUE(blob.ok()) << blob.status();
   EXPECT_EQ((*blob)->data(), "bytes");
-  auto stats = mirror_->BatchStat("t1", "l1", Store::kMeta, {"k", "missing"});
+  auto stats = mirror_->BatchStat({"t1", "l1"}, Store::kMeta, {"k", "missing"});
   ASSERT_TRUE(stats.ok());
   EXPECT_TRUE((*stats)[0].has_value());
   EXPECT_FALSE((*stats)[1].has_value());
@@ -392,10 +392,10 @@ TEST_F(MirrorTest, RepairCopiesWhatEachStoreLacks) {
   ASSERT_TRUE(Put(*first_, "only-first", "1").ok());
   ASSERT_TRUE(Put(*second_, "only-second", "2").ok());
   ASSERT_TRUE(Put(*mirror_, "both", "3").ok());
-  auto listed = mirror_->List("t1", "l1", Store::kMeta, "", 10);
+  auto listed = mirror_->List({"t1", "l1"}, Store::kMeta, "", 10);
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->entries.size(), 3u);
-  auto report = mirror_->Repair("t1", "l1", Store::kMeta);
+  auto report = mirror_->Repair({"t1", "l1"}, Store::kMeta);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->copied_to_second, 1u);
   EXPECT_EQ(report->copied_to_first, 1u);
@@ -410,7 +410,7 @@ TEST_F(MirrorTest, ListOfTheUnionPagesWithoutSkippingKeys) {
   std::vector<std::string> keys;
   std::string after;
   for (int pages = 0; pages < 10; ++pages) {
-    auto page = mirror_->List("t1", "l1", Store::kMeta, after, 2);
+    auto page = mirror_->List({"t1", "l1"}, Store::kMeta, after, 2);
     ASSERT_TRUE(page.ok());
     for (const auto& e : page->entries) keys.push_back(e.key);
     if (!page->more) break;

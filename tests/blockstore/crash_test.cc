@@ -171,7 +171,7 @@ TEST_F(BlockStoreProcessTest, DamagedBlobIsServedAsDataLossAndCounted) {
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   }
   ASSERT_TRUE(
-      testing::FlipStoredPayloadBit(db_path_, BlobKey{"t1", "l1", Store::kCar, bad_key}, 5).ok());
+      testing::FlipStoredPayloadBit(db_path_, BlobKey{{"t1", "l1"}, Store::kCar, bad_key}, 5).ok());
   auto server = StartServer();
   auto stub = v1::BlockStoreService::NewStub(LoopbackChannel(server->grpc_target()));
   std::string got;

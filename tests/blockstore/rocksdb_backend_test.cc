@@ -26,7 +26,7 @@ class RocksDbBlockBackendTest : public ::testing::Test {
   }
 
   BlobKey CarKey(absl::string_view data) {
-    return BlobKey{"t1", "l1", Store::kCar, CidForSha256(kCodecFireproofCar, data).ToString()};
+    return BlobKey{{"t1", "l1"}, Store::kCar, CidForSha256(kCodecFireproofCar, data).ToString()};
   }
 
   kiln::testing::TempDir dir_;
@@ -62,7 +62,7 @@ TEST_F(RocksDbBlockBackendTest, DamagedPayloadReturnsDataLossAndOtherBlobsStillS
   ASSERT_TRUE(intact.ok());
   EXPECT_EQ((*intact)->data(), good);
   // The damaged blob is still reported as present: nothing silently disappears.
-  auto stats = backend->BatchStat("t1", "l1", Store::kCar, {CarKey(bad).key});
+  auto stats = backend->BatchStat({"t1", "l1"}, Store::kCar, {CarKey(bad).key});
   ASSERT_TRUE(stats.ok());
   EXPECT_TRUE((*stats)[0].has_value());
 }

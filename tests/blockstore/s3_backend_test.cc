@@ -79,7 +79,7 @@ TEST_F(S3BackendTest, ObjectsLiveUnderPrefixTenantLedgerStoreKey) {
   auto backend = Open();
   ASSERT_NE(backend, nullptr);
   std::string data = "car bytes";
-  ASSERT_TRUE(backend->Put({"t1", "l1", Store::kCar, CarKey(data)}, data, Sha256(data)).ok());
+  ASSERT_TRUE(backend->Put({{"t1", "l1"}, Store::kCar, CarKey(data)}, data, Sha256(data)).ok());
   S3Request get;
   get.method = "GET";
   get.key = "pre/fix/t1/l1/car/" + CarKey(data);
@@ -89,7 +89,7 @@ TEST_F(S3BackendTest, ObjectsLiveUnderPrefixTenantLedgerStoreKey) {
   EXPECT_EQ(raw->body, data);
   EXPECT_EQ(raw->Header("x-amz-meta-kiln-sha256"), HexEncode(DigestBytes(Sha256(data))));
   // Tenant and ledger ids stay one path segment each.
-  EXPECT_EQ(backend->ObjectName({"a/b", "c%d", Store::kMeta, "main"}),
+  EXPECT_EQ(backend->ObjectName({{"a/b", "c%d"}, Store::kMeta, "main"}),
             "pre/fix/a%2Fb/c%25d/meta/main");
 }
 
@@ -97,7 +97,7 @@ TEST_F(S3BackendTest, BlobAboveThresholdGoesUpAsMultipartAndRoundTrips) {
   auto backend = Open("&multipart_threshold_bytes=5242880&part_bytes=5242880");
   ASSERT_NE(backend, nullptr);
   std::string data = Pattern(12 << 20, 1);
-  BlobKey key{"t1", "l1", Store::kFile, CarKey(data)};
+  BlobKey key{{"t1", "l1"}, Store::kFile, CarKey(data)};
   auto put = backend->Put(key, data, Sha256(data));
   ASSERT_TRUE(put.ok()) << put.status();
   EXPECT_EQ(*put, PutOutcome::kCreated);
@@ -114,7 +114,7 @@ TEST_F(S3BackendTest, LargeBlobStreamsInPartsAndWindowsAndIsCheckedAtTheLastWind
   auto backend = Open("&multipart_threshold_bytes=5242880&part_bytes=5242880");
   ASSERT_NE(backend, nullptr);
   std::string data = Pattern(12 << 20, 4);
-  BlobKey key{"t1", "l1", Store::kFile, CarKey(data)};
+  BlobKey key{{"t1", "l1"}, Store::kFile, CarKey(data)};
   auto writer = backend->NewWriter(key, data.size());
   ASSERT_TRUE(writer.ok()) << writer.status();
   for (size_t offset = 0; offset < data.size(); offset += 1 << 20) {
@@ -157,14 +157,14 @@ TEST_F(S3BackendTest, AbandonedLargeWriterLeavesNothing) {
   auto backend = Open("&multipart_threshold_bytes=5242880&part_bytes=5242880");
   ASSERT_NE(backend, nullptr);
   std::string data = Pattern(12 << 20, 5);
-  BlobKey key{"t1", "l1", Store::kFile, CarKey(data)};
+  BlobKey key{{"t1", "l1"}, Store::kFile, CarKey(data)};
   {
     auto writer = backend->NewWriter(key, data.size());
     ASSERT_TRUE(writer.ok());
     ASSERT_TRUE((*writer)->Write(data.substr(0, 6 << 20)).ok());  // one part uploaded
   }
   EXPECT_EQ(backend->Get(key).status().code(), absl::StatusCode::kNotFound);
-  auto list = backend->List("t1", "l1", Store::kFile, "", 10);
+  auto list = backend->List({"t1", "l1"}, Store::kFile, "", 10);
   ASSERT_TRUE(list.ok());
   EXPECT_TRUE(list->entries.empty());
 }
@@ -173,7 +173,7 @@ TEST_F(S3BackendTest, LargeDirectUploadIsServedInWindowsWithItsComputedDigest) {
   auto backend = Open("&unverified_objects=serve&part_bytes=5242880");
   ASSERT_NE(backend, nullptr);
   std::string data = Pattern(11 << 20, 6);
-  BlobKey key{"t1", "l1", Store::kFile, CarKey(data)};
+  BlobKey key{{"t1", "l1"}, Store::kFile, CarKey(data)};
   auto raw = RawPut(backend->ObjectName(key), data, "");
   ASSERT_TRUE(raw.ok() && raw->status == 200);
   auto reader = backend->NewReader(key);
@@ -188,7 +188,7 @@ TEST_F(S3BackendTest, TamperedObjectReadsAsDataLoss) {
   auto backend = Open();
   ASSERT_NE(backend, nullptr);
   std::string data = "original bytes";
-  BlobKey key{"t1", "l1", Store::kCar, CarKey(data)};
+  BlobKey key{{"t1", "l1"}, Store::kCar, CarKey(data)};
   ASSERT_TRUE(backend->Put(key, data, Sha256(data)).ok());
   auto raw =
       RawPut(backend->ObjectName(key), "tampered bytes", HexEncode(DigestBytes(Sha256(data))));
@@ -199,7 +199,7 @@ TEST_F(S3BackendTest, TamperedObjectReadsAsDataLoss) {
 TEST_F(S3BackendTest, MalformedStoredDigestReadsAsDataLoss) {
   auto backend = Open();
   ASSERT_NE(backend, nullptr);
-  BlobKey key{"t1", "l1", Store::kMeta, "main"};
+  BlobKey key{{"t1", "l1"}, Store::kMeta, "main"};
   auto raw = RawPut(backend->ObjectName(key), "x", "not-a-digest");
   ASSERT_TRUE(raw.ok() && raw->status == 200);
   EXPECT_EQ(backend->Get(key).status().code(), absl::StatusCode::kDataLoss);
@@ -210,11 +210,11 @@ TEST_F(S3BackendTest, ObjectWithoutDigestIsAbsentAndGetsOverwritten) {
   auto backend = Open();
   ASSERT_NE(backend, nullptr);
   std::string data = "whole blob";
-  BlobKey key{"t1", "l1", Store::kCar, CarKey(data)};
+  BlobKey key{{"t1", "l1"}, Store::kCar, CarKey(data)};
   auto raw = RawPut(backend->ObjectName(key), "whole b", "");
   ASSERT_TRUE(raw.ok() && raw->status == 200);
   EXPECT_EQ(backend->Get(key).status().code(), absl::StatusCode::kNotFound);
-  auto stats = backend->BatchStat("t1", "l1", Store::kCar, {key.key});
+  auto stats = backend->BatchStat({"t1", "l1"}, Store::kCar, {key.key});
   ASSERT_TRUE(stats.ok());
   EXPECT_FALSE((*stats)[0].has_value());
   EXPECT_EQ(*backend->Put(key, data, Sha256(data)), PutOutcome::kCreated);
@@ -228,14 +228,14 @@ TEST_F(S3BackendTest, WithServeUnverifiedDirectUploadsAreServedAndStatted) {
   auto backend = Open("&unverified_objects=serve");
   ASSERT_NE(backend, nullptr);
   std::string data = "uploaded directly";
-  BlobKey key{"t1", "l1", Store::kCar, CarKey(data)};
+  BlobKey key{{"t1", "l1"}, Store::kCar, CarKey(data)};
   auto raw = RawPut(backend->ObjectName(key), data, "");
   ASSERT_TRUE(raw.ok() && raw->status == 200);
   auto blob = backend->Get(key);
   ASSERT_TRUE(blob.ok()) << blob.status();
   EXPECT_EQ((*blob)->data(), data);
   EXPECT_EQ((*blob)->info().sha256, Sha256(data));
-  auto stats = backend->BatchStat("t1", "l1", Store::kCar, {key.key});
+  auto stats = backend->BatchStat({"t1", "l1"}, Store::kCar, {key.key});
   ASSERT_TRUE(stats.ok());
   ASSERT_TRUE((*stats)[0].has_value());
   EXPECT_EQ((*stats)[0]->size, data.size());
@@ -248,7 +248,7 @@ TEST_F(S3BackendTest, ObjectLargerThanMaxObjectBytesIsRefusedNotRead) {
   auto backend = Open("&unverified_objects=serve&max_object_bytes=1024");
   ASSERT_NE(backend, nullptr);
   std::string data(4096, 'x');
-  BlobKey key{"t1", "l1", Store::kFile, CarKey(data)};
+  BlobKey key{{"t1", "l1"}, Store::kFile, CarKey(data)};
   auto raw = RawPut(backend->ObjectName(key), data, "");
   ASSERT_TRUE(raw.ok() && raw->status == 200);
   EXPECT_EQ(backend->Get(key).status().code(), absl::StatusCode::kFailedPrecondition);
@@ -259,7 +259,7 @@ TEST_F(S3BackendTest, ServerKilledDuringPutFailsUnavailableStoresNothingAndRecov
   auto backend = Open("&max_attempts=2&stall_timeout_ms=2000");
   ASSERT_NE(backend, nullptr);
   std::string data = Pattern(32 << 20, 2);
-  BlobKey key{"t1", "l1", Store::kCar, CarKey(data)};
+  BlobKey key{{"t1", "l1"}, Store::kCar, CarKey(data)};
   server_->Freeze();  // requests hang until the kill resets them
   absl::StatusOr<PutOutcome> put;
   std::thread writer([&] { put = backend->Put(key, data, Sha256(data)); });
@@ -280,7 +280,7 @@ TEST_F(S3BackendTest, ServerKilledDuringGetFailsUnavailableAndRecovers) {
   auto backend = Open("&max_attempts=2&stall_timeout_ms=2000");
   ASSERT_NE(backend, nullptr);
   std::string data = Pattern(8 << 20, 3);
-  BlobKey key{"t1", "l1", Store::kCar, CarKey(data)};
+  BlobKey key{{"t1", "l1"}, Store::kCar, CarKey(data)};
   ASSERT_TRUE(backend->Put(key, data, Sha256(data)).ok());
   server_->Freeze();
   absl::StatusOr<std::unique_ptr<Blob>> got;
@@ -377,7 +377,7 @@ TEST_F(S3BackendTest, MissingBucketIsFailedPrecondition) {
       absl::StrCat("s3://no-such-bucket/p?endpoint=", server_->endpoint()));
   ASSERT_TRUE(backend.ok()) << backend.status();
   std::string data = "x";
-  EXPECT_EQ((*backend)->Put({"t1", "l1", Store::kMeta, "k"}, data, Sha256(data)).status().code(),
+  EXPECT_EQ((*backend)->Put({{"t1", "l1"}, Store::kMeta, "k"}, data, Sha256(data)).status().code(),
             absl::StatusCode::kFailedPrecondition);
 }
 
@@ -392,7 +392,7 @@ TEST_F(S3BackendTest, CredentialsFileIsRead) {
   S3rver::SetCredentialsInEnvironment();
   ASSERT_TRUE(backend.ok()) << backend.status();
   std::string data = "x";
-  EXPECT_TRUE((*backend)->Put({"t1", "l1", Store::kMeta, "k"}, data, Sha256(data)).ok());
+  EXPECT_TRUE((*backend)->Put({{"t1", "l1"}, Store::kMeta, "k"}, data, Sha256(data)).ok());
 }
 
 TEST_F(S3BackendTest, PresignedUrlsPutAndGetTheObjectDirectly) {
@@ -450,7 +450,7 @@ TEST(S3BackendConfigTest, UnreachableStoreIsUnavailable) {
   auto backend =
       BlockBackendRegistry().Create("s3://b/p?endpoint=http://127.0.0.1:1&max_attempts=2");
   ASSERT_TRUE(backend.ok()) << backend.status();
-  EXPECT_EQ((*backend)->Get({"t1", "l1", Store::kMeta, "k"}).status().code(),
+  EXPECT_EQ((*backend)->Get({{"t1", "l1"}, Store::kMeta, "k"}).status().code(),
             absl::StatusCode::kUnavailable);
 }
 

@@ -255,9 +255,9 @@ TEST(TokenVerifierTest, RuntimeWriteTokenVerifiesWithItsClaims) {
   EXPECT_EQ(claims->selected_ledger, "l1");
   EXPECT_EQ(claims->expires, absl::FromUnixMillis(kWriteTokenExpMillis));
   EXPECT_EQ(claims->issued_at, absl::FromUnixSeconds(kWriteTokenIat));
-  EXPECT_TRUE(claims->AllowsLedger("t1", "l1"));
-  EXPECT_FALSE(claims->AllowsLedger("t1", "l2"));
-  EXPECT_FALSE(claims->AllowsLedger("t2", "l1"));
+  EXPECT_TRUE(claims->AllowsLedger({"t1", "l1"}));
+  EXPECT_FALSE(claims->AllowsLedger({"t1", "l2"}));
+  EXPECT_FALSE(claims->AllowsLedger({"t2", "l1"}));
   EXPECT_TRUE(claims->CanWrite("l1"));
 }
 
@@ -279,9 +279,9 @@ TEST(TokenVerifierTest, RuntimeReadTokenVerifiesWithReadRightAndSeveralTenants) 
   EXPECT_TRUE(claims->CanWrite("l3"));
   EXPECT_FALSE(claims->CanWrite("l1"));
   // Tenants and ledgers are independent lists, as in the reference server.
-  EXPECT_TRUE(claims->AllowsLedger("t3", "l2"));
-  EXPECT_TRUE(claims->AllowsLedger("t2", "l3"));
-  EXPECT_FALSE(claims->AllowsLedger("t1", "l2"));
+  EXPECT_TRUE(claims->AllowsLedger({"t3", "l2"}));
+  EXPECT_TRUE(claims->AllowsLedger({"t2", "l3"}));
+  EXPECT_FALSE(claims->AllowsLedger({"t1", "l2"}));
 }
 
 TEST(TokenVerifierTest, JwkJsonPemJwksAndBase64FormsOfTheKeyVerifyTheSameToken) {
@@ -690,7 +690,7 @@ TEST(TokenClaimsTest, OnlyTheExactRightWriteGrantsWrites) {
     claims.tenants = {"t"};
     claims.ledgers = {{"l", c.right, "admin"}};
     EXPECT_EQ(claims.CanWrite("l"), c.can_write) << "right \"" << c.right << "\"";
-    EXPECT_TRUE(claims.AllowsLedger("t", "l")) << "any listed right still reads";
+    EXPECT_TRUE(claims.AllowsLedger({"t", "l"})) << "any listed right still reads";
   }
   TokenClaims mixed;
   mixed.user_id = "u";
@@ -786,19 +786,19 @@ TEST(TokenClaimsTest, AllowsLedgerNeedsTenantAndLedgerListed) {
   TokenClaims claims;
   claims.tenants = {"t1", "t2"};
   claims.ledgers = {{"l1", "write", "admin"}, {"l2", "read", "member"}};
-  EXPECT_TRUE(claims.AllowsLedger("t1", "l1"));
-  EXPECT_TRUE(claims.AllowsLedger("t2", "l2"));
-  EXPECT_TRUE(claims.AllowsLedger("t2", "l1"));
-  EXPECT_FALSE(claims.AllowsLedger("t3", "l1"));
-  EXPECT_FALSE(claims.AllowsLedger("t1", "l3"));
-  EXPECT_FALSE(claims.AllowsLedger("", "l1"));
-  EXPECT_FALSE(claims.AllowsLedger("t1", ""));
-  EXPECT_FALSE(claims.AllowsLedger("T1", "l1"));  // Ids are case-sensitive.
+  EXPECT_TRUE(claims.AllowsLedger({"t1", "l1"}));
+  EXPECT_TRUE(claims.AllowsLedger({"t2", "l2"}));
+  EXPECT_TRUE(claims.AllowsLedger({"t2", "l1"}));
+  EXPECT_FALSE(claims.AllowsLedger({"t3", "l1"}));
+  EXPECT_FALSE(claims.AllowsLedger({"t1", "l3"}));
+  EXPECT_FALSE(claims.AllowsLedger({"", "l1"}));
+  EXPECT_FALSE(claims.AllowsLedger({"t1", ""}));
+  EXPECT_FALSE(claims.AllowsLedger({"T1", "l1"}));  // Ids are case-sensitive.
   TokenClaims empty_ids;
   empty_ids.tenants = {""};
   empty_ids.ledgers = {{"", "write", ""}};
-  EXPECT_FALSE(empty_ids.AllowsLedger("", ""));
-  EXPECT_FALSE(TokenClaims().AllowsLedger("t1", "l1"));
+  EXPECT_FALSE(empty_ids.AllowsLedger({"", ""}));
+  EXPECT_FALSE(TokenClaims().AllowsLedger({"t1", "l1"}));
 }
 
 TEST(TokenClaimsTest, ASelectedLedgerIsGrantedWithEmptyLists) {
@@ -806,19 +806,19 @@ TEST(TokenClaimsTest, ASelectedLedgerIsGrantedWithEmptyLists) {
   TokenClaims claims;
   claims.selected_tenant = "t1";
   claims.selected_ledger = "l1";
-  EXPECT_TRUE(claims.AllowsLedger("t1", "l1"));
+  EXPECT_TRUE(claims.AllowsLedger({"t1", "l1"}));
   EXPECT_TRUE(claims.CanWrite("l1"));
-  EXPECT_FALSE(claims.AllowsLedger("t1", "l2"));
-  EXPECT_FALSE(claims.AllowsLedger("t2", "l1"));
+  EXPECT_FALSE(claims.AllowsLedger({"t1", "l2"}));
+  EXPECT_FALSE(claims.AllowsLedger({"t2", "l1"}));
   EXPECT_FALSE(claims.CanWrite("l2"));
   // With lists, the lists decide: a selected ledger listed read-only stays read-only, and one not
   // listed is not granted.
   claims.tenants = {"t1"};
   claims.ledgers = {{"l1", "read", "member"}};
-  EXPECT_TRUE(claims.AllowsLedger("t1", "l1"));
+  EXPECT_TRUE(claims.AllowsLedger({"t1", "l1"}));
   EXPECT_FALSE(claims.CanWrite("l1"));
   claims.ledgers = {{"l0", "write", "admin"}};
-  EXPECT_FALSE(claims.AllowsLedger("t1", "l1"));
+  EXPECT_FALSE(claims.AllowsLedger({"t1", "l1"}));
   EXPECT_FALSE(claims.CanWrite("l1"));
 }
 

@@ -47,7 +47,7 @@ TEST(LedgerRefTest, ShardOfAgreesWithShardFor) {
   for (int i = 0; i < 50; ++i) {
     LedgerRef ref("tenant", "ledger-" + std::to_string(i));
     for (size_t count : {1u, 2u, 3u, 7u}) {
-      EXPECT_EQ(ref.ShardOf(count), ShardFor(count, ref.tenant(), ref.ledger()));
+      EXPECT_EQ(ref.ShardOf(count), ShardFor(count, ref));
     }
   }
 }

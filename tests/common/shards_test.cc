@@ -14,8 +14,8 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 TEST(ShardFor, OneShardTakesEverything) {
-  EXPECT_EQ(ShardFor(1, "t", "l"), 0u);
-  EXPECT_EQ(ShardFor(1, "", ""), 0u);
+  EXPECT_EQ(ShardFor(1, LedgerRef("t", "l")), 0u);
+  EXPECT_EQ(ShardFor(1, LedgerRef("", "")), 0u);
 }
 
 // Placement is part of the on-disk layout of a deployment: these values must never change. They
@@ -24,7 +24,7 @@ TEST(ShardFor, OneShardTakesEverything) {
 TEST(ShardFor, PlacementIsPinned) {
   std::vector<size_t> got;
   for (const char* ledger : {"a", "b", "c", "d", "e", "f", "g", "h"}) {
-    got.push_back(ShardFor(3, "tenant", ledger));
+    got.push_back(ShardFor(3, LedgerRef("tenant", ledger)));
   }
   EXPECT_THAT(got, ElementsAre(1, 0, 0, 1, 1, 0, 2, 0));
 }
@@ -35,7 +35,7 @@ TEST(ShardFor, TenantAndLedgerAreNotConcatenated) {
   int differ = 0;
   for (int i = 0; i < 64; ++i) {
     std::string x = absl::StrCat("t", i);
-    if (ShardFor(4, x + "a", "b") != ShardFor(4, x, "ab")) ++differ;
+    if (ShardFor(4, LedgerRef(x + "a", "b")) != ShardFor(4, LedgerRef(x, "ab"))) ++differ;
   }
   EXPECT_GT(differ, 0);
 }
@@ -43,7 +43,8 @@ TEST(ShardFor, TenantAndLedgerAreNotConcatenated) {
 TEST(ShardFor, SpreadsLedgersEvenly) {
   constexpr int kLedgers = 12000;
   std::vector<int> count(3);
-  for (int i = 0; i < kLedgers; ++i) ++count[ShardFor(3, "tenant", absl::StrCat("ledger-", i))];
+  for (int i = 0; i < kLedgers; ++i)
+    ++count[ShardFor(3, LedgerRef("tenant", absl::StrCat("ledger-", i)))];
   for (int c : count) {
     EXPECT_GT(c, kLedgers / 3 * 0.9)
         << "shard counts " << count[0] << " " << count[1] << " " << count[2];
@@ -56,8 +57,8 @@ TEST(ShardFor, AddingAShardOnlyMovesLedgersToIt) {
   int moved = 0;
   for (int i = 0; i < kLedgers; ++i) {
     std::string ledger = absl::StrCat("ledger-", i);
-    size_t before = ShardFor(3, "t", ledger);
-    size_t after = ShardFor(4, "t", ledger);
+    size_t before = ShardFor(3, LedgerRef("t", ledger));
+    size_t after = ShardFor(4, LedgerRef("t", ledger));
     if (before != after) {
       EXPECT_EQ(after, 3u) << ledger << " moved from " << before << " to " << after;
       ++moved;
@@ -90,10 +91,10 @@ TEST(ShardOwnership, AcceptsItsOwnLedgersAndNamesTheOwnerOfOthers) {
   ShardOwnership zero(0, 3), one(1, 3), two(2, 3), all;
   for (int i = 0; i < 50; ++i) {
     std::string ledger = absl::StrCat("l", i);
-    size_t owner = ShardFor(3, "t", ledger);
+    size_t owner = ShardFor(3, LedgerRef("t", ledger));
     int accepted = 0;
     for (const ShardOwnership* s : {&zero, &one, &two}) {
-      absl::Status st = s->Check("t", ledger);
+      absl::Status st = s->Check(LedgerRef("t", ledger));
       if (st.ok()) {
         ++accepted;
         EXPECT_EQ(s->index(), owner);
@@ -103,7 +104,7 @@ TEST(ShardOwnership, AcceptsItsOwnLedgersAndNamesTheOwnerOfOthers) {
       }
     }
     EXPECT_EQ(accepted, 1) << ledger;
-    EXPECT_TRUE(all.Check("t", ledger).ok());
+    EXPECT_TRUE(all.Check(LedgerRef("t", ledger)).ok());
   }
 }
 
@@ -131,9 +132,9 @@ TEST(ShardedChannels, RoutesWithShardFor) {
   EXPECT_THAT(shards->targets(), ElementsAre("127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"));
   for (int i = 0; i < 20; ++i) {
     std::string ledger = absl::StrCat("l", i);
-    size_t want = ShardFor(3, "t", ledger);
-    EXPECT_EQ(shards->ShardOf("t", ledger), want);
-    EXPECT_EQ(shards->For("t", ledger), shards->channels()[want]);
+    size_t want = ShardFor(3, LedgerRef("t", ledger));
+    EXPECT_EQ(shards->ShardOf(LedgerRef("t", ledger)), want);
+    EXPECT_EQ(shards->For(LedgerRef("t", ledger)), shards->channels()[want]);
   }
 }
 
@@ -143,7 +144,7 @@ TEST(ShardedChannels, AResolverTargetIsOneUnshardedServiceNotAShardList) {
   ASSERT_TRUE(any.ok()) << any.status();
   ASSERT_EQ(any->size(), 1u);
   EXPECT_THAT(any->targets(), ElementsAre("ipv4:127.0.0.1:1,127.0.0.1:2"));
-  EXPECT_EQ(any->ShardOf("t", "l"), 0u);
+  EXPECT_EQ(any->ShardOf(LedgerRef("t", "l")), 0u);
   auto dns = ShardedChannels::Create("dns:///kiln-metadata:7102", "metadata_target");
   ASSERT_TRUE(dns.ok()) << dns.status();
   EXPECT_EQ(dns->size(), 1u);

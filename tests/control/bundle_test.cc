@@ -59,7 +59,7 @@ absl::Status ReadStatus(const std::string& file) {
 TEST(BundleTest, RoundTripKeepsEverything) {
   const LedgerBundle in = SampleBundle();
   KeySealer sealer = Sealer('k');
-  const std::string file = WriteBundle(in, sealer);
+  const std::string file = *WriteBundle(in, sealer);
   absl::StatusOr<LedgerBundle> out = ReadBundle(file, &sealer);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(out->tenant, "t1");
@@ -88,7 +88,7 @@ TEST(BundleTest, EmptyLedgerRoundTrips) {
   in.tenant = "t";
   in.ledger = "l";
   KeySealer sealer = Sealer('k');
-  absl::StatusOr<LedgerBundle> out = ReadBundle(WriteBundle(in, sealer), &sealer);
+  absl::StatusOr<LedgerBundle> out = ReadBundle(*WriteBundle(in, sealer), &sealer);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_TRUE(out->blobs.empty());
   EXPECT_EQ(out->key_count, 0u);
@@ -96,14 +96,14 @@ TEST(BundleTest, EmptyLedgerRoundTrips) {
 
 TEST(BundleTest, WithoutKeyFileVerifiesAllButKeys) {
   KeySealer sealer = Sealer('k');
-  absl::StatusOr<LedgerBundle> out = ReadBundle(WriteBundle(SampleBundle(), sealer), nullptr);
+  absl::StatusOr<LedgerBundle> out = ReadBundle(*WriteBundle(SampleBundle(), sealer), nullptr);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_TRUE(out->keys.empty());
   EXPECT_EQ(out->key_count, 2u);
 }
 
 TEST(BundleTest, WrongKeyFileIsRefusedNamingKeys) {
-  const std::string file = WriteBundle(SampleBundle(), Sealer('k'));
+  const std::string file = *WriteBundle(SampleBundle(), Sealer('k'));
   KeySealer other = Sealer('x');
   absl::Status s = ReadBundle(file, &other).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
@@ -111,7 +111,7 @@ TEST(BundleTest, WrongKeyFileIsRefusedNamingKeys) {
 }
 
 TEST(BundleTest, ChangedBlobByteIsRefusedNamingTheBlob) {
-  std::string file = WriteBundle(SampleBundle(), Sealer('k'));
+  std::string file = *WriteBundle(SampleBundle(), Sealer('k'));
   file[Find(file, std::string("file\0bytes", 10))] ^= 1;
   absl::Status s = ReadStatus(file);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
@@ -120,7 +120,7 @@ TEST(BundleTest, ChangedBlobByteIsRefusedNamingTheBlob) {
 }
 
 TEST(BundleTest, ChangedEntryIsRefusedNamingTheEntry) {
-  std::string file = WriteBundle(SampleBundle(), Sealer('k'));
+  std::string file = *WriteBundle(SampleBundle(), Sealer('k'));
   file[Find(file, "mBBBB") + 1] = 'C';
   absl::Status s = ReadStatus(file);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
@@ -129,7 +129,7 @@ TEST(BundleTest, ChangedEntryIsRefusedNamingTheEntry) {
 
 TEST(BundleTest, ChangedLogRecordIsRefusedNamingTheRecord) {
   const LedgerBundle in = SampleBundle();
-  std::string file = WriteBundle(in, Sealer('k'));
+  std::string file = *WriteBundle(in, Sealer('k'));
   file[Find(file, in.log_records[1]) + in.log_records[1].size() - 1] ^= 1;
   absl::Status s = ReadStatus(file);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
@@ -143,7 +143,7 @@ TEST(BundleTest, ConsistentlyRewrittenLogRecordBreaksTheChain) {
   ASSERT_TRUE(r.ParseFromString(in.log_records[1]));
   r.set_unix_micros(42);
   in.log_records[1] = r.SerializeAsString();
-  absl::Status s = ReadStatus(WriteBundle(in, Sealer('k')));
+  absl::Status s = ReadStatus(*WriteBundle(in, Sealer('k')));
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(s.message(), HasSubstr("log: log record 2"));
 }
@@ -151,14 +151,14 @@ TEST(BundleTest, ConsistentlyRewrittenLogRecordBreaksTheChain) {
 TEST(BundleTest, DroppedLastLogRecordIsRefusedAtTheHead) {
   LedgerBundle in = SampleBundle();
   in.log_records.pop_back();
-  absl::Status s = ReadStatus(WriteBundle(in, Sealer('k')));
+  absl::Status s = ReadStatus(*WriteBundle(in, Sealer('k')));
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(s.message(), HasSubstr("log"));
 }
 
 TEST(BundleTest, ChangedSealedKeysAreRefusedNamingKeys) {
   KeySealer sealer = Sealer('k');
-  const std::string file = WriteBundle(SampleBundle(), sealer);
+  const std::string file = *WriteBundle(SampleBundle(), sealer);
   // The keys block is the last section; change its last byte.
   std::string bad = file;
   bad.back() ^= 1;
@@ -168,7 +168,7 @@ TEST(BundleTest, ChangedSealedKeysAreRefusedNamingKeys) {
 }
 
 TEST(BundleTest, ChangedRootIsRefusedNamingTheRoot) {
-  std::string file = WriteBundle(SampleBundle(), Sealer('k'));
+  std::string file = *WriteBundle(SampleBundle(), Sealer('k'));
   file[Find(file, "baembeicar1") + 3] ^= 1;
   absl::Status s = ReadStatus(file);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
@@ -177,7 +177,7 @@ TEST(BundleTest, ChangedRootIsRefusedNamingTheRoot) {
 
 TEST(BundleTest, MissingBlockIsRefusedNamingThePart) {
   const LedgerBundle in = SampleBundle();
-  std::string file = WriteBundle(in, Sealer('k'));
+  std::string file = *WriteBundle(in, Sealer('k'));
   // Cut the file right before the keys section: the keys block is missing.
   const size_t end_of_log = Find(file, in.log_records[2]) + in.log_records[2].size();
   file.resize(end_of_log);
@@ -188,7 +188,7 @@ TEST(BundleTest, MissingBlockIsRefusedNamingThePart) {
 }
 
 TEST(BundleTest, ExtraBlockIsRefused) {
-  std::string file = WriteBundle(SampleBundle(), Sealer('k'));
+  std::string file = *WriteBundle(SampleBundle(), Sealer('k'));
   const std::string data = "stowaway";
   const std::string cid = CidForSha256(kCodecRaw, data).ToBytes();
   file.push_back(static_cast<char>(cid.size() + data.size()));
@@ -199,7 +199,7 @@ TEST(BundleTest, ExtraBlockIsRefused) {
 }
 
 TEST(BundleTest, TruncatedFileIsRefusedNamingTheSection) {
-  std::string file = WriteBundle(SampleBundle(), Sealer('k'));
+  std::string file = *WriteBundle(SampleBundle(), Sealer('k'));
   file.resize(file.size() - 5);
   absl::Status s = ReadStatus(file);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
@@ -207,7 +207,7 @@ TEST(BundleTest, TruncatedFileIsRefusedNamingTheSection) {
 }
 
 TEST(BundleTest, EveryChangedByteIsRefused) {
-  const std::string file = WriteBundle(SampleBundle(), Sealer('k'));
+  const std::string file = *WriteBundle(SampleBundle(), Sealer('k'));
   for (size_t i = 0; i < file.size(); ++i) {
     std::string bad = file;
     bad[i] ^= 0x20;

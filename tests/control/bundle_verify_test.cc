@@ -37,7 +37,7 @@ class BundleVerifyTest : public ::testing::Test {
     b.keys = {"zkey"};
     std::string kek(32, '\0');
     for (int i = 0; i < 32; ++i) kek[i] = static_cast<char>((i % 16) * 0x11);
-    bytes_ = WriteBundle(b, *KeySealer::Create(kek));
+    bytes_ = *WriteBundle(b, *KeySealer::Create(kek));
     bundle_ = Write("good.car", bytes_);
   }
 

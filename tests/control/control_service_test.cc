@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "kiln/control/v1/control.grpc.pb.h"
 #include "services/metadata/record_keys.h"
+#include "tests/control/control_deployment.h"
 #include "tests/integration/mesh.h"
 #include "tests/support/test_support.h"
 
@@ -24,34 +25,10 @@ namespace {
 using ::testing::HasSubstr;
 namespace mv1 = ::kiln::metadata::v1;
 
-constexpr char kAdminToken[] = "test-admin-token-0123456789";
 constexpr char kCid[] = "baembeifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e";
-
-std::string Target(int port) { return "127.0.0.1:" + std::to_string(port); }
 
 class ControlServiceTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    metadata_stub_ =
-        mv1::MetadataService::NewStub(testing::LoopbackChannel(mesh_.metadata_target()));
-    auth_ = std::make_unique<AdminAuth>(*AdminAuth::Create(kAdminToken));
-    issuer_ = std::make_unique<TokenIssuer>(*TokenIssuer::Create(*GenerateP256PrivateKeyPem()));
-    audit_ = *AuditLog::Open("");
-    ledgers_ = std::make_unique<LedgerAdmin>(
-        ShardedChannels(testing::LoopbackChannel(mesh_.metadata_target())),
-        ShardedChannels(testing::LoopbackChannel(mesh_.blockstore_target())), absl::Seconds(10));
-    exporter_ = std::make_unique<LedgerExporter>(
-        ShardedChannels(testing::LoopbackChannel(mesh_.metadata_target())),
-        ShardedChannels(testing::LoopbackChannel(mesh_.blockstore_target())), absl::Seconds(10));
-    service_ = std::make_unique<ControlServiceImpl>(
-        ControlServiceOptions{}, *auth_, *ledgers_, *exporter_, *audit_, issuer_.get(), "",
-        RealClock::Get(), executor_, control_metrics_.registry());
-    control_server_ = *GrpcServer::Start(ServerOptions{}, {service_.get()}, control_metrics_);
-    stub_ = v1::ControlService::NewStub(testing::LoopbackChannel(Target(control_server_->port())));
-  }
-
-  void TearDown() override { control_server_->Shutdown(); }
-
   // A context carrying the admin credential.
   std::unique_ptr<grpc::ClientContext> Admin() {
     auto ctx = std::make_unique<grpc::ClientContext>();
@@ -73,18 +50,19 @@ class ControlServiceTest : public ::testing::Test {
     r.add_heads(cid);
     r.add_keys("zKey-" + cid);
     mv1::CommitResponse resp;
-    ASSERT_TRUE(metadata_stub_->Commit(&ctx, r, &resp).ok());
+    ASSERT_TRUE(control_.metadata_stub->Commit(&ctx, r, &resp).ok());
   }
 
   void PutBlob(const std::string& tenant, const std::string& ledger, blockstore::Store store,
                const std::string& key) {
     std::string data = "blob " + key;
-    ASSERT_TRUE(mesh_.blocks().Put({tenant, ledger, store, key}, data, Sha256(data)).ok());
+    ASSERT_TRUE(
+        control_.mesh.blocks().Put({{tenant, ledger}, store, key}, data, Sha256(data)).ok());
   }
 
   // Every metadata record of (tenant, ledger), read from the store itself.
   size_t MetadataRecords(const std::string& tenant, const std::string& ledger) {
-    auto rows = mesh_.kv().Scan(std::string(1, '\0'), std::string(1, '\x7f'), 100000);
+    auto rows = control_.mesh.kv().Scan(std::string(1, '\0'), std::string(1, '\x7f'), 100000);
     size_t n = 0;
     for (const auto& [key, value] : *rows) {
       auto decoded = metadata::DecodeRecordKey(key);
@@ -97,24 +75,17 @@ class ControlServiceTest : public ::testing::Test {
     size_t n = 0;
     for (auto store : {blockstore::Store::kCar, blockstore::Store::kFile, blockstore::Store::kMeta,
                        blockstore::Store::kWal}) {
-      n += mesh_.blocks().List(tenant, ledger, store, "", 1000)->entries.size();
+      n += control_.mesh.blocks().List({tenant, ledger}, store, "", 1000)->entries.size();
     }
     return n;
   }
 
-  testing::Mesh mesh_{/*merges=*/0};
-  std::unique_ptr<mv1::MetadataService::Stub> metadata_stub_;
-  BoundedExecutor executor_{{.threads = 4, .max_queued = 256}};
-
-  std::unique_ptr<AdminAuth> auth_;
-  std::unique_ptr<TokenIssuer> issuer_;
-  std::unique_ptr<AuditLog> audit_;
-  std::unique_ptr<LedgerAdmin> ledgers_;
-  std::unique_ptr<LedgerExporter> exporter_;
-  Metrics control_metrics_;
-  std::unique_ptr<ControlServiceImpl> service_;
-  std::unique_ptr<GrpcServer> control_server_;
-  std::unique_ptr<v1::ControlService::Stub> stub_;
+  std::unique_ptr<TokenIssuer> issuer_ =
+      std::make_unique<TokenIssuer>(*TokenIssuer::Create(*GenerateP256PrivateKeyPem()));
+  ControlDeployment control_{{.admin_token = kAdminToken,
+                              .client_certificates = false,
+                              .issuer = issuer_.get(),
+                              .credentials = nullptr}};
 };
 
 // Every RPC, called with `ctx` and valid arguments; returns its status.
@@ -199,16 +170,16 @@ TEST_F(ControlServiceTest, EveryRpcRefusesCallsWithoutTheAdminCredential) {
     for (const auto& [name, metadata] : credentials) {
       grpc::ClientContext ctx;
       for (const auto& [k, v] : metadata) ctx.AddMetadata(k, v);
-      grpc::Status s = call(*stub_, &ctx);
+      grpc::Status s = call(*control_.stub, &ctx);
       EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << rpc << " with " << name;
     }
     auto ctx = Admin();
-    grpc::Status s = call(*stub_, ctx.get());
+    grpc::Status s = call(*control_.stub, ctx.get());
     EXPECT_NE(s.error_code(), grpc::StatusCode::UNAUTHENTICATED)
         << rpc << ": " << s.error_message();
   }
   // Nothing was changed or recorded by the refused calls (the admin calls made 3 records).
-  EXPECT_EQ(audit_->Read(1, 100).size(), 3u);
+  EXPECT_EQ(control_.audit->Read(1, 100).size(), 3u);
 }
 
 TEST_F(ControlServiceTest, ListsImplicitAndCreatedLedgersPaged) {
@@ -221,7 +192,7 @@ TEST_F(ControlServiceTest, ListsImplicitAndCreatedLedgersPaged) {
     q.set_tenant("t1");
     q.set_ledger("created-b");
     v1::CreateLedgerResponse r;
-    ASSERT_TRUE(stub_->CreateLedger(ctx.get(), q, &r).ok());
+    ASSERT_TRUE(control_.stub->CreateLedger(ctx.get(), q, &r).ok());
   }
   {
     auto ctx = Admin();
@@ -229,7 +200,8 @@ TEST_F(ControlServiceTest, ListsImplicitAndCreatedLedgersPaged) {
     q.set_tenant("t1");
     q.set_ledger("implicit-a");
     v1::CreateLedgerResponse r;
-    EXPECT_EQ(stub_->CreateLedger(ctx.get(), q, &r).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+    EXPECT_EQ(control_.stub->CreateLedger(ctx.get(), q, &r).error_code(),
+              grpc::StatusCode::ALREADY_EXISTS);
   }
   std::vector<std::string> seen;
   std::vector<uint64_t> versions;
@@ -242,7 +214,7 @@ TEST_F(ControlServiceTest, ListsImplicitAndCreatedLedgersPaged) {
     q.set_page_size(2);
     q.set_page_token(token);
     v1::ListLedgersResponse r;
-    ASSERT_TRUE(stub_->ListLedgers(ctx.get(), q, &r).ok());
+    ASSERT_TRUE(control_.stub->ListLedgers(ctx.get(), q, &r).ok());
     for (const auto& l : r.ledgers()) {
       seen.push_back(l.ledger());
       versions.push_back(l.version());
@@ -258,13 +230,13 @@ TEST_F(ControlServiceTest, ListsImplicitAndCreatedLedgersPaged) {
   v1::ListTenantsRequest q;
   q.set_page_size(1);
   v1::ListTenantsResponse r;
-  ASSERT_TRUE(stub_->ListTenants(ctx.get(), q, &r).ok());
+  ASSERT_TRUE(control_.stub->ListTenants(ctx.get(), q, &r).ok());
   ASSERT_EQ(r.tenants_size(), 1);
   EXPECT_EQ(r.tenants(0).id(), "t1");
   EXPECT_EQ(r.next_page_token(), "t1");
   auto ctx2 = Admin();
   q.set_page_token(r.next_page_token());
-  ASSERT_TRUE(stub_->ListTenants(ctx2.get(), q, &r).ok());
+  ASSERT_TRUE(control_.stub->ListTenants(ctx2.get(), q, &r).ok());
   ASSERT_EQ(r.tenants_size(), 1);
   EXPECT_EQ(r.tenants(0).id(), "t2");
   EXPECT_EQ(r.next_page_token(), "");
@@ -274,7 +246,7 @@ TEST_F(ControlServiceTest, ListsImplicitAndCreatedLedgersPaged) {
   g.set_tenant("t1");
   g.set_ledger("missing");
   v1::GetLedgerResponse gr;
-  EXPECT_EQ(stub_->GetLedger(ctx3.get(), g, &gr).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(control_.stub->GetLedger(ctx3.get(), g, &gr).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(ControlServiceTest, DeleteLedgerLeavesNothingInTheStoresAndEndsItsWatches) {
@@ -291,7 +263,7 @@ TEST_F(ControlServiceTest, DeleteLedgerLeavesNothingInTheStoresAndEndsItsWatches
   mv1::WatchRequest wr;
   wr.set_tenant("t1");
   wr.set_ledger("doomed");
-  auto watch = metadata_stub_->Watch(&watch_ctx, wr);
+  auto watch = control_.metadata_stub->Watch(&watch_ctx, wr);
   mv1::WatchEvent snapshot;
   ASSERT_TRUE(watch->Read(&snapshot));  // subscribed
 
@@ -300,7 +272,7 @@ TEST_F(ControlServiceTest, DeleteLedgerLeavesNothingInTheStoresAndEndsItsWatches
   q.set_tenant("t1");
   q.set_ledger("doomed");
   v1::DeleteLedgerResponse r;
-  ASSERT_TRUE(stub_->DeleteLedger(ctx.get(), q, &r).ok());
+  ASSERT_TRUE(control_.stub->DeleteLedger(ctx.get(), q, &r).ok());
   EXPECT_TRUE(r.existed());
   EXPECT_EQ(r.version(), 1u);
   EXPECT_EQ(r.blobs_deleted(), 4u);
@@ -317,11 +289,11 @@ TEST_F(ControlServiceTest, DeleteLedgerLeavesNothingInTheStoresAndEndsItsWatches
   EXPECT_EQ(Blobs("t1", "kept"), 1u);
 
   auto again = Admin();
-  ASSERT_TRUE(stub_->DeleteLedger(again.get(), q, &r).ok());
+  ASSERT_TRUE(control_.stub->DeleteLedger(again.get(), q, &r).ok());
   EXPECT_FALSE(r.existed());
   EXPECT_EQ(r.blobs_deleted(), 0u);
 
-  auto events = audit_->Read(1, 100);
+  auto events = control_.audit->Read(1, 100);
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].action(), "ledger.delete");
   EXPECT_EQ(events[0].actor(), "tester@host");
@@ -337,14 +309,14 @@ TEST_F(ControlServiceTest, DeleteLedgerLeavesNothingInTheStoresAndEndsItsWatches
   g.set_tenant("t1");
   g.set_ledger("doomed");
   v1::GetLedgerResponse gr;
-  ASSERT_TRUE(stub_->GetLedger(get.get(), g, &gr).ok());
+  ASSERT_TRUE(control_.stub->GetLedger(get.get(), g, &gr).ok());
   EXPECT_EQ(gr.ledger().version(), 1u);
 }
 
 TEST_F(ControlServiceTest, IssuedTokensVerifyWithThePublishedKeyAndCarryTheGrant) {
   auto keys_ctx = Admin();
   v1::GetIssuerKeysResponse keys;
-  ASSERT_TRUE(stub_->GetIssuerKeys(keys_ctx.get(), v1::GetIssuerKeysRequest(), &keys).ok());
+  ASSERT_TRUE(control_.stub->GetIssuerKeys(keys_ctx.get(), v1::GetIssuerKeysRequest(), &keys).ok());
 
   auto ctx = Admin();
   v1::IssueTokenRequest q;
@@ -355,7 +327,7 @@ TEST_F(ControlServiceTest, IssuedTokensVerifyWithThePublishedKeyAndCarryTheGrant
   l->set_right("read");
   q.set_valid_seconds(600);
   v1::IssueTokenResponse r;
-  ASSERT_TRUE(stub_->IssueToken(ctx.get(), q, &r).ok());
+  ASSERT_TRUE(control_.stub->IssueToken(ctx.get(), q, &r).ok());
   EXPECT_EQ(r.kid(), issuer_->kid());
 
   for (const std::string& key : {keys.current_public_pem(), keys.jwks()}) {
@@ -364,8 +336,8 @@ TEST_F(ControlServiceTest, IssuedTokensVerifyWithThePublishedKeyAndCarryTheGrant
     auto claims = verifier->Verify(r.token(), absl::Now());
     ASSERT_TRUE(claims.ok()) << claims.status();
     EXPECT_EQ(claims->user_id, "alice");
-    EXPECT_TRUE(claims->AllowsLedger("t1", "l1"));
-    EXPECT_FALSE(claims->AllowsLedger("t1", "l2"));
+    EXPECT_TRUE(claims->AllowsLedger({"t1", "l1"}));
+    EXPECT_FALSE(claims->AllowsLedger({"t1", "l2"}));
     EXPECT_FALSE(claims->CanWrite("l1"));
     EXPECT_EQ(claims->selected_tenant, "t1");
     EXPECT_EQ(claims->selected_ledger, "l1");
@@ -376,18 +348,19 @@ TEST_F(ControlServiceTest, IssuedTokensVerifyWithThePublishedKeyAndCarryTheGrant
     EXPECT_EQ(verifier->Verify(r.token(), absl::Now() + absl::Minutes(12)).status().code(),
               absl::StatusCode::kUnauthenticated);
   }
-  auto events = audit_->Read(1, 100);
+  auto events = control_.audit->Read(1, 100);
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].action(), "token.issue");
   EXPECT_THAT(events[0].detail(), ::testing::Not(HasSubstr(r.token().substr(0, 20))));
 
   auto bad = Admin();
   q.mutable_ledgers(0)->set_right("admin");
-  EXPECT_EQ(stub_->IssueToken(bad.get(), q, &r).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(control_.stub->IssueToken(bad.get(), q, &r).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
   auto too_long = Admin();
   q.mutable_ledgers(0)->set_right("write");
   q.set_valid_seconds(100 * 24 * 3600);
-  EXPECT_EQ(stub_->IssueToken(too_long.get(), q, &r).error_code(),
+  EXPECT_EQ(control_.stub->IssueToken(too_long.get(), q, &r).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 

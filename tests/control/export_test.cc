@@ -15,6 +15,7 @@
 #include "kiln/control/v1/control.grpc.pb.h"
 #include "services/control/bundle.h"
 #include "services/control/control_service.h"
+#include "tests/control/control_deployment.h"
 #include "tests/integration/mesh.h"
 #include "tests/support/test_support.h"
 
@@ -23,46 +24,12 @@ namespace {
 
 namespace mv1 = ::kiln::metadata::v1;
 
-constexpr char kAdminToken[] = "test-admin-token-0123456789";
 const std::string kCarKey = CidForSha256(kCodecFireproofCar, "car plaintext").ToString();
 const std::string kFileKey = CidForSha256(kCodecRaw, "file plaintext").ToString();
 const std::string kSealingKey(32, 's');
 
 // One deployment: in-process metadata and block-store (memory) and a kiln-control over them.
-struct Deployment {
-  Deployment() {
-    auto metadata = [&] {
-      return ShardedChannels(testing::LoopbackChannel(mesh.metadata_target()));
-    };
-    auto blocks = [&] {
-      return ShardedChannels(testing::LoopbackChannel(mesh.blockstore_target()));
-    };
-    metadata_stub = mv1::MetadataService::NewStub(testing::LoopbackChannel(mesh.metadata_target()));
-    auth = std::make_unique<AdminAuth>(*AdminAuth::Create(kAdminToken));
-    audit = *AuditLog::Open("");
-    ledgers = std::make_unique<LedgerAdmin>(metadata(), blocks(), absl::Seconds(10));
-    exporter = std::make_unique<LedgerExporter>(metadata(), blocks(), absl::Seconds(10));
-    service = std::make_unique<ControlServiceImpl>(ControlServiceOptions{}, *auth, *ledgers,
-                                                   *exporter, *audit, nullptr, "", RealClock::Get(),
-                                                   executor, metrics.registry());
-    server = *GrpcServer::Start(ServerOptions{}, {service.get()}, metrics);
-    stub = v1::ControlService::NewStub(
-        testing::LoopbackChannel("127.0.0.1:" + std::to_string(server->port())));
-  }
-  ~Deployment() { server->Shutdown(); }
-
-  testing::Mesh mesh{/*merges=*/0};
-  std::unique_ptr<mv1::MetadataService::Stub> metadata_stub;
-  BoundedExecutor executor{{.threads = 4, .max_queued = 256}};
-  std::unique_ptr<AdminAuth> auth;
-  std::unique_ptr<AuditLog> audit;
-  std::unique_ptr<LedgerAdmin> ledgers;
-  std::unique_ptr<LedgerExporter> exporter;
-  Metrics metrics;
-  std::unique_ptr<ControlServiceImpl> service;
-  std::unique_ptr<GrpcServer> server;
-  std::unique_ptr<v1::ControlService::Stub> stub;
-};
+using Deployment = ControlDeployment;
 
 class ExportLedgerTest : public ::testing::Test {
  protected:
@@ -87,7 +54,7 @@ class ExportLedgerTest : public ::testing::Test {
 
   void PutBlob(const std::string& ledger, blockstore::Store store, const std::string& key,
                const std::string& data) {
-    ASSERT_TRUE(from_.mesh.blocks().Put({"t1", ledger, store, key}, data, Sha256(data)).ok());
+    ASSERT_TRUE(from_.mesh.blocks().Put({{"t1", ledger}, store, key}, data, Sha256(data)).ok());
   }
 
   // Calls ExportLedger; returns its status and sets `file` to the concatenated stream.
@@ -196,13 +163,13 @@ TEST_F(ExportLedgerTest, ALedgerWhoseBlobsExceedTheLimitIsRefusedBeforeAnyIsRead
   LedgerExporter small(channels(from_.mesh.metadata_target()),
                        channels(from_.mesh.blockstore_target()), absl::Seconds(10),
                        /*max_blob_bytes=*/1000);
-  absl::StatusOr<LedgerBundle> refused = small.Collect("t1", "l1");
+  absl::StatusOr<LedgerBundle> refused = small.Collect({"t1", "l1"});
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("2 blobs total 1100 bytes"));
   LedgerExporter enough(channels(from_.mesh.metadata_target()),
                         channels(from_.mesh.blockstore_target()), absl::Seconds(10),
                         /*max_blob_bytes=*/1100);
-  absl::StatusOr<LedgerBundle> bundle = enough.Collect("t1", "l1");
+  absl::StatusOr<LedgerBundle> bundle = enough.Collect({"t1", "l1"});
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   EXPECT_EQ(bundle->blobs.size(), 2u);
 }
@@ -228,7 +195,7 @@ TEST_F(ExportLedgerTest, ImportIntoAnotherDeploymentGivesTheSameLedger) {
   EXPECT_EQ(got_log.SerializeAsString(), want_log.SerializeAsString());  // chain kept as is
   for (auto [store, key, bytes] : {std::tuple{blockstore::Store::kCar, kCarKey, "car bytes"},
                                    std::tuple{blockstore::Store::kFile, kFileKey, "file bytes"}}) {
-    auto blob = to_.mesh.blocks().Get({"t1", "l1", store, key});
+    auto blob = to_.mesh.blocks().Get({{"t1", "l1"}, store, key});
     ASSERT_TRUE(blob.ok()) << blob.status();
     EXPECT_EQ((*blob)->data(), bytes);
   }

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/clock.h"
@@ -18,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "kiln/control/v1/control.grpc.pb.h"
 #include "services/control/control_service.h"
+#include "tests/control/control_deployment.h"
 #include "tests/integration/mesh.h"
 #include "tests/support/test_support.h"
 
@@ -29,8 +31,6 @@ namespace kiln::control {
 namespace {
 
 using ::testing::HasSubstr;
-
-constexpr char kAdminToken[] = "test-admin-token-0123456789";
 
 class ControlTlsTest : public ::testing::Test {
  protected:
@@ -55,29 +55,14 @@ class ControlTlsTest : public ::testing::Test {
   // Starts kiln-control's service over TLS: with `client_ca`, mutual TLS where a verified client
   // certificate is the credential (no token); without, the bearer token.
   void Start(bool client_ca) {
-    auth_ = std::make_unique<AdminAuth>(
-        *AdminAuth::Create(client_ca ? "" : kAdminToken, {.client_certificates = client_ca}));
-    audit_ = *AuditLog::Open("");
-    ledgers_ = std::make_unique<LedgerAdmin>(
-        ShardedChannels(testing::LoopbackChannel(mesh_.metadata_target())),
-        ShardedChannels(testing::LoopbackChannel(mesh_.blockstore_target())), absl::Seconds(10));
-    exporter_ = std::make_unique<LedgerExporter>(
-        ShardedChannels(testing::LoopbackChannel(mesh_.metadata_target())),
-        ShardedChannels(testing::LoopbackChannel(mesh_.blockstore_target())), absl::Seconds(10));
-    service_ = std::make_unique<ControlServiceImpl>(
-        ControlServiceOptions{}, *auth_, *ledgers_, *exporter_, *audit_, nullptr, "",
-        RealClock::Get(), executor_, metrics_.registry());
-    ServerOptions options;
     auto credentials = TlsServerCredentials({.cert_chain = Pem("server.pem"),
                                              .private_key = Pem("server.key"),
                                              .client_ca = client_ca ? Pem("ca.pem") : ""});
     ASSERT_TRUE(credentials.ok()) << credentials.status();
-    options.credentials = *credentials;
-    server_ = *GrpcServer::Start(options, {service_.get()}, metrics_);
-  }
-
-  void TearDown() override {
-    if (server_ != nullptr) server_->Shutdown();
+    control_.emplace(ControlDeploymentOptions{.admin_token = client_ca ? "" : kAdminToken,
+                                              .client_certificates = client_ca,
+                                              .issuer = nullptr,
+                                              .credentials = *credentials});
   }
 
   // ListTenants over a channel with `credentials`, carrying the admin token when `token`.
@@ -85,8 +70,8 @@ class ControlTlsTest : public ::testing::Test {
                            bool token = false) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
-    auto stub = v1::ControlService::NewStub(grpc::CreateCustomChannel(
-        "127.0.0.1:" + std::to_string(server_->port()), credentials, args));
+    auto stub = v1::ControlService::NewStub(
+        grpc::CreateCustomChannel(control_->target(), credentials, args));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     if (token) ctx.AddMetadata("authorization", std::string("Bearer ") + kAdminToken);
@@ -105,15 +90,7 @@ class ControlTlsTest : public ::testing::Test {
   }
 
   static testing::TempDir* pki_;
-  testing::Mesh mesh_{/*merges=*/0};
-  BoundedExecutor executor_{{.threads = 2, .max_queued = 64}};
-  std::unique_ptr<AdminAuth> auth_;
-  std::unique_ptr<AuditLog> audit_;
-  std::unique_ptr<LedgerAdmin> ledgers_;
-  std::unique_ptr<LedgerExporter> exporter_;
-  Metrics metrics_;
-  std::unique_ptr<ControlServiceImpl> service_;
-  std::unique_ptr<GrpcServer> server_;
+  std::optional<ControlDeployment> control_;
 };
 
 testing::TempDir* ControlTlsTest::pki_ = nullptr;

@@ -17,7 +17,9 @@ using ::testing::HasSubstr;
 const std::string kBase = "http://edge.test";
 
 using Key = std::tuple<std::string, std::string, std::string, std::string>;
-Key KeyOf(const BlobAddress& b) { return {b.tenant, b.ledger, b.store, b.key}; }
+Key KeyOf(const BlobAddress& b) {
+  return {b.ledger.tenant(), b.ledger.ledger(), std::string(StoreKindName(b.store)), b.key};
+}
 
 // An in-memory block-store that keeps the first bytes written under a key, as the real one does
 // (ALREADY_EXISTS for a different second upload), and can be told to fail.
@@ -126,7 +128,7 @@ class BlobEndpointTest : public ::testing::Test {
 };
 
 TEST_F(BlobEndpointTest, OpenAcceptsEachSignedMethodAndNamesTheBlob) {
-  BlobAddress blob{"t", "l", "car", "bafyk"};
+  BlobAddress blob{{"t", "l"}, StoreKind::kCar, "bafyk"};
   EXPECT_EQ(Open("PUT", blob).method, BlobEndpoint::Method::kPut);
   EXPECT_EQ(Open("GET", blob).method, BlobEndpoint::Method::kGet);
   EXPECT_EQ(Open("DELETE", blob).method, BlobEndpoint::Method::kDelete);
@@ -137,14 +139,14 @@ TEST_F(BlobEndpointTest, OpenAcceptsEachSignedMethodAndNamesTheBlob) {
 }
 
 TEST_F(BlobEndpointTest, OtherMethodIs405) {
-  auto opened = endpoint_.Open("POST", Target("PUT", {"t", "l", "car", "k"}));
+  auto opened = endpoint_.Open("POST", Target("PUT", {{"t", "l"}, StoreKind::kCar, "k"}));
   ASSERT_TRUE(std::holds_alternative<HttpReply>(opened));
   EXPECT_EQ(std::get<HttpReply>(opened).status, 405);
   EXPECT_EQ(std::get<HttpReply>(opened).body, "blob URLs take PUT, GET, HEAD, DELETE");
 }
 
 TEST_F(BlobEndpointTest, WrongMethodExpiredOrUnsignedIs403AndNotABlobUrlIs400) {
-  BlobAddress blob{"t", "l", "car", "k"};
+  BlobAddress blob{{"t", "l"}, StoreKind::kCar, "k"};
   std::string put = Target("PUT", blob);
   auto status_of = [&](const std::string& method, const std::string& target) {
     auto opened = endpoint_.Open(method, target);
@@ -161,7 +163,7 @@ TEST_F(BlobEndpointTest, WrongMethodExpiredOrUnsignedIs403AndNotABlobUrlIs400) {
 }
 
 TEST_F(BlobEndpointTest, UploadWithoutLengthIs411AndOverTheLimitIs413) {
-  BlobAddress blob{"t", "l", "car", "k"};
+  BlobAddress blob{{"t", "l"}, StoreKind::kCar, "k"};
   auto no_length = endpoint_.BeginUpload(blob, std::nullopt);
   ASSERT_TRUE(std::holds_alternative<HttpReply>(no_length));
   EXPECT_EQ(std::get<HttpReply>(no_length).status, 411);
@@ -184,7 +186,7 @@ TEST_F(BlobEndpointTest, SecondUploadWithOtherBytesKeepsTheFirstCarOrFileAndIs40
   for (const Case& c :
        {Case{"car", 200, ""}, Case{"file", 200, ""}, Case{"meta", 409, "the key holds other bytes"},
         Case{"wal", 409, "the key holds other bytes"}}) {
-    BlobAddress blob{"t", "l", c.store, "bafysame"};
+    BlobAddress blob{{"t", "l"}, *StoreKindFromName(c.store), "bafysame"};
     EXPECT_EQ(Put(blob, "ciphertext one").status, 200) << c.store;
     HttpReply again = Put(blob, "ciphertext two");
     EXPECT_EQ(again.status, c.status) << c.store;
@@ -195,15 +197,15 @@ TEST_F(BlobEndpointTest, SecondUploadWithOtherBytesKeepsTheFirstCarOrFileAndIs40
 
 TEST_F(BlobEndpointTest, UploadFailureMapsTheBlockStoresVerdict) {
   blobs_.fail = absl::UnavailableError("block-store is down");
-  HttpReply r = Put({"t", "l", "car", "k"}, "x");
+  HttpReply r = Put({{"t", "l"}, StoreKind::kCar, "k"}, "x");
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(r.body, "block-store is down");
   blobs_.fail = absl::InvalidArgumentError("bytes do not match the CID");
-  EXPECT_EQ(Put({"t", "l", "car", "k"}, "x").status, 400);
+  EXPECT_EQ(Put({{"t", "l"}, StoreKind::kCar, "k"}, "x").status, 400);
 }
 
 TEST_F(BlobEndpointTest, HeadGivesTheSizeOr404WithAnEmptyBody) {
-  BlobAddress blob{"t", "l", "file", "k"};
+  BlobAddress blob{{"t", "l"}, StoreKind::kFile, "k"};
   auto missing = Head(blob);
   ASSERT_TRUE(std::holds_alternative<HttpReply>(missing));
   EXPECT_EQ(std::get<HttpReply>(missing).status, 404);
@@ -220,7 +222,7 @@ TEST_F(BlobEndpointTest, HeadGivesTheSizeOr404WithAnEmptyBody) {
 }
 
 TEST_F(BlobEndpointTest, DeleteIs200ThenNotFound404) {
-  BlobAddress blob{"t", "l", "wal", "k"};
+  BlobAddress blob{{"t", "l"}, StoreKind::kWal, "k"};
   ASSERT_EQ(Put(blob, "w").status, 200);
   HttpReply first{0, ""}, second{0, ""};
   endpoint_.Delete(blob, [&](HttpReply r) { first = r; });
@@ -231,7 +233,7 @@ TEST_F(BlobEndpointTest, DeleteIs200ThenNotFound404) {
 }
 
 TEST_F(BlobEndpointTest, DownloadStreamsWhatWasStored) {
-  BlobAddress blob{"t", "l", "car", "k"};
+  BlobAddress blob{{"t", "l"}, StoreKind::kCar, "k"};
   ASSERT_EQ(Put(blob, "car bytes").status, 200);
   auto download = endpoint_.BeginDownload(blob);
   absl::StatusOr<std::optional<BlobDownload::Chunk>> first = absl::UnknownError("not answered");

@@ -22,7 +22,8 @@ TEST(DirectBlobUrlsTest, PresignedUrlsNameTheBlockStoresObject) {
   auto urls = DirectBlobUrls::FromBackendUrl(
       "s3://kiln/blobs?endpoint=http://127.0.0.1:9000&region=eu-west-1");
   ASSERT_TRUE(urls.ok()) << urls.status();
-  std::string url = (*urls)->Sign("PUT", {"t/1", "l1", "car", "bafykey"}, absl::Hours(1));
+  std::string url =
+      (*urls)->Sign("PUT", {{"t/1", "l1"}, StoreKind::kCar, "bafykey"}, absl::Hours(1));
   EXPECT_THAT(url, StartsWith("http://127.0.0.1:9000/kiln/blobs/t%252F1/l1/car/bafykey?"));
   EXPECT_THAT(url, HasSubstr("X-Amz-Credential=S3RVER%2F"));
   EXPECT_THAT(url, HasSubstr("%2Feu-west-1%2Fs3%2Faws4_request"));
@@ -48,7 +49,7 @@ TEST(DirectBlobUrlsTest, ClientBytesGoStraightToTheStoreAndTheBlockStoreSeesThem
 
   std::string car = "encrypted car bytes";
   std::string cid = CidForSha256(kCodecFireproofCar, car).ToString();
-  BlobAddress blob{"t1", "l1", "car", cid};
+  BlobAddress blob{{"t1", "l1"}, StoreKind::kCar, cid};
   HttpClient http({});
   HttpRequest put;
   put.method = "PUT";
@@ -59,7 +60,7 @@ TEST(DirectBlobUrlsTest, ClientBytesGoStraightToTheStoreAndTheBlockStoreSeesThem
   EXPECT_EQ(put_response->status, 200);
 
   // What merge asks before accepting an entry that names the CAR.
-  auto stats = (*blockstore)->BatchStat("t1", "l1", blockstore::Store::kCar, {cid});
+  auto stats = (*blockstore)->BatchStat({"t1", "l1"}, blockstore::Store::kCar, {cid});
   ASSERT_TRUE(stats.ok()) << stats.status();
   ASSERT_TRUE((*stats)[0].has_value());
   EXPECT_EQ((*stats)[0]->size, car.size());
@@ -78,7 +79,7 @@ TEST(DirectBlobUrlsTest, ClientBytesGoStraightToTheStoreAndTheBlockStoreSeesThem
   auto deleted = http.Send(del);
   ASSERT_TRUE(deleted.ok()) << deleted.status();
   EXPECT_EQ(deleted->status, 204);
-  stats = (*blockstore)->BatchStat("t1", "l1", blockstore::Store::kCar, {cid});
+  stats = (*blockstore)->BatchStat({"t1", "l1"}, blockstore::Store::kCar, {cid});
   ASSERT_TRUE(stats.ok());
   EXPECT_FALSE((*stats)[0].has_value());
 }

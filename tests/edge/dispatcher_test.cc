@@ -325,14 +325,14 @@ TEST(CheckAccessTest, ClaimsLimitLedgersAndReadRightsForbidWrites) {
   p.claims.user_id = "u";
   p.claims.tenants = {"t1"};
   p.claims.ledgers = {{"l1", "write", "admin"}, {"l2", "read", "member"}};
-  EXPECT_TRUE(CheckAccess(p, "t1", "l1", true).ok());
-  EXPECT_TRUE(CheckAccess(p, "t1", "l2", false).ok());
-  EXPECT_EQ(CheckAccess(p, "t1", "l2", true).code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(CheckAccess(p, "t1", "l3", false).code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(CheckAccess(p, "t2", "l1", false).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(CheckAccess(p, {"t1", "l1"}, true).ok());
+  EXPECT_TRUE(CheckAccess(p, {"t1", "l2"}, false).ok());
+  EXPECT_EQ(CheckAccess(p, {"t1", "l2"}, true).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckAccess(p, {"t1", "l3"}, false).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckAccess(p, {"t2", "l1"}, false).code(), absl::StatusCode::kPermissionDenied);
   Principal dev;
   dev.unrestricted = true;
-  EXPECT_TRUE(CheckAccess(dev, "any", "thing", true).ok());
+  EXPECT_TRUE(CheckAccess(dev, {"any", "thing"}, true).ok());
 }
 
 }  // namespace

@@ -16,8 +16,8 @@ class FakeLedgerWatcher : public LedgerWatcher {
  public:
   class Watch : public LedgerWatch {
    public:
-    Watch(std::string tenant, std::string ledger, Handlers handlers)
-        : tenant(std::move(tenant)), ledger(std::move(ledger)), handlers_(std::move(handlers)) {}
+    Watch(const LedgerRef& ref, Handlers handlers)
+        : tenant(ref.tenant()), ledger(ref.ledger()), handlers_(std::move(handlers)) {}
     const std::string tenant;
     const std::string ledger;
 
@@ -54,9 +54,8 @@ class FakeLedgerWatcher : public LedgerWatcher {
     Handlers handlers_ ABSL_GUARDED_BY(mu_);
   };
 
-  std::shared_ptr<LedgerWatch> Watch(const std::string& tenant, const std::string& ledger,
-                                     Handlers handlers) override {
-    auto watch = std::make_shared<class Watch>(tenant, ledger, std::move(handlers));
+  std::shared_ptr<LedgerWatch> Watch(const LedgerRef& ledger, Handlers handlers) override {
+    auto watch = std::make_shared<class Watch>(ledger, std::move(handlers));
     absl::MutexLock lock(&mu_);
     watches_.push_back(watch);
     return watch;

@@ -112,7 +112,7 @@ TEST_F(HttpServerTest, ProtocolMessageAndBlobRefusal) {
 
   HttpResponse blob = Send("GET", "/blob/t/l/car/k?exp=1&sig=00");
   EXPECT_EQ(blob.status, 403);
-  BlobAddress address{"t", "l", "car", "k"};
+  BlobAddress address{{"t", "l"}, StoreKind::kCar, "k"};
   std::string url = signer_.Sign("DELETE", address, clock_.Now() + absl::Minutes(1));
   HttpResponse deleted = Send("DELETE", url.substr(std::string("http://127.0.0.1").size()));
   EXPECT_EQ(deleted.status, 404);

@@ -130,7 +130,7 @@ class LedgerWatcherTest : public ::testing::Test {
       end_status_ = s;
       ended_.Notify();
     };
-    return watcher_->Watch("t", "l", std::move(handlers));
+    return watcher_->Watch({"t", "l"}, std::move(handlers));
   }
 
   std::vector<uint64_t> versions() {

@@ -22,14 +22,14 @@ std::string TargetOf(const std::string& url, const std::string& base) {
 
 TEST(UrlSignerTest, SignedUrlVerifiesForItsMethodAndAddress) {
   UrlSigner signer(std::string(32, 'k'), "http://127.0.0.1:8787/");
-  BlobAddress blob{"t 1", "l/1", "car", "baembeikey"};
+  BlobAddress blob{{"t 1", "l/1"}, StoreKind::kCar, "baembeikey"};
   std::string url = signer.Sign("PUT", blob, kNow + absl::Hours(1));
   EXPECT_THAT(url, StartsWith("http://127.0.0.1:8787/blob/t%201/l%2F1/car/baembeikey?exp="));
   auto ok = signer.Verify("PUT", TargetOf(url, "http://127.0.0.1:8787"), kNow);
   ASSERT_TRUE(ok.ok()) << ok.status();
-  EXPECT_EQ(ok->tenant, "t 1");
-  EXPECT_EQ(ok->ledger, "l/1");
-  EXPECT_EQ(ok->store, "car");
+  EXPECT_EQ(ok->ledger.tenant(), "t 1");
+  EXPECT_EQ(ok->ledger.ledger(), "l/1");
+  EXPECT_EQ(StoreKindName(ok->store), "car");
   EXPECT_EQ(ok->key, "baembeikey");
 }
 
@@ -40,7 +40,7 @@ TEST(UrlSignerTest, PreviousSecretsStillVerifyDuringRotation) {
   UrlSigner old_edge(std::string(32, 'o'), base);
   UrlSigner rotated(std::string(32, 'n'), base, {std::string(32, 'o')});
   UrlSigner new_only(std::string(32, 'n'), base);
-  BlobAddress blob{"t", "l", "car", "k"};
+  BlobAddress blob{{"t", "l"}, StoreKind::kCar, "k"};
   std::string old_url = TargetOf(old_edge.Sign("GET", blob, kNow + absl::Hours(1)), base);
   EXPECT_TRUE(rotated.Verify("GET", old_url, kNow).ok());
   EXPECT_EQ(new_only.Verify("GET", old_url, kNow).status().code(),
@@ -58,8 +58,8 @@ TEST(UrlSignerTest, PreviousSecretsStillVerifyDuringRotation) {
 
 TEST(UrlSignerTest, GetSignatureAlsoAllowsHeadButNotPutOrDelete) {
   UrlSigner signer(std::string(32, 'k'), "http://h");
-  std::string target =
-      TargetOf(signer.Sign("GET", {"t", "l", "file", "k"}, kNow + absl::Minutes(1)), "http://h");
+  std::string target = TargetOf(
+      signer.Sign("GET", {{"t", "l"}, StoreKind::kFile, "k"}, kNow + absl::Minutes(1)), "http://h");
   EXPECT_TRUE(signer.Verify("GET", target, kNow).ok());
   EXPECT_TRUE(signer.Verify("HEAD", target, kNow).ok());
   EXPECT_EQ(signer.Verify("PUT", target, kNow).status().code(),
@@ -71,7 +71,8 @@ TEST(UrlSignerTest, GetSignatureAlsoAllowsHeadButNotPutOrDelete) {
 TEST(UrlSignerTest, TamperedAddressOrExpiryIsPermissionDenied) {
   UrlSigner signer(std::string(32, 'k'), "http://h");
   std::string target =
-      TargetOf(signer.Sign("GET", {"t", "l", "car", "key1"}, kNow + absl::Minutes(1)), "http://h");
+      TargetOf(signer.Sign("GET", {{"t", "l"}, StoreKind::kCar, "key1"}, kNow + absl::Minutes(1)),
+               "http://h");
   std::string other_key = target;
   other_key.replace(other_key.find("key1"), 4, "key2");
   EXPECT_EQ(signer.Verify("GET", other_key, kNow).status().code(),
@@ -86,8 +87,8 @@ TEST(UrlSignerTest, TamperedAddressOrExpiryIsPermissionDenied) {
 
 TEST(UrlSignerTest, ExpiredUrlIsPermissionDenied) {
   UrlSigner signer(std::string(32, 'k'), "http://h");
-  std::string target =
-      TargetOf(signer.Sign("GET", {"t", "l", "car", "k"}, kNow + absl::Seconds(10)), "http://h");
+  std::string target = TargetOf(
+      signer.Sign("GET", {{"t", "l"}, StoreKind::kCar, "k"}, kNow + absl::Seconds(10)), "http://h");
   auto s = signer.Verify("GET", target, kNow + absl::Seconds(11));
   EXPECT_EQ(s.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(s.status().message()), HasSubstr("expired"));
@@ -105,7 +106,7 @@ TEST(UrlSignerTest, UnsignedOrMalformedTargetsAreRejected) {
 
 TEST(UrlSignerTest, PublicBaseWithPathPrefixStillVerifies) {
   UrlSigner signer(std::string(32, 'k'), "https://kiln.example.com/sync");
-  std::string url = signer.Sign("GET", {"t", "l", "car", "k"}, kNow + absl::Minutes(1));
+  std::string url = signer.Sign("GET", {{"t", "l"}, StoreKind::kCar, "k"}, kNow + absl::Minutes(1));
   // Behind a proxy that keeps the prefix, the edge sees /sync/blob/...
   EXPECT_TRUE(signer.Verify("GET", TargetOf(url, "https://kiln.example.com"), kNow).ok());
 }

@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   absl::StatusOr<kiln::control::LedgerBundle> again =
-      kiln::control::ReadBundle(kiln::control::WriteBundle(*bundle, *sealer), sealer);
+      kiln::control::ReadBundle(*kiln::control::WriteBundle(*bundle, *sealer), sealer);
   FUZZ_CHECK(again.ok());
   FUZZ_CHECK(again->log_records == bundle->log_records && again->keys == bundle->keys &&
              again->blobs.size() == bundle->blobs.size() && again->tenant == bundle->tenant);

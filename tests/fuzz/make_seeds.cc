@@ -105,8 +105,9 @@ void SignedUrlSeeds(Writer& w) {
   // 1700000000.
   const edge::UrlSigner signer(std::string(32, 'k'), "http://127.0.0.1:8787/kiln");
   const absl::Time expires = absl::FromUnixSeconds(1700000000) + absl::Hours(1);
-  const edge::BlobAddress car{"t1", "l1", "car", Car(8).ToString()};
-  const edge::BlobAddress file{"tenant-a", "my-ledger", "file", "z3WRJ5dPTqoVSGBYLnnjkS6v"};
+  const edge::BlobAddress car{{"t1", "l1"}, StoreKind::kCar, Car(8).ToString()};
+  const edge::BlobAddress file{
+      {"tenant-a", "my-ledger"}, StoreKind::kFile, "z3WRJ5dPTqoVSGBYLnnjkS6v"};
   const std::string prefix = "http://127.0.0.1:8787";
   // Selector: method PUT 0, GET 1, DELETE 2, HEAD 3; +4 for sign-and-verify.
   w.Write("signed_url", "put-car", signer.Sign("PUT", car, expires).substr(prefix.size()), 0);
@@ -143,7 +144,7 @@ void BundleSeeds(Writer& w) {
   control::LedgerBundle empty;
   empty.tenant = "t1";
   empty.ledger = "l1";
-  w.Write("bundle", "empty", control::WriteBundle(empty, sealer));
+  w.Write("bundle", "empty", *control::WriteBundle(empty, sealer));
   control::LedgerBundle full = empty;
   full.version = 2;
   full.heads = {"bafyhead"};
@@ -159,7 +160,7 @@ void BundleSeeds(Writer& w) {
     prev = DigestBytes(Sha256(full.log_records.back()));
   }
   full.log_head_sha256 = prev;
-  w.Write("bundle", "ledger", control::WriteBundle(full, sealer));
+  w.Write("bundle", "ledger", *control::WriteBundle(full, sealer));
 }
 
 }  // namespace

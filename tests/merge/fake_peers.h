@@ -49,7 +49,7 @@ class FakeBlockStore : public BlockStoreClient, public HeldCalls {
   absl::Status fail = absl::OkStatus();
   int calls = 0;
 
-  void HasCars(const std::string&, const std::string&, std::vector<std::string> keys,
+  void HasCars(const LedgerRef&, std::vector<std::string> keys,
                Callback<std::vector<bool>> done) override {
     ++calls;
     Answer([this, keys = std::move(keys), done = std::move(done)]() mutable {

@@ -32,7 +32,7 @@ class MergeTest : public ::testing::Test {
     std::string bytes = "car bytes of " + seed;
     Cid cid = CidForSha256(kCodecFireproofCar, bytes);
     auto r = mesh_.blocks().Put(
-        blockstore::BlobKey{"t1", ledger_, blockstore::Store::kCar, cid.ToString()}, bytes,
+        blockstore::BlobKey{{"t1", ledger_}, blockstore::Store::kCar, cid.ToString()}, bytes,
         Sha256(bytes));
     EXPECT_TRUE(r.ok()) << r.status();
     return cid;
@@ -213,7 +213,7 @@ TEST(MergePropertyTest, RandomDagsInRandomOrdersThroughTwoMergesConverge) {
       std::string car_bytes = "car " + ledger + " " + std::to_string(i);
       Cid car = CidForSha256(kCodecFireproofCar, car_bytes);
       ASSERT_TRUE(mesh.blocks()
-                      .Put({"t1", ledger, blockstore::Store::kCar, car.ToString()}, car_bytes,
+                      .Put({{"t1", ledger}, blockstore::Store::kCar, car.ToString()}, car_bytes,
                            Sha256(car_bytes))
                       .ok());
       nodes.push_back(EncodeMetaEntry({car}, parents));

@@ -194,7 +194,7 @@ TEST_P(LedgerStoreTest, NewReadersGetTheNewestEntriesNewestFirstBesideTheHeads) 
   ASSERT_TRUE(store_->Commit(Commit(6, {}, {"f1", "f2"}, {"zOnlyAKey"})).ok());
   EXPECT_THAT(Served(), ElementsAre("f1", "f2", "e5"));
   // The watch snapshot starts from the same entries.
-  auto snapshot = store_->Snapshot("t1", "l1");
+  auto snapshot = store_->Snapshot({"t1", "l1"});
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
   ASSERT_EQ(snapshot->entries_size(), 3);
   EXPECT_EQ(snapshot->entries(0).cid(), "f1");
@@ -319,7 +319,7 @@ TEST_P(LedgerStoreTest, LogChainVerifiesAndNamesTheFirstAlteredRecord) {
     heads = {cid};
     clock_.Advance(absl::Seconds(1));
   }
-  auto log = store_->ReadLog("t1", "l1", 1, 100);
+  auto log = store_->ReadLog({"t1", "l1"}, 1, 100);
   ASSERT_TRUE(log.ok());
   ASSERT_EQ(log->records_size(), 5);
   EXPECT_EQ(log->records(4).unix_micros() - log->records(0).unix_micros(), 4000000);
@@ -341,7 +341,7 @@ TEST_P(LedgerStoreTest, LogChainVerifiesAndNamesTheFirstAlteredRecord) {
   ASSERT_NE(pos, std::string::npos);
   altered[pos + 1] = '9';
   ASSERT_TRUE(kv_->Write({{(*rows)[2].first, altered}}).ok());
-  auto tampered = store_->ReadLog("t1", "l1", 1, 100);
+  auto tampered = store_->ReadLog({"t1", "l1"}, 1, 100);
   ASSERT_TRUE(tampered.ok());
   absl::Status s = VerifyHashChain(links(*tampered), "", tampered->head_sha256());
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
@@ -352,7 +352,7 @@ TEST_P(LedgerStoreTest, EventsAfterReplaysEveryLaterCommitWithKeys) {
   ASSERT_TRUE(store_->Commit(Commit(0, {Entry("a")}, {"a"}, {"zK1"})).ok());
   ASSERT_TRUE(store_->Commit(Commit(1, {Entry("b", {"a"})}, {"b"}, {"zK2"})).ok());
   ASSERT_TRUE(store_->Commit(Commit(2, {Entry("c", {"b"})}, {"c"})).ok());
-  auto events = store_->EventsAfter("t1", "l1", 1, 100);
+  auto events = store_->EventsAfter({"t1", "l1"}, 1, 100);
   ASSERT_TRUE(events.ok()) << events.status();
   ASSERT_EQ(events->size(), 2u);
   EXPECT_EQ((*events)[0].version(), 2u);
@@ -360,7 +360,7 @@ TEST_P(LedgerStoreTest, EventsAfterReplaysEveryLaterCommitWithKeys) {
   EXPECT_EQ((*events)[0].entries(0).cid(), "b");
   EXPECT_THAT((*events)[0].keys(), ElementsAre("zK2"));
   EXPECT_EQ((*events)[1].version(), 3u);
-  auto snapshot = store_->Snapshot("t1", "l1");
+  auto snapshot = store_->Snapshot({"t1", "l1"});
   ASSERT_TRUE(snapshot.ok());
   EXPECT_TRUE(snapshot->snapshot());
   EXPECT_EQ(snapshot->version(), 3u);
@@ -413,7 +413,7 @@ TEST_P(LedgerStoreTest, DeleteLedgerRemovesEveryRecordOfThatLedgerOnly) {
   // Header, two entries, a reference, a key, two log records.
   ASSERT_EQ(RecordsOf(*kv_, "t1", "l1").size(), 7u);
 
-  auto deleted = store_->DeleteLedger("t1", "l1");
+  auto deleted = store_->DeleteLedger({"t1", "l1"});
   ASSERT_TRUE(deleted.ok()) << deleted.status();
   EXPECT_TRUE(deleted->existed());
   EXPECT_EQ(deleted->version(), 2u);
@@ -422,22 +422,22 @@ TEST_P(LedgerStoreTest, DeleteLedgerRemovesEveryRecordOfThatLedgerOnly) {
   EXPECT_EQ(State().state().version(), 0u);
   EXPECT_FALSE(State().exists());
 
-  auto again = store_->DeleteLedger("t1", "l1");
+  auto again = store_->DeleteLedger({"t1", "l1"});
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->existed());
   // Written again, the ledger starts at version 1 with a fresh log.
   ASSERT_TRUE(store_->Commit(Commit(0, {Entry("z")}, {"z"})).ok());
-  auto log = store_->ReadLog("t1", "l1", 1, 10);
+  auto log = store_->ReadLog({"t1", "l1"}, 1, 10);
   ASSERT_TRUE(log.ok());
   ASSERT_EQ(log->records_size(), 1);
   EXPECT_EQ(log->records(0).prev_sha256(), "");
 }
 
 TEST_P(LedgerStoreTest, CreatedLedgerIsListedAtVersionZeroAndCommitsNormally) {
-  auto created = store_->CreateLedger("t1", "l1");
+  auto created = store_->CreateLedger({"t1", "l1"});
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_TRUE(*created);
-  EXPECT_FALSE(*store_->CreateLedger("t1", "l1"));
+  EXPECT_FALSE(*store_->CreateLedger({"t1", "l1"}));
   EXPECT_TRUE(State().exists());
   auto listed = store_->ListLedgers("t1", "", 10);
   ASSERT_TRUE(listed.ok());

@@ -150,11 +150,11 @@ TEST(CrossReplicaDeleteTest, DeletingThroughOneReplicaEndsWatchesOnTheOther) {
 }
 
 TEST(HintPayloadTest, RoundTripsLedgerNamesWithAnyBytes) {
-  std::string payload = EncodeHintLedger("t:1", "l12:x") + EncodeHintLedger("", "z");
+  std::string payload = EncodeHintLedger({"t:1", "l12:x"}) + EncodeHintLedger({"", "z"});
   auto decoded = DecodeHintPayload(payload);
   ASSERT_EQ(decoded.size(), 2u);
-  EXPECT_EQ(decoded[0], std::make_pair(std::string("t:1"), std::string("l12:x")));
-  EXPECT_EQ(decoded[1], std::make_pair(std::string(""), std::string("z")));
+  EXPECT_EQ(decoded[0], LedgerRef("t:1", "l12:x"));
+  EXPECT_EQ(decoded[1], LedgerRef("", "z"));
   EXPECT_TRUE(DecodeHintPayload("99:short").empty());
 }
 

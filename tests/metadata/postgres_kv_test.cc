@@ -138,7 +138,7 @@ TEST_F(PostgresKvTest, ALogRowChangedInTheDatabaseIsNamedByTheVerifier) {
     }
     return links;
   };
-  auto log = store.ReadLog("t1", "l1", 1, 100);
+  auto log = store.ReadLog({"t1", "l1"}, 1, 100);
   ASSERT_TRUE(log.ok()) << log.status();
   ASSERT_EQ(log->records_size(), 5);
   EXPECT_TRUE(VerifyHashChain(links_of(*log), "", log->head_sha256()).ok());
@@ -148,7 +148,7 @@ TEST_F(PostgresKvTest, ALogRowChangedInTheDatabaseIsNamedByTheVerifier) {
         "UPDATE kiln_log SET record = decode(replace(encode(record, 'hex'), "
         "encode('w1'::bytea, 'hex'), encode('w9'::bytea, 'hex')), 'hex') "
         "WHERE tenant = 't1' AND ledger = 'l1' AND seq = 3 RETURNING seq");
-  auto tampered = store.ReadLog("t1", "l1", 1, 100);
+  auto tampered = store.ReadLog({"t1", "l1"}, 1, 100);
   ASSERT_TRUE(tampered.ok()) << tampered.status();
   absl::Status s = VerifyHashChain(links_of(*tampered), "", tampered->head_sha256());
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
@@ -186,7 +186,7 @@ TEST_F(PostgresKvTest, ConcurrentCommitsFromTwoReplicasHaveExactlyOneWinner) {
     version = ra.ok() ? ra->version() : rb->version();
     ASSERT_EQ(version, static_cast<uint64_t>(round + 1));
   }
-  auto log = a.ReadLog("t1", "l1", 1, 1000);
+  auto log = a.ReadLog({"t1", "l1"}, 1, 1000);
   ASSERT_TRUE(log.ok()) << log.status();
   ASSERT_EQ(log->records_size(), kRounds);
   std::vector<ChainLink> links;
@@ -205,12 +205,12 @@ TEST_F(PostgresKvTest, DatabaseDownIsUnavailableAndTheBackendReconnectsByItself)
   for (const char* mode : {"fast", "immediate"}) {
     SCOPED_TRACE(mode);
     ASSERT_TRUE(server_.Stop(mode).ok());
-    auto version = store.Version("t1", "l1");
+    auto version = store.Version({"t1", "l1"});
     EXPECT_EQ(version.status().code(), absl::StatusCode::kUnavailable) << version.status();
     auto commit = store.Commit(CommitAt(1, std::string("down-") + mode));
     EXPECT_EQ(commit.status().code(), absl::StatusCode::kUnavailable) << commit.status();
     ASSERT_TRUE(server_.Restart().ok());
-    auto after = store.Version("t1", "l1");
+    auto after = store.Version({"t1", "l1"});
     ASSERT_TRUE(after.ok()) << after.status();
     EXPECT_EQ(*after, 1u) << "nothing was committed while the database was down";
   }

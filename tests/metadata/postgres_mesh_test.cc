@@ -79,7 +79,7 @@ class PostgresMesh {
   Cid StoreCar(const std::string& ledger, const std::string& bytes) {
     Cid car = CidForSha256(kCodecFireproofCar, bytes);
     EXPECT_TRUE(
-        blocks_.Put({"t1", ledger, blockstore::Store::kCar, car.ToString()}, bytes, Sha256(bytes))
+        blocks_.Put({{"t1", ledger}, blockstore::Store::kCar, car.ToString()}, bytes, Sha256(bytes))
             .ok());
     return car;
   }

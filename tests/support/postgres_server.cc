@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "tests/support/test_support.h"
 
 namespace kiln::testing {
 namespace {
@@ -115,11 +116,7 @@ absl::Status PostgresServer::Run(const std::string& step, const std::vector<std:
     }
     int null = open("/dev/null", O_RDONLY);
     if (null >= 0) dup2(null, 0);
-    std::vector<char*> cargv;
-    for (auto& a : full) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    execv(cargv[0], cargv.data());
-    _exit(127);
+    ExecChild(std::move(full));
   }
   int status = 0;
   waitpid(pid, &status, 0);

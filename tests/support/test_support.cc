@@ -41,6 +41,17 @@ std::string BinaryPath(const std::string& relative) {
   return absl::StrCat(dir != nullptr ? dir : ".", "/", relative);
 }
 
+void ExecChild(std::vector<std::string> argv) {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  execvp(cargv[0], cargv.data());
+  _exit(127);
+}
+
 int RunCommand(const std::string& command, std::string* output) {
   FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   if (pipe == nullptr) return -1;
@@ -65,17 +76,7 @@ absl::Status ServiceProcess::Start(absl::Duration timeout) {
   argv.insert(argv.end(), args_.begin(), args_.end());
   pid_ = fork();
   if (pid_ < 0) return absl::InternalError("fork failed");
-  if (pid_ == 0) {
-    // The parent's blocked signals are inherited; the service expects to manage them itself.
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    execv(cargv[0], cargv.data());
-    _exit(127);
-  }
+  if (pid_ == 0) ExecChild(std::move(argv));
   absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
     int status = 0;

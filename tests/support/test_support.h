@@ -34,6 +34,11 @@ std::string BinaryPath(const std::string& relative);
 // sets `output` to its stdout and stderr together.
 int RunCommand(const std::string& command, std::string* output);
 
+// For a child just forked to run a server or tool: clears the signal mask inherited from the test
+// (servers manage their own signals), then execs argv[0] (looked up on PATH when it has no '/')
+// with `argv`. Exits with status 127 when the exec fails; never returns.
+[[noreturn]] void ExecChild(std::vector<std::string> argv);
+
 // A service binary started with `--grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0
 // --ready_file=...` plus `args`; Start waits until the ready file names its ports.
 class ServiceProcess {

@@ -131,11 +131,12 @@ int main(int argc, char** argv) {
     if (absl::GetFlag(FLAGS_shard_only)) {
       out = {{"tenant", parts[0]},
              {"ledger", parts[1]},
-             {"shard", channels->ShardOf(parts[0], parts[1])}};
+             {"shard", channels->ShardOf(kiln::LedgerRef(parts[0], parts[1]))}};
       std::cout << boost::json::serialize(out) << std::endl;
       continue;
     }
-    all_read &= kiln::Check(stubs.For(parts[0], parts[1]), parts[0], parts[1], out);
+    all_read &=
+        kiln::Check(stubs.For(kiln::LedgerRef(parts[0], parts[1])), parts[0], parts[1], out);
     std::cout << boost::json::serialize(out) << std::endl;
   }
   return all_read ? 0 : 1;
