@@ -306,7 +306,7 @@ TEST_F(S3BackendTest, MirrorPutStreamedWhileS3IsKilledStoresNothingInEitherStore
                    ")"));
   ASSERT_TRUE(mirror.ok()) << mirror.status();
   std::string data = Pattern(12 << 20, 7);
-  BlobKey key{"t1", "l1", Store::kFile, CarKey(data)};
+  BlobKey key{{"t1", "l1"}, Store::kFile, CarKey(data)};
   {
     auto writer = (*mirror)->NewWriter(key, data.size());
     ASSERT_TRUE(writer.ok()) << writer.status();
@@ -319,7 +319,7 @@ TEST_F(S3BackendTest, MirrorPutStreamedWhileS3IsKilledStoresNothingInEitherStore
   }
   ASSERT_TRUE(server_->Restart().ok());
   EXPECT_EQ((*mirror)->Get(key).status().code(), absl::StatusCode::kNotFound);
-  auto listed = (*mirror)->List("t1", "l1", Store::kFile, "", 10);
+  auto listed = (*mirror)->List({"t1", "l1"}, Store::kFile, "", 10);
   ASSERT_TRUE(listed.ok()) << listed.status();
   EXPECT_TRUE(listed->entries.empty());
 
@@ -331,7 +331,7 @@ TEST_F(S3BackendTest, MirrorPutStreamedWhileS3IsKilledStoresNothingInEitherStore
   ASSERT_TRUE(put.ok()) << put.status();
   EXPECT_EQ(*put, PutOutcome::kCreated);
   // Both stores hold it: nothing to repair, and S3 alone serves it.
-  auto report = (*mirror)->Repair("t1", "l1", Store::kFile);
+  auto report = (*mirror)->Repair({"t1", "l1"}, Store::kFile);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->copied_to_first + report->copied_to_second + report->failed, 0u);
   auto stored = BlockBackendRegistry().Create(server_->BackendUrl("m"));
@@ -352,7 +352,7 @@ TEST_F(S3BackendTest, MirrorReadOfACorruptS3CopyIsDataLossOnceThenServedByTheSec
       CreateBlockBackend(absl::StrCat("mirror(", s3_url, ", rocksdb://", dir.path(), ")"));
   ASSERT_TRUE(mirror.ok()) << mirror.status();
   std::string data = Pattern(12 << 20, 8);
-  BlobKey key{"t1", "l1", Store::kFile, CarKey(data)};
+  BlobKey key{{"t1", "l1"}, Store::kFile, CarKey(data)};
   ASSERT_TRUE((*mirror)->Put(key, data, Sha256(data)).ok());
   auto s3 = BlockBackendRegistry().Create(s3_url);
   ASSERT_TRUE(s3.ok()) << s3.status();
