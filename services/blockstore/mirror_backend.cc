@@ -195,8 +195,12 @@ bool MirrorBlockBackend::IsSuspect(const std::string& key) {
 void MirrorBlockBackend::SetSuspect(const std::string& key, bool suspect) {
   absl::MutexLock lock(&mu_);
   if (!suspect) {
-    // Its entry in suspect_order_ stays until it ages out; erasing a missing key is harmless.
-    suspects_.erase(key);
+    // Rare (the key was suspect and FIRST served it whole since): drop its place in the order too,
+    // so that a later suspicion of the same key is not aged out by this one.
+    if (suspects_.erase(key) > 0) {
+      auto it = std::find(suspect_order_.begin(), suspect_order_.end(), key);
+      if (it != suspect_order_.end()) suspect_order_.erase(it);
+    }
     return;
   }
   if (!suspects_.insert(key).second) return;

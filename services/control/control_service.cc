@@ -212,7 +212,8 @@ grpc::ServerUnaryReactor* ControlServiceImpl::CreateLedger(grpc::CallbackServerC
                                                            v1::CreateLedgerResponse* response) {
   // The one validation of the ids; Run calls the lambda only when `ref` holds a value.
   absl::StatusOr<LedgerRef> ref = LedgerRef::Parse(request->tenant(), request->ledger());
-  return Run(context, ref.status(),
+  absl::Status valid = ref.status();  // before `ref` is moved into the lambda
+  return Run(context, valid,
              [this, ref = std::move(ref), response, actor = Actor(*context)]() -> absl::Status {
                absl::StatusOr<v1::Ledger> created = ledgers_.CreateLedger(*ref);
                if (created.ok()) *response->mutable_ledger() = *created;
@@ -225,7 +226,8 @@ grpc::ServerUnaryReactor* ControlServiceImpl::GetLedger(grpc::CallbackServerCont
                                                         const v1::GetLedgerRequest* request,
                                                         v1::GetLedgerResponse* response) {
   absl::StatusOr<LedgerRef> ref = LedgerRef::Parse(request->tenant(), request->ledger());
-  return Run(context, ref.status(), [this, ref = std::move(ref), response]() -> absl::Status {
+  absl::Status valid = ref.status();  // before `ref` is moved into the lambda
+  return Run(context, valid, [this, ref = std::move(ref), response]() -> absl::Status {
     KILN_ASSIGN_OR_RETURN(*response->mutable_ledger(), ledgers_.GetLedger(*ref));
     return absl::OkStatus();
   });
@@ -247,7 +249,8 @@ grpc::ServerUnaryReactor* ControlServiceImpl::DeleteLedger(grpc::CallbackServerC
                                                            const v1::DeleteLedgerRequest* request,
                                                            v1::DeleteLedgerResponse* response) {
   absl::StatusOr<LedgerRef> ref = LedgerRef::Parse(request->tenant(), request->ledger());
-  return Run(context, ref.status(),
+  absl::Status valid = ref.status();  // before `ref` is moved into the lambda
+  return Run(context, valid,
              [this, ref = std::move(ref), response, actor = Actor(*context)]() -> absl::Status {
                absl::StatusOr<v1::DeleteLedgerResponse> deleted = ledgers_.DeleteLedger(*ref);
                std::string detail;

@@ -428,7 +428,8 @@ grpc::ServerUnaryReactor* MetadataServiceImpl::CreateLedger(grpc::CallbackServer
                                                             v1::CreateLedgerResponse* response) {
   auto* reactor = context->DefaultReactor();
   absl::StatusOr<LedgerRef> ref = ParseLedger(*request, options_.shard);
-  RunUnary(reactor, ref.status(), [this, ref = std::move(ref), response]() -> absl::Status {
+  absl::Status valid = ref.status();  // before `ref` is moved into the lambda
+  RunUnary(reactor, valid, [this, ref = std::move(ref), response]() -> absl::Status {
     KILN_ASSIGN_OR_RETURN(bool created, store_.CreateLedger(*ref));
     response->set_created(created);
     return absl::OkStatus();
@@ -441,7 +442,8 @@ grpc::ServerUnaryReactor* MetadataServiceImpl::DeleteLedger(grpc::CallbackServer
                                                             v1::DeleteLedgerResponse* response) {
   auto* reactor = context->DefaultReactor();
   absl::StatusOr<LedgerRef> ref = ParseLedger(*request, options_.shard);
-  RunUnary(reactor, ref.status(), [this, ref = std::move(ref), response]() -> absl::Status {
+  absl::Status valid = ref.status();  // before `ref` is moved into the lambda
+  RunUnary(reactor, valid, [this, ref = std::move(ref), response]() -> absl::Status {
     KILN_ASSIGN_OR_RETURN(*response, store_.DeleteLedger(*ref));
     // Ends this process's Watch streams of the ledger (edges tell their clients).
     // Replicas sharing a database learn it from their LogFollower's poll.

@@ -182,6 +182,44 @@ TEST_F(ControlServiceTest, EveryRpcRefusesCallsWithoutTheAdminCredential) {
   EXPECT_EQ(control_.audit->Read(1, 100).size(), 3u);
 }
 
+// The ids are parsed before the work is queued; a bad one must be INVALID_ARGUMENT naming the
+// field, never another code (the parsed value is moved into the work afterwards).
+TEST_F(ControlServiceTest, LedgerRpcsRefuseABadIdAsInvalidArgument) {
+  for (const std::string& ledger :
+       {std::string(), std::string("no spaces"), std::string("../up")}) {
+    std::vector<std::pair<std::string, grpc::Status>> results;
+    {
+      auto ctx = Admin();
+      v1::CreateLedgerRequest q;
+      q.set_tenant("t1");
+      q.set_ledger(ledger);
+      v1::CreateLedgerResponse r;
+      results.emplace_back("CreateLedger", control_.stub->CreateLedger(ctx.get(), q, &r));
+    }
+    {
+      auto ctx = Admin();
+      v1::GetLedgerRequest q;
+      q.set_tenant("t1");
+      q.set_ledger(ledger);
+      v1::GetLedgerResponse r;
+      results.emplace_back("GetLedger", control_.stub->GetLedger(ctx.get(), q, &r));
+    }
+    {
+      auto ctx = Admin();
+      v1::DeleteLedgerRequest q;
+      q.set_tenant("t1");
+      q.set_ledger(ledger);
+      v1::DeleteLedgerResponse r;
+      results.emplace_back("DeleteLedger", control_.stub->DeleteLedger(ctx.get(), q, &r));
+    }
+    for (const auto& [rpc, status] : results) {
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+          << rpc << " with ledger '" << ledger << "': " << status.error_message();
+      EXPECT_THAT(status.error_message(), HasSubstr("ledger")) << rpc;
+    }
+  }
+}
+
 TEST_F(ControlServiceTest, ListsImplicitAndCreatedLedgersPaged) {
   Write("t1", "implicit-a", kCid);
   Write("t1", "implicit-c", kCid);

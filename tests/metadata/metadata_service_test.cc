@@ -113,6 +113,31 @@ TEST_F(MetadataServiceTest, MalformedRequestsAreInvalidArgumentNamingTheField) {
   EXPECT_EQ(stub_->ReadLog(&ctx3, log, &log_resp).error_code(), grpc::StatusCode::OUT_OF_RANGE);
 }
 
+// The ids are parsed before the work is queued; a bad one must be INVALID_ARGUMENT naming the
+// field, never another code (the parsed value is moved into the work afterwards).
+TEST_F(MetadataServiceTest, LedgerRpcsRefuseABadIdAsInvalidArgument) {
+  for (const std::string& ledger :
+       {std::string(), std::string("no spaces"), std::string("../up")}) {
+    v1::CreateLedgerRequest create;
+    create.set_tenant("t1");
+    create.set_ledger(ledger);
+    grpc::ClientContext ctx;
+    v1::CreateLedgerResponse created;
+    grpc::Status s = stub_->CreateLedger(&ctx, create, &created);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "ledger '" << ledger << "'";
+    EXPECT_THAT(s.error_message(), HasSubstr("ledger"));
+
+    v1::DeleteLedgerRequest del;
+    del.set_tenant("t1");
+    del.set_ledger(ledger);
+    grpc::ClientContext ctx2;
+    v1::DeleteLedgerResponse deleted;
+    s = stub_->DeleteLedger(&ctx2, del, &deleted);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "ledger '" << ledger << "'";
+    EXPECT_THAT(s.error_message(), HasSubstr("ledger"));
+  }
+}
+
 TEST_F(MetadataServiceTest, WatchStartsWithSnapshotThenStreamsEveryCommitInOrder) {
   ASSERT_TRUE(CommitNext("a").ok());
   grpc::ClientContext ctx;
