@@ -187,31 +187,21 @@ TEST_F(ControlServiceTest, EveryRpcRefusesCallsWithoutTheAdminCredential) {
 TEST_F(ControlServiceTest, LedgerRpcsRefuseABadIdAsInvalidArgument) {
   for (const std::string& ledger :
        {std::string(), std::string("no spaces"), std::string("../up")}) {
-    std::vector<std::pair<std::string, grpc::Status>> results;
-    {
+    // Calls `method` of the stub with tenant "t1" and `ledger`.
+    auto call = [&](auto method, auto request, auto response) {
       auto ctx = Admin();
-      v1::CreateLedgerRequest q;
-      q.set_tenant("t1");
-      q.set_ledger(ledger);
-      v1::CreateLedgerResponse r;
-      results.emplace_back("CreateLedger", control_.stub->CreateLedger(ctx.get(), q, &r));
-    }
-    {
-      auto ctx = Admin();
-      v1::GetLedgerRequest q;
-      q.set_tenant("t1");
-      q.set_ledger(ledger);
-      v1::GetLedgerResponse r;
-      results.emplace_back("GetLedger", control_.stub->GetLedger(ctx.get(), q, &r));
-    }
-    {
-      auto ctx = Admin();
-      v1::DeleteLedgerRequest q;
-      q.set_tenant("t1");
-      q.set_ledger(ledger);
-      v1::DeleteLedgerResponse r;
-      results.emplace_back("DeleteLedger", control_.stub->DeleteLedger(ctx.get(), q, &r));
-    }
+      request.set_tenant("t1");
+      request.set_ledger(ledger);
+      return ((*control_.stub).*method)(ctx.get(), request, &response);
+    };
+    using Stub = v1::ControlService::Stub;
+    const std::vector<std::pair<std::string, grpc::Status>> results = {
+        {"CreateLedger",
+         call(&Stub::CreateLedger, v1::CreateLedgerRequest(), v1::CreateLedgerResponse())},
+        {"GetLedger", call(&Stub::GetLedger, v1::GetLedgerRequest(), v1::GetLedgerResponse())},
+        {"DeleteLedger",
+         call(&Stub::DeleteLedger, v1::DeleteLedgerRequest(), v1::DeleteLedgerResponse())},
+    };
     for (const auto& [rpc, status] : results) {
       EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
           << rpc << " with ledger '" << ledger << "': " << status.error_message();
