@@ -219,6 +219,35 @@ test("a client joining after concurrent writers sees every document", async () =
   await closeAll(writers);
 });
 
+// The 0.24.19 client syncs one ledger per server per process: its cloud gateways are process-wide
+// and bind the first ledger's meta stream for every database on the same connection (core-gateways-
+// cloud gateway.js, CurrentMeta; docs/protocol-rules.md, "Many ledgers"). So each ledger here has its
+// own writer and reader processes, all attached at once.
+test("16 ledgers at once: each reader ends with exactly its own ledger's documents", async () => {
+  const ledgers = 16;
+  const each = 20;
+  const tokens = await Promise.all(Array.from({ length: ledgers }, (_, i) => devToken("e2e", uniqueName(`many-${i}`))));
+  const attach = (label, i) => attachedClient({ fpUrl: kiln.fpUrl("ws"), token: tokens[i], label: `${label}-${i}` }).then(track);
+  const readers = await Promise.all(tokens.map((_, i) => attach("reader", i)));
+  const writers = await Promise.all(tokens.map((_, i) => attach("writer", i)));
+  const idsOf = (i) => Array.from({ length: each }, (_, k) => `L${i}-d${k}`);
+  await Promise.all(
+    writers.map(async (w, i) => {
+      for (const id of idsOf(i)) await w.put({ _id: id, ledger: i });
+      await w.flush();
+    }),
+  );
+  await Promise.all(
+    readers.map(async (r, i) => {
+      const docs = await r.waitFor(idsOf(i), { timeoutMs: 120_000 });
+      assert.ok(docs.every((d) => d.ledger === i), `reader ${i} has another ledger's document`);
+      assert.deepEqual((await r.ids()).sort(), idsOf(i).sort(), `reader ${i} holds documents of other ledgers`);
+    }),
+  );
+  await assertNoClientErrors(...readers, ...writers);
+  await closeAll([...readers, ...writers]);
+});
+
 test("a document of about 600 KB round-trips", async (t) => {
   const ledger = uniqueName("big-doc");
   const token = await devToken("e2e", ledger);
