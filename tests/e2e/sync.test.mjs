@@ -272,3 +272,26 @@ test("a document of about 600 KB round-trips", async (t) => {
   await assertNoClientErrors(b, c);
   await closeAll([a, b, c]);
 });
+
+// The client splits a commit's blocks into CARs of at most 1 MiB (core-blockstore commitor.js,
+// prepareCarFiles) and names them all in the entry, but a reader loads only an entry's first CAR
+// and the CARs its header's CAR log names (loader.js, mergeDbMetaIntoClock): the rest of a large
+// commit arrives with the writer's next entry, whose header lists it. Same on the oracle
+// (docs/protocol-rules.md, "Documents over 1 MiB"). Kiln must accept and serve the multi-CAR entry.
+test("a document of about 3 MB (a commit of several CARs) reaches a live reader and a joiner once its writer commits again", async (t) => {
+  const token = await devToken("e2e", uniqueName("bigger-doc"));
+  const seed = uniqueName("seed");
+  t.diagnostic(`payload seed ${seed}`);
+  const payload = randomText(3 * 1024 * 1024, seed);
+  const a = track(await attachedClient({ fpUrl: kiln.fpUrl("ws"), token, label: "bigger-A" }));
+  const b = track(await attachedClient({ fpUrl: kiln.fpUrl("ws"), token, label: "bigger-B" }));
+  await a.put({ _id: "bigger", payload });
+  await a.put({ _id: "after", n: 1 });
+  await a.flush();
+  await assertNoClientErrors(a);
+  for (const reader of [b, track(await attachedClient({ fpUrl: kiln.fpUrl("ws"), token, label: "bigger-C" }))]) {
+    const [doc] = await reader.waitFor(["bigger", "after"], { timeoutMs: 90_000 });
+    assert.equal(sha256Hex(doc.payload), sha256Hex(payload), `${reader.label} read other bytes`);
+  }
+  await closeAll(clients.filter((c) => c.label.startsWith("bigger-")));
+});
