@@ -63,6 +63,20 @@ inline constexpr char kCheckpointDirHelp[] =
       program, absl::GetFlag(FLAGS_grpc_address), absl::GetFlag(FLAGS_metrics_address), \
       absl::GetFlag(FLAGS_ready_file), absl::GetFlag(FLAGS_shutdown_grace))
 
+// How a service binary starts (StartServiceProcess).
+struct ProcessStartOptions {
+  // The --help text: what the binary is, then an example command line.
+  absl::string_view usage;
+  // Calls TuneMalloc (common/server.h); for the binaries that move blobs and protocol messages.
+  bool tune_malloc = true;
+};
+
+// What every service binary's main does first, in this order: blocks SIGINT and SIGTERM (before
+// any thread exists), tunes malloc when asked, sets the usage text, parses the command line into
+// the flags main.cc defines (main still reads them, with absl::GetFlag) and starts logging to
+// stderr. Exits as absl::ParseCommandLine does on unknown flags and --help.
+void StartServiceProcess(int argc, char** argv, const ProcessStartOptions& options);
+
 // The settings every service binary has, filled from its flags in main.
 struct ServiceConfig {
   // The binary's name, e.g. "kiln-blockstore": prefixes fatal messages and lifecycle log lines.
