@@ -9,6 +9,7 @@
 
 #include "common/cid.h"
 #include "common/dag_cbor.h"
+#include "common/meta_entry_proto.h"
 #include "common/meta_event.h"
 #include "common/multibase.h"
 #include "glog/logging.h"
@@ -36,14 +37,6 @@ class MergeTest : public ::testing::Test {
         Sha256(bytes));
     EXPECT_TRUE(r.ok()) << r.status();
     return cid;
-  }
-
-  static metadata::v1::MetaEntry ToProto(const EncodedMetaEntry& e) {
-    metadata::v1::MetaEntry out;
-    out.set_cid(e.cid);
-    for (const auto& p : e.parents) out.add_parents(p);
-    out.set_data(e.data);
-    return out;
   }
 
   grpc::Status Put(int merge, const std::vector<metadata::v1::MetaEntry>& entries,
@@ -232,10 +225,7 @@ TEST(MergePropertyTest, RandomDagsInRandomOrdersThroughTwoMergesConverge) {
           r.set_tenant("t1");
           r.set_ledger(ledger);
           r.set_writer("lane" + std::to_string(lane));
-          auto* e = r.add_entries();
-          e->set_cid(nodes[idx].cid);
-          for (const auto& p : nodes[idx].parents) e->add_parents(p);
-          e->set_data(nodes[idx].data);
+          *r.add_entries() = ToProto(nodes[idx]);
           r.add_keys("zKey" + std::to_string(lane));
           grpc::ClientContext ctx;
           ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));

@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/cid.h"
 #include "common/hash_chain.h"
+#include "common/meta_entry_proto.h"
 #include "common/meta_event.h"
 #include "common/sha256.h"
 #include "glog/logging.h"
@@ -90,10 +91,7 @@ class PostgresMesh {
     r.set_tenant("t1");
     r.set_ledger(ledger);
     r.set_writer(writer);
-    auto* e = r.add_entries();
-    e->set_cid(entry.cid);
-    for (const auto& p : entry.parents) e->add_parents(p);
-    e->set_data(entry.data);
+    *r.add_entries() = ToProto(entry);
     r.add_keys("zKey-" + writer);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
