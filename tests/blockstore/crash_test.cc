@@ -18,11 +18,13 @@
 #include "kiln/admin/v1/admin.grpc.pb.h"
 #include "tests/blockstore/blockstore_test_client.h"
 #include "tests/blockstore/rocksdb_tamper.h"
+#include "tests/support/admin_calls.h"
 #include "tests/support/test_support.h"
 
 namespace kiln::blockstore {
 namespace {
 
+using kiln::testing::CreateCheckpoint;
 using kiln::testing::LoopbackChannel;
 using kiln::testing::ServiceProcess;
 using testing::GetBlob;
@@ -226,16 +228,9 @@ TEST_F(BlockStoreProcessTest, CheckpointThroughKilnAdminRestoresEveryBlobWritten
   ASSERT_TRUE(PutBlob(*stub, Ref(after_key), after_data).ok());
 
   auto admin = admin::v1::AdminService::NewStub(LoopbackChannel(server.grpc_target()));
-  auto create = [&](const std::string& name) {
-    grpc::ClientContext ctx;
-    admin::v1::CreateCheckpointRequest req;
-    req.set_name(name);
-    admin::v1::CreateCheckpointResponse resp;
-    return admin->CreateCheckpoint(&ctx, req, &resp);
-  };
-  EXPECT_EQ(create("nightly").error_code(), grpc::StatusCode::ALREADY_EXISTS);
-  EXPECT_EQ(create("../escape").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(create("").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(CreateCheckpoint(*admin, "nightly").error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(CreateCheckpoint(*admin, "../escape").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(CreateCheckpoint(*admin, "").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 
   // Restore: a second server on the checkpoint (the first keeps serving its own database).
   ServiceProcess restored(Binary(), {"--backend=rocksdb://" + checkpoints + "/nightly"});
@@ -252,11 +247,7 @@ TEST_F(BlockStoreProcessTest, CheckpointThroughKilnAdminRestoresEveryBlobWritten
             grpc::StatusCode::NOT_FOUND);
   // Without --checkpoint_dir the service refuses and says how to enable it.
   auto no_dir = admin::v1::AdminService::NewStub(LoopbackChannel(restored.grpc_target()));
-  grpc::ClientContext ctx;
-  admin::v1::CreateCheckpointRequest req;
-  req.set_name("x");
-  admin::v1::CreateCheckpointResponse resp;
-  grpc::Status refused = no_dir->CreateCheckpoint(&ctx, req, &resp);
+  grpc::Status refused = CreateCheckpoint(*no_dir, "x");
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(refused.error_message().find("--checkpoint_dir"), std::string::npos);
   // The original still serves, including the blob written after the checkpoint.
