@@ -8,6 +8,7 @@
 #include "common/ids.h"
 #include "common/status_macros.h"
 #include "common/unary_reactor.h"
+#include "common/unlabelled_metrics.h"
 #include "glog/logging.h"
 
 namespace kiln::control {
@@ -147,21 +148,12 @@ ControlServiceImpl::ControlServiceImpl(const ControlServiceOptions& options, con
       previous_issuer_jwk_(std::move(previous_issuer_jwk)),
       clock_(clock),
       executor_(executor) {
-  refused_ = &prometheus::BuildCounter()
-                  .Name("kiln_control_unauthenticated_total")
-                  .Help("Control calls refused for a missing or wrong admin credential.")
-                  .Register(registry)
-                  .Add({});
-  tokens_issued_ = &prometheus::BuildCounter()
-                        .Name("kiln_control_tokens_issued_total")
-                        .Help("Session tokens minted by IssueToken.")
-                        .Register(registry)
-                        .Add({});
-  ledgers_deleted_ = &prometheus::BuildCounter()
-                          .Name("kiln_control_ledgers_deleted_total")
-                          .Help("DeleteLedger calls that succeeded (including repeats).")
-                          .Register(registry)
-                          .Add({});
+  refused_ = &UnlabelledCounter(registry, "kiln_control_unauthenticated_total",
+                                "Control calls refused for a missing or wrong admin credential.");
+  tokens_issued_ = &UnlabelledCounter(registry, "kiln_control_tokens_issued_total",
+                                      "Session tokens minted by IssueToken.");
+  ledgers_deleted_ = &UnlabelledCounter(registry, "kiln_control_ledgers_deleted_total",
+                                        "DeleteLedger calls that succeeded (including repeats).");
 }
 
 grpc::ServerUnaryReactor* ControlServiceImpl::Run(grpc::CallbackServerContext* context,

@@ -10,6 +10,7 @@
 #include "common/ids.h"  // ValidateId (ListLedgers names a tenant only)
 #include "common/status_macros.h"
 #include "common/unary_reactor.h"
+#include "common/unlabelled_metrics.h"
 #include "glog/logging.h"
 
 namespace kiln::metadata {
@@ -299,21 +300,12 @@ MetadataServiceImpl::MetadataServiceImpl(const MetadataServiceOptions& options, 
                          .Add({}, prometheus::Histogram::BucketBoundaries{
                                       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                       0.05, 0.1, 0.25, 0.5, 1});
-  watchers_ = &prometheus::BuildGauge()
-                   .Name("kiln_metadata_watchers")
-                   .Help("Open Watch streams.")
-                   .Register(registry)
-                   .Add({});
-  watch_events_sent_ = &prometheus::BuildCounter()
-                            .Name("kiln_metadata_watch_events_sent_total")
-                            .Help("Events written to Watch streams.")
-                            .Register(registry)
-                            .Add({});
-  watchers_cut_off_ = &prometheus::BuildCounter()
-                           .Name("kiln_metadata_watchers_cut_off_total")
-                           .Help("Watch streams ended because the watcher fell too far behind.")
-                           .Register(registry)
-                           .Add({});
+  watchers_ = &UnlabelledGauge(registry, "kiln_metadata_watchers", "Open Watch streams.");
+  watch_events_sent_ = &UnlabelledCounter(registry, "kiln_metadata_watch_events_sent_total",
+                                          "Events written to Watch streams.");
+  watchers_cut_off_ =
+      &UnlabelledCounter(registry, "kiln_metadata_watchers_cut_off_total",
+                         "Watch streams ended because the watcher fell too far behind.");
 }
 
 void MetadataServiceImpl::RunUnary(grpc::ServerUnaryReactor* reactor, absl::Status valid,
