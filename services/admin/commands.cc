@@ -232,62 +232,57 @@ int LedgersList(const Args& args) {
   return 0;
 }
 
-int LedgersGet(const Args& args) {
-  auto client = Connect("ledgers get", args);
+// Calls `method` of kiln-control with a request naming the ledger words[0]/words[1] and prints
+// its response: as JSON with --json, else with `print_text`. Returns the exit status: 2 when the
+// connection options are wrong, 1 when the call is refused, else 0.
+template <typename Request, typename Response, typename PrintText>
+int CallForLedger(const std::string& command, const Args& args,
+                  grpc::Status (cv1::ControlService::Stub::*method)(grpc::ClientContext*,
+                                                                    const Request&, Response*),
+                  PrintText print_text) {
+  auto client = Connect(command, args);
   if (!client) return 2;
   auto ctx = client->Context();
-  cv1::GetLedgerRequest request;
+  Request request;
   request.set_tenant(args.words[0]);
   request.set_ledger(args.words[1]);
-  cv1::GetLedgerResponse response;
-  grpc::Status s = client->stub().GetLedger(ctx.get(), request, &response);
-  if (!s.ok()) return Refused("ledgers get", s);
+  Response response;
+  grpc::Status s = (client->stub().*method)(ctx.get(), request, &response);
+  if (!s.ok()) return Refused(command, s);
   if (args.Switch("json")) {
     PrintJson(response);
   } else {
-    PrintLedger(response.ledger());
+    print_text(response);
   }
   return 0;
+}
+
+int LedgersGet(const Args& args) {
+  return CallForLedger(
+      "ledgers get", args, &cv1::ControlService::Stub::GetLedger,
+      [](const cv1::GetLedgerResponse& response) { PrintLedger(response.ledger()); });
 }
 
 int LedgersCreate(const Args& args) {
-  auto client = Connect("ledgers create", args);
-  if (!client) return 2;
-  auto ctx = client->Context();
-  cv1::CreateLedgerRequest request;
-  request.set_tenant(args.words[0]);
-  request.set_ledger(args.words[1]);
-  cv1::CreateLedgerResponse response;
-  grpc::Status s = client->stub().CreateLedger(ctx.get(), request, &response);
-  if (!s.ok()) return Refused("ledgers create", s);
-  if (args.Switch("json")) {
-    PrintJson(response);
-  } else {
-    std::cout << "created " << args.words[0] << "/" << args.words[1] << std::endl;
-  }
-  return 0;
+  return CallForLedger("ledgers create", args, &cv1::ControlService::Stub::CreateLedger,
+                       [&args](const cv1::CreateLedgerResponse&) {
+                         std::cout << "created " << args.words[0] << "/" << args.words[1]
+                                   << std::endl;
+                       });
 }
 
 int LedgersDelete(const Args& args) {
-  auto client = Connect("ledgers delete", args);
-  if (!client) return 2;
-  auto ctx = client->Context();
-  cv1::DeleteLedgerRequest request;
-  request.set_tenant(args.words[0]);
-  request.set_ledger(args.words[1]);
-  cv1::DeleteLedgerResponse response;
-  grpc::Status s = client->stub().DeleteLedger(ctx.get(), request, &response);
-  if (!s.ok()) return Refused("ledgers delete", s);
-  if (args.Switch("json")) {
-    PrintJson(response);
-  } else if (response.existed()) {
-    std::cout << "deleted " << args.words[0] << "/" << args.words[1] << " (version "
-              << response.version() << ", " << response.blobs_deleted() << " blobs)" << std::endl;
-  } else {
-    std::cout << args.words[0] << "/" << args.words[1] << " did not exist; nothing deleted"
-              << std::endl;
-  }
-  return 0;
+  return CallForLedger("ledgers delete", args, &cv1::ControlService::Stub::DeleteLedger,
+                       [&args](const cv1::DeleteLedgerResponse& response) {
+                         if (response.existed()) {
+                           std::cout << "deleted " << args.words[0] << "/" << args.words[1]
+                                     << " (version " << response.version() << ", "
+                                     << response.blobs_deleted() << " blobs)" << std::endl;
+                         } else {
+                           std::cout << args.words[0] << "/" << args.words[1]
+                                     << " did not exist; nothing deleted" << std::endl;
+                         }
+                       });
 }
 
 int TokensIssue(const Args& args) {
