@@ -194,24 +194,17 @@ TEST(MergePropertyTest, RandomDagsInRandomOrdersThroughTwoMergesConverge) {
     std::mt19937_64 rng(base_seed + round);
     std::string ledger = "prop-" + std::to_string(round);
     // Build the DAG: each writer extends its own view, sometimes merging another writer's head.
-    std::vector<EncodedMetaEntry> nodes;
-    std::vector<std::vector<int>> writer_heads(3);
-    for (int i = 0; i < 45; ++i) {
-      int w = static_cast<int>(rng() % 3);
-      std::set<int> parent_ids(writer_heads[w].begin(), writer_heads[w].end());
-      if (!nodes.empty() && rng() % 3 == 0)
-        parent_ids.insert(static_cast<int>(rng() % nodes.size()));
-      std::vector<Cid> parents;
-      for (int p : parent_ids) parents.push_back(*ParseCid(nodes[p].cid));
+    bool cars_stored = true;
+    const std::vector<EncodedMetaEntry> nodes = kiln::testing::RandomWriterDag(rng, 45, [&](int i) {
       std::string car_bytes = "car " + ledger + " " + std::to_string(i);
       Cid car = CidForSha256(kCodecFireproofCar, car_bytes);
-      ASSERT_TRUE(mesh.blocks()
-                      .Put({{"t1", ledger}, blockstore::Store::kCar, car.ToString()}, car_bytes,
-                           Sha256(car_bytes))
-                      .ok());
-      nodes.push_back(EncodeMetaEntry({car}, parents));
-      writer_heads[w] = {i};
-    }
+      cars_stored &= mesh.blocks()
+                         .Put({{"t1", ledger}, blockstore::Store::kCar, car.ToString()}, car_bytes,
+                              Sha256(car_bytes))
+                         .ok();
+      return car;
+    });
+    ASSERT_TRUE(cars_stored);
     const kiln::testing::DagCids dag = kiln::testing::CidsOf(nodes);
 
     // Arrival order: a shuffle plus ~25% duplicates, split over two merge instances.
