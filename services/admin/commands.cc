@@ -178,28 +178,49 @@ int LedgersImport(const Args& args) {
   return 0;
 }
 
-int TenantsList(const Args& args) {
-  auto client = Connect("tenants list", args);
+// Prints `response`: as JSON with --json, else with `print_text`.
+template <typename Response, typename PrintText>
+void Print(const Args& args, const Response& response, PrintText print_text) {
+  if (args.Switch("json")) {
+    PrintJson(response);
+  } else {
+    print_text(response);
+  }
+}
+
+// Calls the listing `method` of kiln-control with `request` page after page (1000 entries each)
+// until the last, and prints the entries of every page as one response (see Print). Returns the
+// exit status: 2 when the connection options are wrong, 1 when a call is refused, else 0.
+template <typename Request, typename Response, typename PrintText>
+int ListEveryPage(const std::string& command, const Args& args, Request request,
+                  grpc::Status (cv1::ControlService::Stub::*method)(grpc::ClientContext*,
+                                                                    const Request&, Response*),
+                  PrintText print_text) {
+  auto client = Connect(command, args);
   if (!client) return 2;
-  cv1::ListTenantsResponse all;
+  Response all;
   std::string token;
   do {
     auto ctx = client->Context();
-    cv1::ListTenantsRequest request;
     request.set_page_size(1000);
     request.set_page_token(token);
-    cv1::ListTenantsResponse page;
-    grpc::Status s = client->stub().ListTenants(ctx.get(), request, &page);
-    if (!s.ok()) return Refused("tenants list", s);
-    for (auto& t : *page.mutable_tenants()) *all.add_tenants() = std::move(t);
+    Response page;
+    grpc::Status s = (client->stub().*method)(ctx.get(), request, &page);
+    if (!s.ok()) return Refused(command, s);
     token = page.next_page_token();
+    page.clear_next_page_token();
+    all.MergeFrom(page);  // appends the page's entries
   } while (!token.empty());
-  if (args.Switch("json")) {
-    PrintJson(all);
-  } else {
-    for (const auto& t : all.tenants()) std::cout << t.id() << "\n";
-  }
+  Print(args, all, print_text);
   return 0;
+}
+
+int TenantsList(const Args& args) {
+  return ListEveryPage("tenants list", args, cv1::ListTenantsRequest(),
+                       &cv1::ControlService::Stub::ListTenants,
+                       [](const cv1::ListTenantsResponse& all) {
+                         for (const auto& t : all.tenants()) std::cout << t.id() << "\n";
+                       });
 }
 
 void PrintLedger(const cv1::Ledger& l) {
@@ -208,28 +229,12 @@ void PrintLedger(const cv1::Ledger& l) {
 }
 
 int LedgersList(const Args& args) {
-  auto client = Connect("ledgers list", args);
-  if (!client) return 2;
-  cv1::ListLedgersResponse all;
-  std::string token;
-  do {
-    auto ctx = client->Context();
-    cv1::ListLedgersRequest request;
-    request.set_tenant(args.words[0]);
-    request.set_page_size(1000);
-    request.set_page_token(token);
-    cv1::ListLedgersResponse page;
-    grpc::Status s = client->stub().ListLedgers(ctx.get(), request, &page);
-    if (!s.ok()) return Refused("ledgers list", s);
-    for (auto& l : *page.mutable_ledgers()) *all.add_ledgers() = std::move(l);
-    token = page.next_page_token();
-  } while (!token.empty());
-  if (args.Switch("json")) {
-    PrintJson(all);
-  } else {
-    for (const auto& l : all.ledgers()) PrintLedger(l);
-  }
-  return 0;
+  cv1::ListLedgersRequest request;
+  request.set_tenant(args.words[0]);
+  return ListEveryPage("ledgers list", args, request, &cv1::ControlService::Stub::ListLedgers,
+                       [](const cv1::ListLedgersResponse& all) {
+                         for (const auto& l : all.ledgers()) PrintLedger(l);
+                       });
 }
 
 // Calls `method` of kiln-control with a request naming the ledger words[0]/words[1] and prints
@@ -249,11 +254,7 @@ int CallForLedger(const std::string& command, const Args& args,
   Response response;
   grpc::Status s = (client->stub().*method)(ctx.get(), request, &response);
   if (!s.ok()) return Refused(command, s);
-  if (args.Switch("json")) {
-    PrintJson(response);
-  } else {
-    print_text(response);
-  }
+  Print(args, response, print_text);
   return 0;
 }
 
