@@ -313,11 +313,9 @@ int TokensIssue(const Args& args) {
   cv1::IssueTokenResponse response;
   grpc::Status s = client->stub().IssueToken(ctx.get(), request, &response);
   if (!s.ok()) return Refused(command, s);
-  if (args.Switch("json")) {
-    PrintJson(response);
-  } else {
-    std::cout << response.token() << std::endl;  // the token alone, for $(...)
-  }
+  Print(args, response, [](const cv1::IssueTokenResponse& issued) {
+    std::cout << issued.token() << std::endl;  // the token alone, for $(...)
+  });
   return 0;
 }
 
@@ -328,13 +326,13 @@ int KeysShow(const Args& args) {
   cv1::GetIssuerKeysResponse response;
   grpc::Status s = client->stub().GetIssuerKeys(ctx.get(), cv1::GetIssuerKeysRequest(), &response);
   if (!s.ok()) return Refused("keys show", s);
-  if (args.Switch("json")) {
-    PrintJson(response);
-  } else if (args.Switch("pem")) {
-    std::cout << response.current_public_pem();
-  } else {
-    std::cout << response.jwks() << std::endl;
-  }
+  Print(args, response, [&args](const cv1::GetIssuerKeysResponse& keys) {
+    if (args.Switch("pem")) {
+      std::cout << keys.current_public_pem();
+    } else {
+      std::cout << keys.jwks() << std::endl;
+    }
+  });
   return 0;
 }
 
@@ -358,17 +356,15 @@ int AuditList(const Args& args) {
     from = page.events().rbegin()->seq() + 1;
     for (auto& e : *page.mutable_events()) *all.add_events() = std::move(e);
   }
-  if (args.Switch("json")) {
-    PrintJson(all);
-    return 0;
-  }
-  for (const auto& e : all.events()) {
-    std::cout << e.seq() << "\t"
-              << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMicros(e.unix_micros()),
-                                  absl::UTCTimeZone())
-              << "\t" << e.actor() << "\t" << e.action() << "\t" << e.tenant() << "/" << e.ledger()
-              << "\t" << e.outcome() << "\t" << e.detail() << "\n";
-  }
+  Print(args, all, [](const cv1::ListAuditEventsResponse& events) {
+    for (const auto& e : events.events()) {
+      std::cout << e.seq() << "\t"
+                << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMicros(e.unix_micros()),
+                                    absl::UTCTimeZone())
+                << "\t" << e.actor() << "\t" << e.action() << "\t" << e.tenant() << "/"
+                << e.ledger() << "\t" << e.outcome() << "\t" << e.detail() << "\n";
+    }
+  });
   return 0;
 }
 
