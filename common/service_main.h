@@ -1,13 +1,16 @@
-// What every service binary's main.cc does around its own wiring: the help texts of the flags
-// every binary shares, a typed server configuration validated once, fatal exit on bad
-// configuration, reading the files named by flags (keys, tokens, passwords) as StatusOr, and a
-// run-until-signal step with one shutdown order (stop serving with the grace period, then the
-// caller's steps such as the executor and backends, then metrics).
+// What every service binary's main.cc does around its own wiring: the start of the process
+// (signals, malloc, usage text, command line, logging), the help texts of the flags every binary
+// shares, a typed server configuration validated once, fatal exit on bad configuration, reading
+// the files named by flags (keys, tokens, passwords) as StatusOr, and a run-until-signal step
+// with one shutdown order (stop serving with the grace period, then the caller's steps such as
+// the executor and backends, then metrics).
 //
-// Flags are still defined and read only in main.cc; this library sees typed values.
+// Flags are still defined and read only in main.cc; this library sees typed values (it parses
+// the command line into them, but never reads one).
 //
 // Threading: meant for the main thread only. RunUntilSignal blocks until SIGINT or SIGTERM, which
-// BlockTerminationSignals (common/server.h) must have blocked before any thread was started.
+// StartServiceProcess (or BlockTerminationSignals, common/server.h) must have blocked before any
+// thread was started.
 #pragma once
 
 #include <functional>
