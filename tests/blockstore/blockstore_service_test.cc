@@ -20,6 +20,7 @@ namespace {
 
 using testing::GetBlob;
 using ::testing::HasSubstr;
+using testing::ListBlobs;
 using testing::PutBlob;
 using testing::Ref;
 
@@ -252,14 +253,8 @@ TEST_F(BlockStoreServiceTest, BatchStatDeleteAndListThroughTheChannel) {
   grpc::ClientContext del2_ctx;
   EXPECT_EQ(stub_->Delete(&del2_ctx, del_req, &del_resp).error_code(), grpc::StatusCode::NOT_FOUND);
 
-  grpc::ClientContext list_ctx;
-  v1::ListRequest list_req;
-  list_req.set_tenant("t1");
-  list_req.set_ledger("l1");
-  list_req.set_store(v1::STORE_CAR);
-  list_req.set_page_size(1);
   v1::ListResponse list_resp;
-  ASSERT_TRUE(stub_->List(&list_ctx, list_req, &list_resp).ok());
+  ASSERT_TRUE(ListBlobs(*stub_, v1::STORE_CAR, 1, &list_resp).ok());
   ASSERT_EQ(list_resp.blobs_size(), 1);
   EXPECT_EQ(list_resp.blobs(0).key(), CarCid(b));
   EXPECT_EQ(list_resp.blobs(0).size(), 20u);
@@ -274,15 +269,8 @@ TEST_F(BlockStoreServiceTest, ListReturnsTokenUntilTheLastPage) {
   std::string token;
   int pages = 0;
   do {
-    grpc::ClientContext ctx;
-    v1::ListRequest req;
-    req.set_tenant("t1");
-    req.set_ledger("l1");
-    req.set_store(v1::STORE_WAL);
-    req.set_page_size(2);
-    req.set_page_token(token);
     v1::ListResponse resp;
-    ASSERT_TRUE(stub_->List(&ctx, req, &resp).ok());
+    ASSERT_TRUE(ListBlobs(*stub_, v1::STORE_WAL, 2, &resp, token).ok());
     for (const auto& blob : resp.blobs()) seen.push_back(blob.key());
     token = resp.next_page_token();
     ++pages;

@@ -28,6 +28,7 @@ using kiln::testing::CreateCheckpoint;
 using kiln::testing::LoopbackChannel;
 using kiln::testing::ServiceProcess;
 using testing::GetBlob;
+using testing::ListBlobs;
 using testing::PutBlob;
 using testing::Ref;
 
@@ -145,14 +146,8 @@ TEST_F(BlockStoreProcessTest, SigkillDuringWritesKeepsEveryAcknowledgedBlobAndNo
   std::string got;
   EXPECT_EQ(GetBlob(*stub2, Ref(big_key), &got).error_code(), grpc::StatusCode::NOT_FOUND);
   // Every listed blob is one a writer started.
-  grpc::ClientContext ctx;
-  v1::ListRequest list;
-  list.set_tenant("t1");
-  list.set_ledger("l1");
-  list.set_store(v1::STORE_CAR);
-  list.set_page_size(10000);
   v1::ListResponse listed;
-  ASSERT_TRUE(stub2->List(&ctx, list, &listed).ok());
+  ASSERT_TRUE(ListBlobs(*stub2, v1::STORE_CAR, 10000, &listed).ok());
   EXPECT_GE(static_cast<size_t>(listed.blobs_size()), acked.size());
   for (const auto& blob : listed.blobs()) {
     ASSERT_EQ(attempted.count(blob.key()), 1u) << blob.key();
