@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "common/openssl_ptr.h"
 #include "glog/logging.h"
 
 namespace kiln {
@@ -14,11 +15,6 @@ namespace {
 
 constexpr int kIvBytes = 12;
 constexpr int kTagBytes = 16;
-
-struct CtxFree {
-  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
-};
-using Ctx = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
 
 const unsigned char* U(absl::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
@@ -47,7 +43,7 @@ absl::StatusOr<std::string> KeySealer::Seal(absl::string_view plaintext,
     return absl::UnavailableError("cannot draw a random IV to seal a key (RAND_bytes failed)");
   }
   // The calls below fail only on a broken build of OpenSSL (the key and IV sizes are fixed).
-  Ctx ctx(EVP_CIPHER_CTX_new());
+  EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   CHECK(ctx != nullptr);
   int len = 0;
   CHECK_EQ(EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(kek_), buf), 1);
@@ -85,7 +81,7 @@ absl::StatusOr<std::string> KeySealer::OpenWith(const std::string& kek, absl::st
   }
   size_t n = sealed.size() - kIvBytes - kTagBytes;
   std::string out(n, '\0');
-  Ctx ctx(EVP_CIPHER_CTX_new());
+  EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   CHECK(ctx != nullptr);
   int len = 0;
   bool ok =

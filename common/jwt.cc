@@ -25,6 +25,7 @@
 #include "absl/strings/str_split.h"
 #include "common/jwt_issuer.h"
 #include "common/multibase.h"
+#include "common/openssl_ptr.h"
 #include "common/status_macros.h"
 
 namespace kiln {
@@ -40,31 +41,6 @@ constexpr absl::string_view kKeyForms =
     "expected the \"z...\" string that SessionTokenService.generateKeyPair prints as "
     "strings.publicKey, a JWK JSON object {\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":...,\"y\":...}, "
     "or a PEM \"-----BEGIN PUBLIC KEY-----\" block";
-
-struct PkeyFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
-struct PkeyCtxFree {
-  void operator()(EVP_PKEY_CTX* ctx) const { EVP_PKEY_CTX_free(ctx); }
-};
-using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
-struct BioFree {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-using Bio = std::unique_ptr<BIO, BioFree>;
-struct EcdsaSigFree {
-  void operator()(ECDSA_SIG* sig) const { ECDSA_SIG_free(sig); }
-};
-using EcdsaSig = std::unique_ptr<ECDSA_SIG, EcdsaSigFree>;
-struct BnFree {
-  void operator()(BIGNUM* bn) const { BN_free(bn); }
-};
-using Bn = std::unique_ptr<BIGNUM, BnFree>;
 
 const unsigned char* U(absl::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
@@ -139,7 +115,7 @@ absl::Status CheckP256PublicKey(EVP_PKEY* key) {
         "public key is not on the P-256 (prime256v1) curve, which ES256 needs");
   }
   // OpenSSL's decoders already refuse points off the curve; this check is defence in depth.
-  PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
   if (ctx == nullptr) return OpenSslInternal("create a key context");
   if (EVP_PKEY_public_check(ctx.get()) != 1) {
     ERR_clear_error();
@@ -149,7 +125,7 @@ absl::Status CheckP256PublicKey(EVP_PKEY* key) {
 }
 
 // Builds a P-256 public key from its affine coordinates (32 bytes each, big-endian).
-absl::StatusOr<Pkey> KeyFromP256Point(absl::string_view x, absl::string_view y) {
+absl::StatusOr<EvpPkeyPtr> KeyFromP256Point(absl::string_view x, absl::string_view y) {
   std::string point = absl::StrCat("\x04", x, y);  // Uncompressed SEC1 point.
   char group[] = "prime256v1";
   OSSL_PARAM params[] = {
@@ -157,7 +133,7 @@ absl::StatusOr<Pkey> KeyFromP256Point(absl::string_view x, absl::string_view y) 
       OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()),
       OSSL_PARAM_construct_end(),
   };
-  PkeyCtx ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
   if (ctx == nullptr) return OpenSslInternal("create an EC key context");
   if (EVP_PKEY_fromdata_init(ctx.get()) != 1) return OpenSslInternal("start building an EC key");
   EVP_PKEY* raw = nullptr;
@@ -166,7 +142,7 @@ absl::StatusOr<Pkey> KeyFromP256Point(absl::string_view x, absl::string_view y) 
     return absl::InvalidArgumentError(
         "public key JWK \"x\" and \"y\" are not a point on the P-256 curve");
   }
-  Pkey key(raw);
+  EvpPkeyPtr key(raw);
   KILN_RETURN_IF_ERROR(CheckP256PublicKey(key.get()));
   return key;
 }
@@ -193,7 +169,7 @@ absl::StatusOr<std::string> JwkCoordinate(const boost::json::object& jwk, absl::
 }
 
 // Builds the key from JWK (or single-key JWKS) JSON text. `form` names how the text was given.
-absl::StatusOr<Pkey> KeyFromJwkJson(absl::string_view json, absl::string_view form) {
+absl::StatusOr<EvpPkeyPtr> KeyFromJwkJson(absl::string_view json, absl::string_view form) {
   std::optional<boost::json::object> parsed = ParseJsonObject(json);
   if (!parsed.has_value()) {
     return absl::InvalidArgumentError(
@@ -241,7 +217,7 @@ absl::StatusOr<Pkey> KeyFromJwkJson(absl::string_view json, absl::string_view fo
 int NoPassphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) { return 0; }
 
 // Builds the key from one PEM "PUBLIC KEY" (SubjectPublicKeyInfo) block.
-absl::StatusOr<Pkey> KeyFromPem(absl::string_view pem) {
+absl::StatusOr<EvpPkeyPtr> KeyFromPem(absl::string_view pem) {
   constexpr absl::string_view kBegin = "-----BEGIN PUBLIC KEY-----";
   constexpr absl::string_view kEnd = "-----END PUBLIC KEY-----";
   if (absl::StrContains(pem, "PRIVATE KEY")) {
@@ -254,9 +230,9 @@ absl::StatusOr<Pkey> KeyFromPem(absl::string_view pem) {
     return absl::InvalidArgumentError(absl::StrCat("public key PEM must be exactly one \"", kBegin,
                                                    "\" ... \"", kEnd, "\" block"));
   }
-  Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (bio == nullptr) return OpenSslInternal("create a memory BIO");
-  Pkey key(PEM_read_bio_PUBKEY(bio.get(), nullptr, NoPassphrase, nullptr));
+  EvpPkeyPtr key(PEM_read_bio_PUBKEY(bio.get(), nullptr, NoPassphrase, nullptr));
   if (key == nullptr) {
     ERR_clear_error();
     return absl::InvalidArgumentError(
@@ -266,7 +242,7 @@ absl::StatusOr<Pkey> KeyFromPem(absl::string_view pem) {
   return key;
 }
 
-absl::StatusOr<Pkey> ParsePublicKey(absl::string_view text) {
+absl::StatusOr<EvpPkeyPtr> ParsePublicKey(absl::string_view text) {
   if (text.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("public key is empty; ", kKeyForms));
   }
@@ -328,9 +304,9 @@ absl::Status CheckHeader(absl::string_view header_b64) {
 // Verifies the JOSE ES256 signature (r || s) over `signing_input` with `key`.
 absl::Status VerifyEs256(EVP_PKEY* key, absl::string_view signing_input,
                          absl::string_view signature) {
-  Bn r(BN_bin2bn(U(signature), kP256FieldBytes, nullptr));
-  Bn s(BN_bin2bn(U(signature) + kP256FieldBytes, kP256FieldBytes, nullptr));
-  EcdsaSig sig(ECDSA_SIG_new());
+  BignumPtr r(BN_bin2bn(U(signature), kP256FieldBytes, nullptr));
+  BignumPtr s(BN_bin2bn(U(signature) + kP256FieldBytes, kP256FieldBytes, nullptr));
+  EcdsaSigPtr sig(ECDSA_SIG_new());
   if (r == nullptr || s == nullptr || sig == nullptr) {
     return OpenSslInternal("allocate a signature");
   }
@@ -343,7 +319,7 @@ absl::Status VerifyEs256(EVP_PKEY* key, absl::string_view signing_input,
   auto* out = reinterpret_cast<unsigned char*>(der.data());
   if (i2d_ECDSA_SIG(sig.get(), &out) != der_size) return OpenSslInternal("DER-encode a signature");
 
-  MdCtx ctx(EVP_MD_CTX_new());
+  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   if (ctx == nullptr) return OpenSslInternal("allocate a digest context");
   if (EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) != 1) {
     return OpenSslInternal("start an ECDSA verification");
@@ -491,7 +467,7 @@ absl::StatusOr<TokenVerifier> TokenVerifier::Create(absl::string_view public_key
   if (options.clock_skew < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("token clock skew must not be negative");
   }
-  KILN_ASSIGN_OR_RETURN(Pkey key, ParsePublicKey(absl::StripAsciiWhitespace(public_key)));
+  KILN_ASSIGN_OR_RETURN(EvpPkeyPtr key, ParsePublicKey(absl::StripAsciiWhitespace(public_key)));
   return TokenVerifier(Key(key.release()), options);
 }
 
@@ -522,7 +498,7 @@ absl::StatusOr<TokenVerifier> TokenVerifier::CreateFromJwks(absl::string_view jw
     const boost::json::string* use = StringMember(jwk, "use");
     if (kty == nullptr || *kty != "EC" || crv == nullptr || *crv != "P-256") continue;
     if (use != nullptr && *use != "sig") continue;
-    absl::StatusOr<Pkey> key = KeyFromJwkJson(boost::json::serialize(jwk), "JWKS member");
+    absl::StatusOr<EvpPkeyPtr> key = KeyFromJwkJson(boost::json::serialize(jwk), "JWKS member");
     if (!key.ok()) continue;  // e.g. "alg" other than ES256
     usable.push_back(Key(key->release()));
   }
@@ -536,7 +512,7 @@ absl::StatusOr<TokenVerifier> TokenVerifier::CreateFromJwks(absl::string_view jw
 }
 
 absl::Status TokenVerifier::AddPreviousKey(absl::string_view public_key) {
-  KILN_ASSIGN_OR_RETURN(Pkey key, ParsePublicKey(absl::StripAsciiWhitespace(public_key)));
+  KILN_ASSIGN_OR_RETURN(EvpPkeyPtr key, ParsePublicKey(absl::StripAsciiWhitespace(public_key)));
   previous_keys_.push_back(Key(key.release()));
   return absl::OkStatus();
 }

@@ -3,11 +3,21 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "glog/logging.h"
 
 namespace kiln {
+
+void StartServiceProcess(int argc, char** argv, const ProcessStartOptions& options) {
+  BlockTerminationSignals();
+  if (options.tune_malloc) TuneMalloc();
+  absl::SetProgramUsageMessage(options.usage);
+  absl::ParseCommandLine(argc, argv);
+  InitLogging(argv[0]);
+}
 
 ServiceConfig ServiceConfig::Grpc(std::string program, std::string grpc_address,
                                   std::string metrics_address, std::string ready_file,

@@ -1,13 +1,16 @@
-// What every service binary's main.cc does around its own wiring: the help texts of the flags
-// every binary shares, a typed server configuration validated once, fatal exit on bad
-// configuration, reading the files named by flags (keys, tokens, passwords) as StatusOr, and a
-// run-until-signal step with one shutdown order (stop serving with the grace period, then the
-// caller's steps such as the executor and backends, then metrics).
+// What every service binary's main.cc does around its own wiring: the start of the process
+// (signals, malloc, usage text, command line, logging), the help texts of the flags every binary
+// shares, a typed server configuration validated once, fatal exit on bad configuration, reading
+// the files named by flags (keys, tokens, passwords) as StatusOr, and a run-until-signal step
+// with one shutdown order (stop serving with the grace period, then the caller's steps such as
+// the executor and backends, then metrics).
 //
-// Flags are still defined and read only in main.cc; this library sees typed values.
+// Flags are still defined and read only in main.cc; this library sees typed values (it parses
+// the command line into them, but never reads one).
 //
 // Threading: meant for the main thread only. RunUntilSignal blocks until SIGINT or SIGTERM, which
-// BlockTerminationSignals (common/server.h) must have blocked before any thread was started.
+// StartServiceProcess (or BlockTerminationSignals, common/server.h) must have blocked before any
+// thread was started.
 #pragma once
 
 #include <functional>
@@ -62,6 +65,20 @@ inline constexpr char kCheckpointDirHelp[] =
   ::kiln::ServiceConfig::Grpc(                                                          \
       program, absl::GetFlag(FLAGS_grpc_address), absl::GetFlag(FLAGS_metrics_address), \
       absl::GetFlag(FLAGS_ready_file), absl::GetFlag(FLAGS_shutdown_grace))
+
+// How a service binary starts (StartServiceProcess).
+struct ProcessStartOptions {
+  // The --help text: what the binary is, then an example command line.
+  absl::string_view usage;
+  // Calls TuneMalloc (common/server.h); for the binaries that move blobs and protocol messages.
+  bool tune_malloc = true;
+};
+
+// What every service binary's main does first, in this order: blocks SIGINT and SIGTERM (before
+// any thread exists), tunes malloc when asked, sets the usage text, parses the command line into
+// the flags main.cc defines (main still reads them, with absl::GetFlag) and starts logging to
+// stderr. Exits as absl::ParseCommandLine does on unknown flags and --help.
+void StartServiceProcess(int argc, char** argv, const ProcessStartOptions& options);
 
 // The settings every service binary has, filled from its flags in main.
 struct ServiceConfig {

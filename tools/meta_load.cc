@@ -29,6 +29,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/cid.h"
+#include "common/meta_entry_proto.h"
 #include "common/meta_event.h"
 #include "common/sha256.h"
 #include "common/shards.h"
@@ -126,10 +127,7 @@ grpc::Status PutMeta(mv1::MergeService::Stub& stub, const std::string& tenant,
   r.set_tenant(tenant);
   r.set_ledger(ledger);
   r.set_writer(writer);
-  auto* entry = r.add_entries();
-  entry->set_cid(e.cid);
-  for (const auto& p : e.parents) entry->add_parents(p);
-  entry->set_data(e.data);
+  *r.add_entries() = ToProto(e);
   r.add_keys("z" + writer);
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline());

@@ -178,28 +178,49 @@ int LedgersImport(const Args& args) {
   return 0;
 }
 
-int TenantsList(const Args& args) {
-  auto client = Connect("tenants list", args);
+// Prints `response`: as JSON with --json, else with `print_text`.
+template <typename Response, typename PrintText>
+void Print(const Args& args, const Response& response, PrintText print_text) {
+  if (args.Switch("json")) {
+    PrintJson(response);
+  } else {
+    print_text(response);
+  }
+}
+
+// Calls the listing `method` of kiln-control with `request` page after page (1000 entries each)
+// until the last, and prints the entries of every page as one response (see Print). Returns the
+// exit status: 2 when the connection options are wrong, 1 when a call is refused, else 0.
+template <typename Request, typename Response, typename PrintText>
+int ListEveryPage(const std::string& command, const Args& args, Request request,
+                  grpc::Status (cv1::ControlService::Stub::*method)(grpc::ClientContext*,
+                                                                    const Request&, Response*),
+                  PrintText print_text) {
+  auto client = Connect(command, args);
   if (!client) return 2;
-  cv1::ListTenantsResponse all;
+  Response all;
   std::string token;
   do {
     auto ctx = client->Context();
-    cv1::ListTenantsRequest request;
     request.set_page_size(1000);
     request.set_page_token(token);
-    cv1::ListTenantsResponse page;
-    grpc::Status s = client->stub().ListTenants(ctx.get(), request, &page);
-    if (!s.ok()) return Refused("tenants list", s);
-    for (auto& t : *page.mutable_tenants()) *all.add_tenants() = std::move(t);
+    Response page;
+    grpc::Status s = (client->stub().*method)(ctx.get(), request, &page);
+    if (!s.ok()) return Refused(command, s);
     token = page.next_page_token();
+    page.clear_next_page_token();
+    all.MergeFrom(page);  // appends the page's entries
   } while (!token.empty());
-  if (args.Switch("json")) {
-    PrintJson(all);
-  } else {
-    for (const auto& t : all.tenants()) std::cout << t.id() << "\n";
-  }
+  Print(args, all, print_text);
   return 0;
+}
+
+int TenantsList(const Args& args) {
+  return ListEveryPage("tenants list", args, cv1::ListTenantsRequest(),
+                       &cv1::ControlService::Stub::ListTenants,
+                       [](const cv1::ListTenantsResponse& all) {
+                         for (const auto& t : all.tenants()) std::cout << t.id() << "\n";
+                       });
 }
 
 void PrintLedger(const cv1::Ledger& l) {
@@ -208,86 +229,61 @@ void PrintLedger(const cv1::Ledger& l) {
 }
 
 int LedgersList(const Args& args) {
-  auto client = Connect("ledgers list", args);
+  cv1::ListLedgersRequest request;
+  request.set_tenant(args.words[0]);
+  return ListEveryPage("ledgers list", args, request, &cv1::ControlService::Stub::ListLedgers,
+                       [](const cv1::ListLedgersResponse& all) {
+                         for (const auto& l : all.ledgers()) PrintLedger(l);
+                       });
+}
+
+// Calls `method` of kiln-control with a request naming the ledger words[0]/words[1] and prints
+// its response: as JSON with --json, else with `print_text`. Returns the exit status: 2 when the
+// connection options are wrong, 1 when the call is refused, else 0.
+template <typename Request, typename Response, typename PrintText>
+int CallForLedger(const std::string& command, const Args& args,
+                  grpc::Status (cv1::ControlService::Stub::*method)(grpc::ClientContext*,
+                                                                    const Request&, Response*),
+                  PrintText print_text) {
+  auto client = Connect(command, args);
   if (!client) return 2;
-  cv1::ListLedgersResponse all;
-  std::string token;
-  do {
-    auto ctx = client->Context();
-    cv1::ListLedgersRequest request;
-    request.set_tenant(args.words[0]);
-    request.set_page_size(1000);
-    request.set_page_token(token);
-    cv1::ListLedgersResponse page;
-    grpc::Status s = client->stub().ListLedgers(ctx.get(), request, &page);
-    if (!s.ok()) return Refused("ledgers list", s);
-    for (auto& l : *page.mutable_ledgers()) *all.add_ledgers() = std::move(l);
-    token = page.next_page_token();
-  } while (!token.empty());
-  if (args.Switch("json")) {
-    PrintJson(all);
-  } else {
-    for (const auto& l : all.ledgers()) PrintLedger(l);
-  }
+  auto ctx = client->Context();
+  Request request;
+  request.set_tenant(args.words[0]);
+  request.set_ledger(args.words[1]);
+  Response response;
+  grpc::Status s = (client->stub().*method)(ctx.get(), request, &response);
+  if (!s.ok()) return Refused(command, s);
+  Print(args, response, print_text);
   return 0;
 }
 
 int LedgersGet(const Args& args) {
-  auto client = Connect("ledgers get", args);
-  if (!client) return 2;
-  auto ctx = client->Context();
-  cv1::GetLedgerRequest request;
-  request.set_tenant(args.words[0]);
-  request.set_ledger(args.words[1]);
-  cv1::GetLedgerResponse response;
-  grpc::Status s = client->stub().GetLedger(ctx.get(), request, &response);
-  if (!s.ok()) return Refused("ledgers get", s);
-  if (args.Switch("json")) {
-    PrintJson(response);
-  } else {
-    PrintLedger(response.ledger());
-  }
-  return 0;
+  return CallForLedger(
+      "ledgers get", args, &cv1::ControlService::Stub::GetLedger,
+      [](const cv1::GetLedgerResponse& response) { PrintLedger(response.ledger()); });
 }
 
 int LedgersCreate(const Args& args) {
-  auto client = Connect("ledgers create", args);
-  if (!client) return 2;
-  auto ctx = client->Context();
-  cv1::CreateLedgerRequest request;
-  request.set_tenant(args.words[0]);
-  request.set_ledger(args.words[1]);
-  cv1::CreateLedgerResponse response;
-  grpc::Status s = client->stub().CreateLedger(ctx.get(), request, &response);
-  if (!s.ok()) return Refused("ledgers create", s);
-  if (args.Switch("json")) {
-    PrintJson(response);
-  } else {
-    std::cout << "created " << args.words[0] << "/" << args.words[1] << std::endl;
-  }
-  return 0;
+  return CallForLedger("ledgers create", args, &cv1::ControlService::Stub::CreateLedger,
+                       [&args](const cv1::CreateLedgerResponse&) {
+                         std::cout << "created " << args.words[0] << "/" << args.words[1]
+                                   << std::endl;
+                       });
 }
 
 int LedgersDelete(const Args& args) {
-  auto client = Connect("ledgers delete", args);
-  if (!client) return 2;
-  auto ctx = client->Context();
-  cv1::DeleteLedgerRequest request;
-  request.set_tenant(args.words[0]);
-  request.set_ledger(args.words[1]);
-  cv1::DeleteLedgerResponse response;
-  grpc::Status s = client->stub().DeleteLedger(ctx.get(), request, &response);
-  if (!s.ok()) return Refused("ledgers delete", s);
-  if (args.Switch("json")) {
-    PrintJson(response);
-  } else if (response.existed()) {
-    std::cout << "deleted " << args.words[0] << "/" << args.words[1] << " (version "
-              << response.version() << ", " << response.blobs_deleted() << " blobs)" << std::endl;
-  } else {
-    std::cout << args.words[0] << "/" << args.words[1] << " did not exist; nothing deleted"
-              << std::endl;
-  }
-  return 0;
+  return CallForLedger("ledgers delete", args, &cv1::ControlService::Stub::DeleteLedger,
+                       [&args](const cv1::DeleteLedgerResponse& response) {
+                         if (response.existed()) {
+                           std::cout << "deleted " << args.words[0] << "/" << args.words[1]
+                                     << " (version " << response.version() << ", "
+                                     << response.blobs_deleted() << " blobs)" << std::endl;
+                         } else {
+                           std::cout << args.words[0] << "/" << args.words[1]
+                                     << " did not exist; nothing deleted" << std::endl;
+                         }
+                       });
 }
 
 int TokensIssue(const Args& args) {
@@ -317,11 +313,9 @@ int TokensIssue(const Args& args) {
   cv1::IssueTokenResponse response;
   grpc::Status s = client->stub().IssueToken(ctx.get(), request, &response);
   if (!s.ok()) return Refused(command, s);
-  if (args.Switch("json")) {
-    PrintJson(response);
-  } else {
-    std::cout << response.token() << std::endl;  // the token alone, for $(...)
-  }
+  Print(args, response, [](const cv1::IssueTokenResponse& issued) {
+    std::cout << issued.token() << std::endl;  // the token alone, for $(...)
+  });
   return 0;
 }
 
@@ -332,13 +326,13 @@ int KeysShow(const Args& args) {
   cv1::GetIssuerKeysResponse response;
   grpc::Status s = client->stub().GetIssuerKeys(ctx.get(), cv1::GetIssuerKeysRequest(), &response);
   if (!s.ok()) return Refused("keys show", s);
-  if (args.Switch("json")) {
-    PrintJson(response);
-  } else if (args.Switch("pem")) {
-    std::cout << response.current_public_pem();
-  } else {
-    std::cout << response.jwks() << std::endl;
-  }
+  Print(args, response, [&args](const cv1::GetIssuerKeysResponse& keys) {
+    if (args.Switch("pem")) {
+      std::cout << keys.current_public_pem();
+    } else {
+      std::cout << keys.jwks() << std::endl;
+    }
+  });
   return 0;
 }
 
@@ -362,17 +356,15 @@ int AuditList(const Args& args) {
     from = page.events().rbegin()->seq() + 1;
     for (auto& e : *page.mutable_events()) *all.add_events() = std::move(e);
   }
-  if (args.Switch("json")) {
-    PrintJson(all);
-    return 0;
-  }
-  for (const auto& e : all.events()) {
-    std::cout << e.seq() << "\t"
-              << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMicros(e.unix_micros()),
-                                  absl::UTCTimeZone())
-              << "\t" << e.actor() << "\t" << e.action() << "\t" << e.tenant() << "/" << e.ledger()
-              << "\t" << e.outcome() << "\t" << e.detail() << "\n";
-  }
+  Print(args, all, [](const cv1::ListAuditEventsResponse& events) {
+    for (const auto& e : events.events()) {
+      std::cout << e.seq() << "\t"
+                << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMicros(e.unix_micros()),
+                                    absl::UTCTimeZone())
+                << "\t" << e.actor() << "\t" << e.action() << "\t" << e.tenant() << "/"
+                << e.ledger() << "\t" << e.outcome() << "\t" << e.detail() << "\n";
+    }
+  });
   return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "common/status_macros.h"
 #include "common/store_kind_proto.h"
 #include "common/unary_reactor.h"
+#include "common/unlabelled_metrics.h"
 #include "glog/logging.h"
 #include "services/blockstore/car_upload_check.h"
 
@@ -361,7 +362,7 @@ BlockStoreServiceImpl::BlockStoreServiceImpl(const BlockStoreServiceOptions& opt
                                              prometheus::Registry& registry)
     : options_(options), backend_(backend), executor_(executor) {
   auto counter = [&](const char* name, const char* help) {
-    return &prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+    return &UnlabelledCounter(registry, name, help);
   };
   m_.blobs_written = counter("kiln_blockstore_blobs_written_total", "Blobs newly stored.");
   m_.bytes_written = counter("kiln_blockstore_written_bytes_total", "Bytes of newly stored blobs.");

@@ -5,8 +5,6 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/time/time.h"
 #include "common/admin_service.h"
 #include "common/executor.h"
@@ -39,14 +37,13 @@ ABSL_FLAG(std::string, shard_index, "0", kiln::kShardIndexHelp);
 ABSL_FLAG(int64_t, shard_count, 0, kiln::kShardCountHelp);
 ABSL_FLAG(std::string, checkpoint_dir, "", kiln::kCheckpointDirHelp);
 
+// The --help text.
+constexpr char kUsage[] =
+    "Kiln block-store: stores CAR and file blobs per tenant/ledger.\n"
+    "  kiln-blockstore --backend=rocksdb:///var/lib/kiln/blockstore";
+
 int main(int argc, char** argv) {
-  kiln::BlockTerminationSignals();
-  kiln::TuneMalloc();
-  absl::SetProgramUsageMessage(
-      "Kiln block-store: stores CAR and file blobs per tenant/ledger.\n"
-      "  kiln-blockstore --backend=rocksdb:///var/lib/kiln/blockstore");
-  absl::ParseCommandLine(argc, argv);
-  kiln::InitLogging(argv[0]);
+  kiln::StartServiceProcess(argc, argv, {.usage = kUsage});
 
   kiln::ServiceConfig config = KILN_SERVICE_CONFIG_FROM_FLAGS("kiln-blockstore");
   const std::string backend_url = absl::GetFlag(FLAGS_backend);

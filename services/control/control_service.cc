@@ -8,6 +8,7 @@
 #include "common/ids.h"
 #include "common/status_macros.h"
 #include "common/unary_reactor.h"
+#include "common/unlabelled_metrics.h"
 #include "glog/logging.h"
 
 namespace kiln::control {
@@ -147,21 +148,12 @@ ControlServiceImpl::ControlServiceImpl(const ControlServiceOptions& options, con
       previous_issuer_jwk_(std::move(previous_issuer_jwk)),
       clock_(clock),
       executor_(executor) {
-  refused_ = &prometheus::BuildCounter()
-                  .Name("kiln_control_unauthenticated_total")
-                  .Help("Control calls refused for a missing or wrong admin credential.")
-                  .Register(registry)
-                  .Add({});
-  tokens_issued_ = &prometheus::BuildCounter()
-                        .Name("kiln_control_tokens_issued_total")
-                        .Help("Session tokens minted by IssueToken.")
-                        .Register(registry)
-                        .Add({});
-  ledgers_deleted_ = &prometheus::BuildCounter()
-                          .Name("kiln_control_ledgers_deleted_total")
-                          .Help("DeleteLedger calls that succeeded (including repeats).")
-                          .Register(registry)
-                          .Add({});
+  refused_ = &UnlabelledCounter(registry, "kiln_control_unauthenticated_total",
+                                "Control calls refused for a missing or wrong admin credential.");
+  tokens_issued_ = &UnlabelledCounter(registry, "kiln_control_tokens_issued_total",
+                                      "Session tokens minted by IssueToken.");
+  ledgers_deleted_ = &UnlabelledCounter(registry, "kiln_control_ledgers_deleted_total",
+                                        "DeleteLedger calls that succeeded (including repeats).");
 }
 
 grpc::ServerUnaryReactor* ControlServiceImpl::Run(grpc::CallbackServerContext* context,
@@ -179,6 +171,17 @@ grpc::ServerUnaryReactor* ControlServiceImpl::Run(grpc::CallbackServerContext* c
     }
   });
   return reactor;
+}
+
+grpc::ServerUnaryReactor* ControlServiceImpl::RunForLedger(
+    grpc::CallbackServerContext* context, const std::string& tenant, const std::string& ledger,
+    absl::AnyInvocable<absl::Status(const LedgerRef&)> fn) {
+  // The one validation of the ids. Its status is read before `ref` moves into the work, which
+  // Run calls only when the status is OK.
+  absl::StatusOr<LedgerRef> ref = LedgerRef::Parse(tenant, ledger);
+  absl::Status valid = ref.status();
+  return Run(context, std::move(valid),
+             [ref = std::move(ref), fn = std::move(fn)]() mutable { return fn(*ref); });
 }
 
 absl::Status ControlServiceImpl::Audit(const std::string& actor, absl::string_view action,
@@ -210,27 +213,23 @@ grpc::ServerUnaryReactor* ControlServiceImpl::ListTenants(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* ControlServiceImpl::CreateLedger(grpc::CallbackServerContext* context,
                                                            const v1::CreateLedgerRequest* request,
                                                            v1::CreateLedgerResponse* response) {
-  // The one validation of the ids; Run calls the lambda only when `ref` holds a value.
-  absl::StatusOr<LedgerRef> ref = LedgerRef::Parse(request->tenant(), request->ledger());
-  absl::Status valid = ref.status();  // before `ref` is moved into the lambda
-  return Run(context, valid,
-             [this, ref = std::move(ref), response, actor = Actor(*context)]() -> absl::Status {
-               absl::StatusOr<v1::Ledger> created = ledgers_.CreateLedger(*ref);
-               if (created.ok()) *response->mutable_ledger() = *created;
-               return Audit(actor, "ledger.create", ref->tenant(), ref->ledger(), created.status(),
-                            "");
-             });
+  return RunForLedger(
+      context, request->tenant(), request->ledger(),
+      [this, response, actor = Actor(*context)](const LedgerRef& ref) -> absl::Status {
+        absl::StatusOr<v1::Ledger> created = ledgers_.CreateLedger(ref);
+        if (created.ok()) *response->mutable_ledger() = *created;
+        return Audit(actor, "ledger.create", ref.tenant(), ref.ledger(), created.status(), "");
+      });
 }
 
 grpc::ServerUnaryReactor* ControlServiceImpl::GetLedger(grpc::CallbackServerContext* context,
                                                         const v1::GetLedgerRequest* request,
                                                         v1::GetLedgerResponse* response) {
-  absl::StatusOr<LedgerRef> ref = LedgerRef::Parse(request->tenant(), request->ledger());
-  absl::Status valid = ref.status();  // before `ref` is moved into the lambda
-  return Run(context, valid, [this, ref = std::move(ref), response]() -> absl::Status {
-    KILN_ASSIGN_OR_RETURN(*response->mutable_ledger(), ledgers_.GetLedger(*ref));
-    return absl::OkStatus();
-  });
+  return RunForLedger(context, request->tenant(), request->ledger(),
+                      [this, response](const LedgerRef& ref) -> absl::Status {
+                        KILN_ASSIGN_OR_RETURN(*response->mutable_ledger(), ledgers_.GetLedger(ref));
+                        return absl::OkStatus();
+                      });
 }
 
 grpc::ServerUnaryReactor* ControlServiceImpl::ListLedgers(grpc::CallbackServerContext* context,
@@ -248,24 +247,22 @@ grpc::ServerUnaryReactor* ControlServiceImpl::ListLedgers(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* ControlServiceImpl::DeleteLedger(grpc::CallbackServerContext* context,
                                                            const v1::DeleteLedgerRequest* request,
                                                            v1::DeleteLedgerResponse* response) {
-  absl::StatusOr<LedgerRef> ref = LedgerRef::Parse(request->tenant(), request->ledger());
-  absl::Status valid = ref.status();  // before `ref` is moved into the lambda
-  return Run(context, valid,
-             [this, ref = std::move(ref), response, actor = Actor(*context)]() -> absl::Status {
-               absl::StatusOr<v1::DeleteLedgerResponse> deleted = ledgers_.DeleteLedger(*ref);
-               std::string detail;
-               if (deleted.ok()) {
-                 *response = *deleted;
-                 ledgers_deleted_->Increment();
-                 detail =
-                     absl::StrCat(deleted->existed() ? "" : "nothing to delete; ", "version ",
-                                  deleted->version(), ", ", deleted->blobs_deleted(), " blobs");
-               } else {
-                 detail = std::string(deleted.status().message());
-               }
-               return Audit(actor, "ledger.delete", ref->tenant(), ref->ledger(), deleted.status(),
-                            std::move(detail));
-             });
+  return RunForLedger(
+      context, request->tenant(), request->ledger(),
+      [this, response, actor = Actor(*context)](const LedgerRef& ref) -> absl::Status {
+        absl::StatusOr<v1::DeleteLedgerResponse> deleted = ledgers_.DeleteLedger(ref);
+        std::string detail;
+        if (deleted.ok()) {
+          *response = *deleted;
+          ledgers_deleted_->Increment();
+          detail = absl::StrCat(deleted->existed() ? "" : "nothing to delete; ", "version ",
+                                deleted->version(), ", ", deleted->blobs_deleted(), " blobs");
+        } else {
+          detail = std::string(deleted.status().message());
+        }
+        return Audit(actor, "ledger.delete", ref.tenant(), ref.ledger(), deleted.status(),
+                     std::move(detail));
+      });
 }
 
 grpc::ServerUnaryReactor* ControlServiceImpl::ListAuditEvents(

@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/executor.h"
 #include "common/jwt_issuer.h"
+#include "common/ledger_ref.h"
 #include "kiln/control/v1/control.grpc.pb.h"
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
@@ -72,6 +73,11 @@ class ControlServiceImpl final : public v1::ControlService::CallbackService {
   // reactor with its status.
   grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* context, absl::Status valid,
                                 absl::AnyInvocable<absl::Status()> fn);
+  // Run for a request naming one ledger: `fn` gets the LedgerRef parsed from `tenant` and
+  // `ledger`; INVALID_ARGUMENT naming the field when either is not a valid id.
+  grpc::ServerUnaryReactor* RunForLedger(grpc::CallbackServerContext* context,
+                                         const std::string& tenant, const std::string& ledger,
+                                         absl::AnyInvocable<absl::Status(const LedgerRef&)> fn);
   // Appends an audit record for a change (its outcome from `status`); a failure to record turns
   // an OK into UNAVAILABLE (an unrecorded change must not look recorded).
   absl::Status Audit(const std::string& actor, absl::string_view action, const std::string& tenant,

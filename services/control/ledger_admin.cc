@@ -40,6 +40,21 @@ void LedgerAdmin::SetDeadline(grpc::ClientContext* context) const {
   context->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline_));
 }
 
+template <typename Request, typename Response>
+absl::StatusOr<Response> LedgerAdmin::CallLedgerShard(
+    const LedgerRef& ledger,
+    grpc::Status (mv1::MetadataService::Stub::*rpc)(grpc::ClientContext*, const Request&,
+                                                    Response*)) const {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  Request request;
+  request.set_tenant(ledger.tenant());
+  request.set_ledger(ledger.ledger());
+  Response response;
+  KILN_RETURN_IF_ERROR(FromGrpcStatus((metadata_.For(ledger)->*rpc)(&context, request, &response)));
+  return response;
+}
+
 absl::StatusOr<v1::ListTenantsResponse> LedgerAdmin::ListTenants(const std::string& page_token,
                                                                  size_t page_size) const {
   // Each shard returns its first page_size tenants after the token; the first page_size of their
@@ -106,14 +121,8 @@ absl::StatusOr<v1::Ledger> LedgerAdmin::GetLedger(const LedgerRef& ledger) const
 }
 
 absl::StatusOr<v1::Ledger> LedgerAdmin::CreateLedger(const LedgerRef& ledger) const {
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  mv1::CreateLedgerRequest request;
-  request.set_tenant(ledger.tenant());
-  request.set_ledger(ledger.ledger());
-  mv1::CreateLedgerResponse response;
-  KILN_RETURN_IF_ERROR(
-      FromGrpcStatus(metadata_.For(ledger)->CreateLedger(&context, request, &response)));
+  KILN_ASSIGN_OR_RETURN(mv1::CreateLedgerResponse response,
+                        CallLedgerShard(ledger, &mv1::MetadataService::Stub::CreateLedger));
   if (!response.created()) {
     return absl::AlreadyExistsError(
         absl::StrCat("ledger ", ledger.tenant(), "/", ledger.ledger(), " exists"));
@@ -125,19 +134,11 @@ absl::StatusOr<v1::Ledger> LedgerAdmin::CreateLedger(const LedgerRef& ledger) co
 }
 
 absl::StatusOr<v1::DeleteLedgerResponse> LedgerAdmin::DeleteLedger(const LedgerRef& ledger) const {
+  KILN_ASSIGN_OR_RETURN(mv1::DeleteLedgerResponse response,
+                        CallLedgerShard(ledger, &mv1::MetadataService::Stub::DeleteLedger));
   v1::DeleteLedgerResponse out;
-  {
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    mv1::DeleteLedgerRequest request;
-    request.set_tenant(ledger.tenant());
-    request.set_ledger(ledger.ledger());
-    mv1::DeleteLedgerResponse response;
-    KILN_RETURN_IF_ERROR(
-        FromGrpcStatus(metadata_.For(ledger)->DeleteLedger(&context, request, &response)));
-    out.set_existed(response.existed());
-    out.set_version(response.version());
-  }
+  out.set_existed(response.existed());
+  out.set_version(response.version());
   uint64_t blobs = 0;
   for (StoreKind kind : kAllStoreKinds) {
     KILN_ASSIGN_OR_RETURN(uint64_t n, DeleteStore(ledger, ToProto(kind)));

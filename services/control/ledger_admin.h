@@ -44,6 +44,13 @@ class LedgerAdmin {
   // Every blob of one store of the ledger; returns how many were deleted.
   absl::StatusOr<uint64_t> DeleteStore(const LedgerRef& ledger, blockstore::v1::Store store) const;
   void SetDeadline(grpc::ClientContext* context) const;
+  // Calls `rpc` on the ledger's metadata shard with a request naming the ledger, within the
+  // deadline; the response, or the call's status (peer errors pass through).
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> CallLedgerShard(
+      const LedgerRef& ledger,
+      grpc::Status (metadata::v1::MetadataService::Stub::*rpc)(grpc::ClientContext*, const Request&,
+                                                               Response*)) const;
 
   ShardedStubs<metadata::v1::MetadataService> metadata_;
   std::vector<std::unique_ptr<metadata::v1::MetadataService::Stub>> metadata_shards_;

@@ -4,8 +4,6 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/executor.h"
@@ -48,13 +46,14 @@ ABSL_FLAG(std::string, previous_issuer_key_file, "",
 ABSL_FLAG(std::string, audit_log, "",
           "Append-only audit log file (JSON lines); empty keeps it in memory only (lost on exit).");
 ABSL_FLAG(absl::Duration, peer_deadline, absl::Seconds(30), "Deadline of each call to a shard.");
+
+// The --help text.
+constexpr char kUsage[] =
+    "Kiln control plane: tenants, ledgers, audit log, session tokens.\n"
+    "  kiln-control --admin_token_file=admin-token --issuer_key_file=issuer-key.pem";
+
 int main(int argc, char** argv) {
-  kiln::BlockTerminationSignals();
-  absl::SetProgramUsageMessage(
-      "Kiln control plane: tenants, ledgers, audit log, session tokens.\n"
-      "  kiln-control --admin_token_file=admin-token --issuer_key_file=issuer-key.pem");
-  absl::ParseCommandLine(argc, argv);
-  kiln::InitLogging(argv[0]);
+  kiln::StartServiceProcess(argc, argv, {.usage = kUsage, .tune_malloc = false});
 
   kiln::ServiceMain process(KILN_SERVICE_CONFIG_FROM_FLAGS("kiln-control"));
   const std::string token_file = absl::GetFlag(FLAGS_admin_token_file);

@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "boost/json/serialize.hpp"
+#include "common/unlabelled_metrics.h"
 #include "glog/logging.h"
 
 namespace kiln::edge {
@@ -77,16 +78,11 @@ class LedgerFollowers::Ledger {
 LedgerFollowers::LedgerFollowers(LedgerWatcher& watcher, const Clock& clock,
                                  prometheus::Registry& registry)
     : watcher_(watcher), clock_(clock) {
-  pushes_ = &prometheus::BuildCounter()
-                 .Name("kiln_edge_pushes_total")
-                 .Help("eventGetMeta pushes queued to WebSocket connections.")
-                 .Register(registry)
-                 .Add({});
-  withheld_ = &prometheus::BuildCounter()
-                   .Name("kiln_edge_pushes_withheld_total")
-                   .Help("eventGetMeta pushes not sent because the connection's token had expired.")
-                   .Register(registry)
-                   .Add({});
+  pushes_ = &UnlabelledCounter(registry, "kiln_edge_pushes_total",
+                               "eventGetMeta pushes queued to WebSocket connections.");
+  withheld_ = &UnlabelledCounter(
+      registry, "kiln_edge_pushes_withheld_total",
+      "eventGetMeta pushes not sent because the connection's token had expired.");
 }
 
 LedgerFollowers::~LedgerFollowers() {

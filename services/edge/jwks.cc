@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/unlabelled_metrics.h"
 #include "glog/logging.h"
 
 namespace kiln::edge {
@@ -16,16 +17,11 @@ JwksKeySource::JwksKeySource(JwksSourceOptions options, HttpClient& http, const 
           .Help("Fetches of the external issuer's key set (--token_jwks_url) by result.")
           .Register(registry);
   fetches_ok_ = &fetches.Add({{"result", "ok"}});
-  fetch_failures_ = &prometheus::BuildCounter()
-                         .Name("kiln_edge_jwks_fetch_failures_total")
-                         .Help("Failed fetches of the external key set; the last good set is kept.")
-                         .Register(registry)
-                         .Add({});
-  last_success_ = &prometheus::BuildGauge()
-                       .Name("kiln_edge_jwks_last_success_seconds")
-                       .Help("Unix time of the last successful key set fetch.")
-                       .Register(registry)
-                       .Add({});
+  fetch_failures_ =
+      &UnlabelledCounter(registry, "kiln_edge_jwks_fetch_failures_total",
+                         "Failed fetches of the external key set; the last good set is kept.");
+  last_success_ = &UnlabelledGauge(registry, "kiln_edge_jwks_last_success_seconds",
+                                   "Unix time of the last successful key set fetch.");
 }
 
 JwksKeySource::~JwksKeySource() {

@@ -6,8 +6,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -115,14 +113,13 @@ ABSL_FLAG(absl::Duration, peer_deadline, absl::Seconds(2),
           "Deadline of calls to merge and metadata (the client waits 3 s in all).");
 ABSL_FLAG(std::string, ready_file, "", kiln::kReadyFileHelp);
 
+// The --help text.
+constexpr char kUsage[] =
+    "Kiln edge: the Fireproof cloud protocol over HTTP and WebSocket.\n"
+    "  kiln-edge --http_address=127.0.0.1:8787 --auth=none";
+
 int main(int argc, char** argv) {
-  kiln::BlockTerminationSignals();
-  kiln::TuneMalloc();
-  absl::SetProgramUsageMessage(
-      "Kiln edge: the Fireproof cloud protocol over HTTP and WebSocket.\n"
-      "  kiln-edge --http_address=127.0.0.1:8787 --auth=none");
-  absl::ParseCommandLine(argc, argv);
-  kiln::InitLogging(argv[0]);
+  kiln::StartServiceProcess(argc, argv, {.usage = kUsage});
 
   kiln::ServiceConfig config;
   config.program = "kiln-edge";

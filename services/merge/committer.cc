@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "common/unlabelled_metrics.h"
 
 namespace kiln::merge {
 namespace {
@@ -234,16 +235,11 @@ class Committer::Batch {
 Committer::Committer(const CommitterOptions& options, BlockStoreClient& blockstore,
                      MetadataClient& metadata, prometheus::Registry& registry)
     : options_(options), blockstore_(blockstore), metadata_(metadata) {
-  entries_accepted_ = &prometheus::BuildCounter()
-                           .Name("kiln_merge_entries_accepted_total")
-                           .Help("Meta entries newly accepted into ledgers.")
-                           .Register(registry)
-                           .Add({});
-  commit_retries_ = &prometheus::BuildCounter()
-                         .Name("kiln_merge_commit_retries_total")
-                         .Help("Commits retried because another writer advanced the ledger first.")
-                         .Register(registry)
-                         .Add({});
+  entries_accepted_ = &UnlabelledCounter(registry, "kiln_merge_entries_accepted_total",
+                                         "Meta entries newly accepted into ledgers.");
+  commit_retries_ =
+      &UnlabelledCounter(registry, "kiln_merge_commit_retries_total",
+                         "Commits retried because another writer advanced the ledger first.");
   batch_puts_ = &prometheus::BuildHistogram()
                      .Name("kiln_merge_batch_puts")
                      .Help("Puts carried by one ledger batch (one commit).")

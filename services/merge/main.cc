@@ -3,8 +3,6 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/metrics.h"
@@ -28,14 +26,13 @@ ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(5),
           "Callers (edges) are asked to reconnect after this long, which makes them re-resolve "
           "the merge Service's DNS name and spread calls over replicas added since; 0 disables.");
 
+// The --help text.
+constexpr char kUsage[] =
+    "Kiln merge: validates meta entries and advances ledger heads.\n"
+    "  kiln-merge --blockstore_target=127.0.0.1:7101 --metadata_target=127.0.0.1:7102";
+
 int main(int argc, char** argv) {
-  kiln::BlockTerminationSignals();
-  kiln::TuneMalloc();
-  absl::SetProgramUsageMessage(
-      "Kiln merge: validates meta entries and advances ledger heads.\n"
-      "  kiln-merge --blockstore_target=127.0.0.1:7101 --metadata_target=127.0.0.1:7102");
-  absl::ParseCommandLine(argc, argv);
-  kiln::InitLogging(argv[0]);
+  kiln::StartServiceProcess(argc, argv, {.usage = kUsage});
 
   kiln::ServiceConfig config = KILN_SERVICE_CONFIG_FROM_FLAGS("kiln-merge");
   config.grpc.max_receive_message_bytes = 64 << 20;

@@ -6,8 +6,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/admin_service.h"
@@ -86,14 +84,13 @@ absl::StatusOr<std::unique_ptr<kiln::metadata::KvBackend>> OpenBackend(
 
 }  // namespace
 
+// The --help text.
+constexpr char kUsage[] =
+    "Kiln metadata: durable ledger heads, keys and log.\n"
+    "  kiln-metadata --backend=rocksdb:///var/lib/kiln/metadata --kek_file=/etc/kiln/kek";
+
 int main(int argc, char** argv) {
-  kiln::BlockTerminationSignals();
-  kiln::TuneMalloc();
-  absl::SetProgramUsageMessage(
-      "Kiln metadata: durable ledger heads, keys and log.\n"
-      "  kiln-metadata --backend=rocksdb:///var/lib/kiln/metadata --kek_file=/etc/kiln/kek");
-  absl::ParseCommandLine(argc, argv);
-  kiln::InitLogging(argv[0]);
+  kiln::StartServiceProcess(argc, argv, {.usage = kUsage});
 
   kiln::ServiceConfig config = KILN_SERVICE_CONFIG_FROM_FLAGS("kiln-metadata");
   config.grpc.max_receive_message_bytes = 64 << 20;

@@ -10,6 +10,7 @@
 #include "common/ids.h"  // ValidateId (ListLedgers names a tenant only)
 #include "common/status_macros.h"
 #include "common/unary_reactor.h"
+#include "common/unlabelled_metrics.h"
 #include "glog/logging.h"
 
 namespace kiln::metadata {
@@ -299,173 +300,157 @@ MetadataServiceImpl::MetadataServiceImpl(const MetadataServiceOptions& options, 
                          .Add({}, prometheus::Histogram::BucketBoundaries{
                                       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                       0.05, 0.1, 0.25, 0.5, 1});
-  watchers_ = &prometheus::BuildGauge()
-                   .Name("kiln_metadata_watchers")
-                   .Help("Open Watch streams.")
-                   .Register(registry)
-                   .Add({});
-  watch_events_sent_ = &prometheus::BuildCounter()
-                            .Name("kiln_metadata_watch_events_sent_total")
-                            .Help("Events written to Watch streams.")
-                            .Register(registry)
-                            .Add({});
-  watchers_cut_off_ = &prometheus::BuildCounter()
-                           .Name("kiln_metadata_watchers_cut_off_total")
-                           .Help("Watch streams ended because the watcher fell too far behind.")
-                           .Register(registry)
-                           .Add({});
+  watchers_ = &UnlabelledGauge(registry, "kiln_metadata_watchers", "Open Watch streams.");
+  watch_events_sent_ = &UnlabelledCounter(registry, "kiln_metadata_watch_events_sent_total",
+                                          "Events written to Watch streams.");
+  watchers_cut_off_ =
+      &UnlabelledCounter(registry, "kiln_metadata_watchers_cut_off_total",
+                         "Watch streams ended because the watcher fell too far behind.");
 }
 
-void MetadataServiceImpl::RunUnary(grpc::ServerUnaryReactor* reactor, absl::Status valid,
-                                   absl::AnyInvocable<absl::Status()> fn) {
+grpc::ServerUnaryReactor* MetadataServiceImpl::RunUnary(grpc::CallbackServerContext* context,
+                                                        absl::Status valid,
+                                                        absl::AnyInvocable<absl::Status()> fn) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   kiln::RunUnary(executor_, reactor, std::move(valid), std::move(fn), [](const absl::Status& s) {
     if (s.code() == absl::StatusCode::kInternal || s.code() == absl::StatusCode::kDataLoss ||
         s.code() == absl::StatusCode::kUnavailable) {
       LOG(ERROR) << "metadata storage failure: " << s.message();
     }
   });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MetadataServiceImpl::RunForLedger(
+    grpc::CallbackServerContext* context, absl::StatusOr<LedgerRef> ledger, absl::Status check,
+    absl::AnyInvocable<absl::Status(const LedgerRef&)> fn) {
+  // Read before `ledger` moves into the work, which runs only when this is OK.
+  absl::Status valid = ledger.ok() ? std::move(check) : ledger.status();
+  return RunUnary(
+      context, std::move(valid),
+      [ledger = std::move(ledger), fn = std::move(fn)]() mutable { return fn(*ledger); });
 }
 
 grpc::ServerUnaryReactor* MetadataServiceImpl::Commit(grpc::CallbackServerContext* context,
                                                       const v1::CommitRequest* request,
                                                       v1::CommitResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  RunUnary(reactor, ValidateCommit(*request, options_.max_commit_items, options_.shard),
-           [this, request, response]() -> absl::Status {
-             auto start = std::chrono::steady_clock::now();
-             absl::StatusOr<v1::CommitResponse> result = store_.Commit(*request);
-             commit_seconds_->Observe(
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-             if (result.status().code() == absl::StatusCode::kAborted)
-               commits_aborted_->Increment();
-             if (!result.ok()) return result.status();
-             (result->has_record() ? commits_ok_ : commits_noop_)->Increment();
-             *response = *std::move(result);
-             return absl::OkStatus();
-           });
-  return reactor;
+  return RunUnary(
+      context, ValidateCommit(*request, options_.max_commit_items, options_.shard),
+      [this, request, response]() -> absl::Status {
+        auto start = std::chrono::steady_clock::now();
+        absl::StatusOr<v1::CommitResponse> result = store_.Commit(*request);
+        commit_seconds_->Observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        if (result.status().code() == absl::StatusCode::kAborted) commits_aborted_->Increment();
+        if (!result.ok()) return result.status();
+        (result->has_record() ? commits_ok_ : commits_noop_)->Increment();
+        *response = *std::move(result);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* MetadataServiceImpl::GetLedger(grpc::CallbackServerContext* context,
                                                          const v1::GetLedgerRequest* request,
                                                          v1::GetLedgerResponse* response) {
-  auto* reactor = context->DefaultReactor();
   absl::Status valid = ParseLedger(*request, options_.shard).status();
   if (valid.ok() && request->probe_cids_size() > 1024) {
     valid = absl::InvalidArgumentError("probe_cids has more than 1024 entries");
   }
-  RunUnary(reactor, valid, [this, request, response]() -> absl::Status {
+  return RunUnary(context, valid, [this, request, response]() -> absl::Status {
     KILN_ASSIGN_OR_RETURN(*response, store_.GetLedger(*request));
     return absl::OkStatus();
   });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* MetadataServiceImpl::ListLedgers(grpc::CallbackServerContext* context,
                                                            const v1::ListLedgersRequest* request,
                                                            v1::ListLedgersResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  RunUnary(reactor, ValidateId(request->tenant(), "tenant"),
-           [this, request, response]() -> absl::Status {
-             size_t limit = request->page_size() == 0 ? 100 : std::min(request->page_size(), 1000u);
-             KILN_ASSIGN_OR_RETURN(
-                 *response, store_.ListLedgers(request->tenant(), request->page_token(), limit));
-             return absl::OkStatus();
-           });
-  return reactor;
+  return RunUnary(
+      context, ValidateId(request->tenant(), "tenant"),
+      [this, request, response]() -> absl::Status {
+        size_t limit = request->page_size() == 0 ? 100 : std::min(request->page_size(), 1000u);
+        KILN_ASSIGN_OR_RETURN(*response,
+                              store_.ListLedgers(request->tenant(), request->page_token(), limit));
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* MetadataServiceImpl::ReadLog(grpc::CallbackServerContext* context,
                                                        const v1::ReadLogRequest* request,
                                                        v1::ReadLogResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  absl::StatusOr<LedgerRef> ref = ParseLedger(*request, options_.shard);
-  absl::Status valid = ref.status();
-  if (valid.ok() && request->from_seq() == 0) {
-    valid = absl::OutOfRangeError("from_seq starts at 1");
-  }
-  // RunUnary runs the lambda only when `valid` is OK, so `ref` holds a value there.
-  RunUnary(reactor, valid, [this, ref = std::move(ref), request, response]() -> absl::Status {
-    size_t limit = request->limit() == 0 ? 100 : std::min(request->limit(), 1000u);
-    KILN_ASSIGN_OR_RETURN(*response, store_.ReadLog(*ref, request->from_seq(), limit));
-    return absl::OkStatus();
-  });
-  return reactor;
+  absl::Status check =
+      request->from_seq() == 0 ? absl::OutOfRangeError("from_seq starts at 1") : absl::OkStatus();
+  return RunForLedger(
+      context, ParseLedger(*request, options_.shard), std::move(check),
+      [this, request, response](const LedgerRef& ledger) -> absl::Status {
+        size_t limit = request->limit() == 0 ? 100 : std::min(request->limit(), 1000u);
+        KILN_ASSIGN_OR_RETURN(*response, store_.ReadLog(ledger, request->from_seq(), limit));
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* MetadataServiceImpl::GetEntries(grpc::CallbackServerContext* context,
                                                           const v1::GetEntriesRequest* request,
                                                           v1::GetEntriesResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  absl::StatusOr<LedgerRef> ref = ParseLedger(*request, options_.shard);
-  absl::Status valid = ref.status();
-  if (valid.ok() && request->cids_size() > 1000) {
-    valid = absl::InvalidArgumentError("at most 1000 cids per GetEntries");
-  }
-  RunUnary(reactor, valid, [this, ref = std::move(ref), request, response]() -> absl::Status {
-    std::vector<std::string> cids(request->cids().begin(), request->cids().end());
-    KILN_ASSIGN_OR_RETURN(auto entries, store_.GetEntries(*ref, cids));
-    for (auto& e : entries) *response->add_entries() = std::move(e);
-    return absl::OkStatus();
-  });
-  return reactor;
+  absl::Status check = request->cids_size() > 1000
+                           ? absl::InvalidArgumentError("at most 1000 cids per GetEntries")
+                           : absl::OkStatus();
+  return RunForLedger(context, ParseLedger(*request, options_.shard), std::move(check),
+                      [this, request, response](const LedgerRef& ledger) -> absl::Status {
+                        std::vector<std::string> cids(request->cids().begin(),
+                                                      request->cids().end());
+                        KILN_ASSIGN_OR_RETURN(auto entries, store_.GetEntries(ledger, cids));
+                        for (auto& e : entries) *response->add_entries() = std::move(e);
+                        return absl::OkStatus();
+                      });
 }
 
 grpc::ServerUnaryReactor* MetadataServiceImpl::ImportLedger(grpc::CallbackServerContext* context,
                                                             const v1::ImportLedgerRequest* request,
                                                             v1::ImportLedgerResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  RunUnary(reactor, ParseLedger(*request, options_.shard).status(),
-           [this, request, response]() -> absl::Status {
-             KILN_ASSIGN_OR_RETURN(*response, store_.ImportLedger(*request));
-             return absl::OkStatus();
-           });
-  return reactor;
+  return RunUnary(context, ParseLedger(*request, options_.shard).status(),
+                  [this, request, response]() -> absl::Status {
+                    KILN_ASSIGN_OR_RETURN(*response, store_.ImportLedger(*request));
+                    return absl::OkStatus();
+                  });
 }
 
 grpc::ServerUnaryReactor* MetadataServiceImpl::CreateLedger(grpc::CallbackServerContext* context,
                                                             const v1::CreateLedgerRequest* request,
                                                             v1::CreateLedgerResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  absl::StatusOr<LedgerRef> ref = ParseLedger(*request, options_.shard);
-  absl::Status valid = ref.status();  // before `ref` is moved into the lambda
-  RunUnary(reactor, valid, [this, ref = std::move(ref), response]() -> absl::Status {
-    KILN_ASSIGN_OR_RETURN(bool created, store_.CreateLedger(*ref));
-    response->set_created(created);
-    return absl::OkStatus();
-  });
-  return reactor;
+  return RunForLedger(context, ParseLedger(*request, options_.shard), absl::OkStatus(),
+                      [this, response](const LedgerRef& ledger) -> absl::Status {
+                        KILN_ASSIGN_OR_RETURN(bool created, store_.CreateLedger(ledger));
+                        response->set_created(created);
+                        return absl::OkStatus();
+                      });
 }
 
 grpc::ServerUnaryReactor* MetadataServiceImpl::DeleteLedger(grpc::CallbackServerContext* context,
                                                             const v1::DeleteLedgerRequest* request,
                                                             v1::DeleteLedgerResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  absl::StatusOr<LedgerRef> ref = ParseLedger(*request, options_.shard);
-  absl::Status valid = ref.status();  // before `ref` is moved into the lambda
-  RunUnary(reactor, valid, [this, ref = std::move(ref), response]() -> absl::Status {
-    KILN_ASSIGN_OR_RETURN(*response, store_.DeleteLedger(*ref));
-    // Ends this process's Watch streams of the ledger (edges tell their clients).
-    // Replicas sharing a database learn it from their LogFollower's poll.
-    auto event = std::make_shared<v1::WatchEvent>();
-    event->set_deleted(true);
-    hub_.Publish(*ref, event);
-    LOG(INFO) << "deleted a ledger at version " << response->version();
-    return absl::OkStatus();
-  });
-  return reactor;
+  return RunForLedger(context, ParseLedger(*request, options_.shard), absl::OkStatus(),
+                      [this, response](const LedgerRef& ledger) -> absl::Status {
+                        KILN_ASSIGN_OR_RETURN(*response, store_.DeleteLedger(ledger));
+                        // Ends this process's Watch streams of the ledger (edges tell their
+                        // clients). Replicas sharing a database learn it from their LogFollower's
+                        // poll.
+                        auto event = std::make_shared<v1::WatchEvent>();
+                        event->set_deleted(true);
+                        hub_.Publish(ledger, event);
+                        LOG(INFO) << "deleted a ledger at version " << response->version();
+                        return absl::OkStatus();
+                      });
 }
 
 grpc::ServerUnaryReactor* MetadataServiceImpl::ListTenants(grpc::CallbackServerContext* context,
                                                            const v1::ListTenantsRequest* request,
                                                            v1::ListTenantsResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  RunUnary(reactor, absl::OkStatus(), [this, request, response]() -> absl::Status {
+  return RunUnary(context, absl::OkStatus(), [this, request, response]() -> absl::Status {
     size_t limit = request->page_size() == 0 ? 100 : std::min(request->page_size(), 1000u);
     KILN_ASSIGN_OR_RETURN(*response, store_.ListTenants(request->page_token(), limit));
     return absl::OkStatus();
   });
-  return reactor;
 }
 
 grpc::ServerWriteReactor<v1::WatchEvent>* MetadataServiceImpl::Watch(

@@ -69,10 +69,16 @@ class MetadataServiceImpl final : public v1::MetadataService::CallbackService {
 
  private:
   class WatchReactor;
-  // kiln::RunUnary (common/unary_reactor.h) on this service's executor, logging storage
-  // failures.
-  void RunUnary(grpc::ServerUnaryReactor* reactor, absl::Status valid,
-                absl::AnyInvocable<absl::Status()> fn);
+  // kiln::RunUnary (common/unary_reactor.h) with `context`'s default reactor on this service's
+  // executor, logging storage failures; returns the reactor.
+  grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context, absl::Status valid,
+                                     absl::AnyInvocable<absl::Status()> fn);
+  // For a request that names one ledger: RunUnary of `fn` with the parsed `ledger`. Finishes
+  // with the parse error when `ledger` holds one (INVALID_ARGUMENT, or FAILED_PRECONDITION for
+  // another shard's ledger), else with `check` (the request's other limits) when that is not OK.
+  grpc::ServerUnaryReactor* RunForLedger(grpc::CallbackServerContext* context,
+                                         absl::StatusOr<LedgerRef> ledger, absl::Status check,
+                                         absl::AnyInvocable<absl::Status(const LedgerRef&)> fn);
 
   const MetadataServiceOptions options_;
   LedgerStore& store_;

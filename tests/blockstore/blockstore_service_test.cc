@@ -12,6 +12,7 @@
 #include "prometheus/text_serializer.h"
 #include "services/blockstore/memory_backend.h"
 #include "tests/blockstore/blockstore_test_client.h"
+#include "tests/blockstore/served_blockstore.h"
 #include "tests/support/test_support.h"
 
 namespace kiln::blockstore {
@@ -19,6 +20,7 @@ namespace {
 
 using testing::GetBlob;
 using ::testing::HasSubstr;
+using testing::ListBlobs;
 using testing::PutBlob;
 using testing::Ref;
 
@@ -39,31 +41,23 @@ std::string Pattern(size_t n, int seed) {
 class BlockStoreServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    BlockStoreServiceOptions options;
-    options.max_blob_bytes = 64 << 20;
-    service_ =
-        std::make_unique<BlockStoreServiceImpl>(options, backend_, executor_, metrics_.registry());
-    ServerOptions server_options;
-    server_options.max_receive_message_bytes = 80 << 20;
-    auto server = GrpcServer::Start(server_options, {service_.get()}, metrics_);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    stub_ = v1::BlockStoreService::NewStub(
-        kiln::testing::LoopbackChannel("127.0.0.1:" + std::to_string(server_->port()), 80 << 20));
+    testing::ServedBlockStore::Options options;
+    options.service.max_blob_bytes = 64 << 20;
+    options.executor = {.threads = 4, .max_queued = 64};
+    options.server_max_receive_bytes = 80 << 20;
+    options.stub_max_receive_bytes = 80 << 20;
+    absl::Status started = served_.Start(backend_, options);
+    ASSERT_TRUE(started.ok()) << started;
+    stub_ = &served_.stub();
   }
 
-  void TearDown() override { server_->Shutdown(); }
-
   std::string MetricsText() {
-    return prometheus::TextSerializer().Serialize(metrics_.registry().Collect());
+    return prometheus::TextSerializer().Serialize(served_.metrics().registry().Collect());
   }
 
   MemoryBlockBackend backend_;
-  BoundedExecutor executor_{{.threads = 4, .max_queued = 64}};
-  Metrics metrics_;
-  std::unique_ptr<BlockStoreServiceImpl> service_;
-  std::unique_ptr<GrpcServer> server_;
-  std::unique_ptr<v1::BlockStoreService::Stub> stub_;
+  testing::ServedBlockStore served_;
+  v1::BlockStoreService::Stub* stub_ = nullptr;
 };
 
 TEST_F(BlockStoreServiceTest, SixtyFourMiBBlobRoundTripsInChunks) {
@@ -259,14 +253,8 @@ TEST_F(BlockStoreServiceTest, BatchStatDeleteAndListThroughTheChannel) {
   grpc::ClientContext del2_ctx;
   EXPECT_EQ(stub_->Delete(&del2_ctx, del_req, &del_resp).error_code(), grpc::StatusCode::NOT_FOUND);
 
-  grpc::ClientContext list_ctx;
-  v1::ListRequest list_req;
-  list_req.set_tenant("t1");
-  list_req.set_ledger("l1");
-  list_req.set_store(v1::STORE_CAR);
-  list_req.set_page_size(1);
   v1::ListResponse list_resp;
-  ASSERT_TRUE(stub_->List(&list_ctx, list_req, &list_resp).ok());
+  ASSERT_TRUE(ListBlobs(*stub_, v1::STORE_CAR, 1, &list_resp).ok());
   ASSERT_EQ(list_resp.blobs_size(), 1);
   EXPECT_EQ(list_resp.blobs(0).key(), CarCid(b));
   EXPECT_EQ(list_resp.blobs(0).size(), 20u);
@@ -281,15 +269,8 @@ TEST_F(BlockStoreServiceTest, ListReturnsTokenUntilTheLastPage) {
   std::string token;
   int pages = 0;
   do {
-    grpc::ClientContext ctx;
-    v1::ListRequest req;
-    req.set_tenant("t1");
-    req.set_ledger("l1");
-    req.set_store(v1::STORE_WAL);
-    req.set_page_size(2);
-    req.set_page_token(token);
     v1::ListResponse resp;
-    ASSERT_TRUE(stub_->List(&ctx, req, &resp).ok());
+    ASSERT_TRUE(ListBlobs(*stub_, v1::STORE_WAL, 2, &resp, token).ok());
     for (const auto& blob : resp.blobs()) seen.push_back(blob.key());
     token = resp.next_page_token();
     ++pages;
@@ -327,7 +308,7 @@ TEST_F(BlockStoreServiceTest, MetricsCountBlobsAndRpcsWithGoGrpcPrometheusNames)
   EXPECT_EQ(GetBlob(*stub_, Ref(CarCid("nope")), &got).error_code(), grpc::StatusCode::NOT_FOUND);
   // The server reports the status after the client sees it; shut down to flush every RPC's
   // completion into the metrics before reading them.
-  server_->Shutdown();
+  served_.Shutdown();
   std::string text = MetricsText();
   using kiln::testing::MetricValue;
   EXPECT_EQ(MetricValue(text, "kiln_blockstore_blobs_written_total"), 1);

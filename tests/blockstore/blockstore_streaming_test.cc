@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "services/blockstore/blockstore_service.h"
 #include "tests/blockstore/blockstore_test_client.h"
+#include "tests/blockstore/served_blockstore.h"
 #include "tests/blockstore/streaming_memory_backend.h"
 #include "tests/support/test_support.h"
 
@@ -32,28 +33,19 @@ std::string Pattern(size_t n, int seed) {
 class BlockStoreStreamingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    BlockStoreServiceOptions options;
-    options.max_blob_bytes = 64 << 20;
+    testing::ServedBlockStore::Options options;
+    options.service.max_blob_bytes = 64 << 20;
     // Smaller than one blob: only batches are reserved, so a big put still fits.
-    options.max_inflight_put_bytes = 4 << 20;
-    service_ =
-        std::make_unique<BlockStoreServiceImpl>(options, backend_, executor_, metrics_.registry());
-    ServerOptions server_options;
-    auto server = GrpcServer::Start(server_options, {service_.get()}, metrics_);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    stub_ = v1::BlockStoreService::NewStub(
-        kiln::testing::LoopbackChannel("127.0.0.1:" + std::to_string(server_->port())));
+    options.service.max_inflight_put_bytes = 4 << 20;
+    options.executor = {.threads = 2, .max_queued = 64};
+    absl::Status started = served_.Start(backend_, options);
+    ASSERT_TRUE(started.ok()) << started;
+    stub_ = &served_.stub();
   }
 
-  void TearDown() override { server_->Shutdown(); }
-
   testing::StreamingMemoryBackend backend_{kBatch, kWindow};
-  BoundedExecutor executor_{{.threads = 2, .max_queued = 64}};
-  Metrics metrics_;
-  std::unique_ptr<BlockStoreServiceImpl> service_;
-  std::unique_ptr<GrpcServer> server_;
-  std::unique_ptr<v1::BlockStoreService::Stub> stub_;
+  testing::ServedBlockStore served_;
+  v1::BlockStoreService::Stub* stub_ = nullptr;
 };
 
 TEST_F(BlockStoreStreamingTest, PutHandsTheWriterBatchesOfItsPreferredSizeNotTheWholeBlob) {

@@ -61,4 +61,19 @@ inline grpc::Status GetBlob(v1::BlockStoreService::Stub& stub, const v1::BlobRef
   return reader->Finish();
 }
 
+// One page of List: up to `page_size` blobs of (tenant, ledger, store) after `page_token`.
+inline grpc::Status ListBlobs(v1::BlockStoreService::Stub& stub, v1::Store store,
+                              uint32_t page_size, v1::ListResponse* response,
+                              const std::string& page_token = "", const std::string& tenant = "t1",
+                              const std::string& ledger = "l1") {
+  grpc::ClientContext ctx;
+  v1::ListRequest request;
+  request.set_tenant(tenant);
+  request.set_ledger(ledger);
+  request.set_store(store);
+  request.set_page_size(page_size);
+  request.set_page_token(page_token);
+  return stub.List(&ctx, request, response);
+}
+
 }  // namespace kiln::blockstore::testing

@@ -18,14 +18,17 @@
 #include "kiln/admin/v1/admin.grpc.pb.h"
 #include "tests/blockstore/blockstore_test_client.h"
 #include "tests/blockstore/rocksdb_tamper.h"
+#include "tests/support/admin_calls.h"
 #include "tests/support/test_support.h"
 
 namespace kiln::blockstore {
 namespace {
 
+using kiln::testing::CreateCheckpoint;
 using kiln::testing::LoopbackChannel;
 using kiln::testing::ServiceProcess;
 using testing::GetBlob;
+using testing::ListBlobs;
 using testing::PutBlob;
 using testing::Ref;
 
@@ -143,14 +146,8 @@ TEST_F(BlockStoreProcessTest, SigkillDuringWritesKeepsEveryAcknowledgedBlobAndNo
   std::string got;
   EXPECT_EQ(GetBlob(*stub2, Ref(big_key), &got).error_code(), grpc::StatusCode::NOT_FOUND);
   // Every listed blob is one a writer started.
-  grpc::ClientContext ctx;
-  v1::ListRequest list;
-  list.set_tenant("t1");
-  list.set_ledger("l1");
-  list.set_store(v1::STORE_CAR);
-  list.set_page_size(10000);
   v1::ListResponse listed;
-  ASSERT_TRUE(stub2->List(&ctx, list, &listed).ok());
+  ASSERT_TRUE(ListBlobs(*stub2, v1::STORE_CAR, 10000, &listed).ok());
   EXPECT_GE(static_cast<size_t>(listed.blobs_size()), acked.size());
   for (const auto& blob : listed.blobs()) {
     ASSERT_EQ(attempted.count(blob.key()), 1u) << blob.key();
@@ -226,16 +223,9 @@ TEST_F(BlockStoreProcessTest, CheckpointThroughKilnAdminRestoresEveryBlobWritten
   ASSERT_TRUE(PutBlob(*stub, Ref(after_key), after_data).ok());
 
   auto admin = admin::v1::AdminService::NewStub(LoopbackChannel(server.grpc_target()));
-  auto create = [&](const std::string& name) {
-    grpc::ClientContext ctx;
-    admin::v1::CreateCheckpointRequest req;
-    req.set_name(name);
-    admin::v1::CreateCheckpointResponse resp;
-    return admin->CreateCheckpoint(&ctx, req, &resp);
-  };
-  EXPECT_EQ(create("nightly").error_code(), grpc::StatusCode::ALREADY_EXISTS);
-  EXPECT_EQ(create("../escape").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(create("").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(CreateCheckpoint(*admin, "nightly").error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(CreateCheckpoint(*admin, "../escape").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(CreateCheckpoint(*admin, "").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 
   // Restore: a second server on the checkpoint (the first keeps serving its own database).
   ServiceProcess restored(Binary(), {"--backend=rocksdb://" + checkpoints + "/nightly"});
@@ -252,11 +242,7 @@ TEST_F(BlockStoreProcessTest, CheckpointThroughKilnAdminRestoresEveryBlobWritten
             grpc::StatusCode::NOT_FOUND);
   // Without --checkpoint_dir the service refuses and says how to enable it.
   auto no_dir = admin::v1::AdminService::NewStub(LoopbackChannel(restored.grpc_target()));
-  grpc::ClientContext ctx;
-  admin::v1::CreateCheckpointRequest req;
-  req.set_name("x");
-  admin::v1::CreateCheckpointResponse resp;
-  grpc::Status refused = no_dir->CreateCheckpoint(&ctx, req, &resp);
+  grpc::Status refused = CreateCheckpoint(*no_dir, "x");
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(refused.error_message().find("--checkpoint_dir"), std::string::npos);
   // The original still serves, including the blob written after the checkpoint.

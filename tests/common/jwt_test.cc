@@ -20,6 +20,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/multibase.h"
+#include "common/openssl_ptr.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -165,11 +166,6 @@ TokenVerifier RuntimeVerifier(TokenVerifierOptions options = {}) {
   return *std::move(verifier);
 }
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
-
 std::string PemOf(EVP_PKEY* key, bool private_key) {
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
   CHECK_EQ(private_key
@@ -231,7 +227,7 @@ class TestSigner {
   }
 
  private:
-  Pkey key_;
+  EvpPkeyPtr key_;
 };
 
 constexpr char kMinimalClaims[] = R"({"userId":"u1","tenants":[{"id":"t1","role":"admin"}],)"
@@ -751,21 +747,21 @@ TEST(TokenVerifierCreateTest, MalformedPublicKeysAreInvalidArgument) {
 }
 
 TEST(TokenVerifierCreateTest, PrivateAndNonP256PemKeysAreInvalidArgument) {
-  Pkey p256(EVP_EC_gen("P-256"));
+  EvpPkeyPtr p256(EVP_EC_gen("P-256"));
   ASSERT_NE(p256, nullptr);
   absl::StatusOr<TokenVerifier> from_private =
       TokenVerifier::Create(PemOf(p256.get(), /*private_key=*/true));
   EXPECT_EQ(from_private.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(from_private.status().message(), HasSubstr("PRIVATE key"));
 
-  Pkey p384(EVP_EC_gen("P-384"));
+  EvpPkeyPtr p384(EVP_EC_gen("P-384"));
   ASSERT_NE(p384, nullptr);
   absl::StatusOr<TokenVerifier> from_p384 =
       TokenVerifier::Create(PemOf(p384.get(), /*private_key=*/false));
   EXPECT_EQ(from_p384.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(from_p384.status().message(), HasSubstr("P-256"));
 
-  Pkey ed25519(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
+  EvpPkeyPtr ed25519(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
   ASSERT_NE(ed25519, nullptr);
   absl::StatusOr<TokenVerifier> from_ed25519 =
       TokenVerifier::Create(PemOf(ed25519.get(), /*private_key=*/false));

@@ -27,8 +27,28 @@ namespace mv1 = ::kiln::metadata::v1;
 
 constexpr char kCid[] = "baembeifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e";
 
+using Stub = v1::ControlService::Stub;
+
+// A request naming (tenant, ledger).
+template <typename Request>
+Request ForLedger(const std::string& tenant = "t", const std::string& ledger = "l") {
+  Request request;
+  request.set_tenant(tenant);
+  request.set_ledger(ledger);
+  return request;
+}
+
 class ControlServiceTest : public ::testing::Test {
  protected:
+  // Calls `method` with `request` and the admin credential.
+  template <typename Request, typename Response>
+  grpc::Status AsAdmin(grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                                    Response*),
+                       const Request& request, Response* response) {
+    auto ctx = Admin();
+    return ((*control_.stub).*method)(ctx.get(), request, response);
+  }
+
   // A context carrying the admin credential.
   std::unique_ptr<grpc::ClientContext> Admin() {
     auto ctx = std::make_unique<grpc::ClientContext>();
@@ -88,68 +108,36 @@ class ControlServiceTest : public ::testing::Test {
                               .credentials = nullptr}};
 };
 
+using RpcCall = std::function<grpc::Status(Stub&, grpc::ClientContext*)>;
+
+// A call of `method` with `request`, its response dropped.
+template <typename Request, typename Response>
+RpcCall Unary(grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+              Request request = Request()) {
+  return [method, request](Stub& stub, grpc::ClientContext* ctx) {
+    Response response;
+    return (stub.*method)(ctx, request, &response);
+  };
+}
+
 // Every RPC, called with `ctx` and valid arguments; returns its status.
-std::vector<std::pair<std::string,
-                      std::function<grpc::Status(v1::ControlService::Stub&, grpc::ClientContext*)>>>
-EveryRpc() {
-  using Stub = v1::ControlService::Stub;
+std::vector<std::pair<std::string, RpcCall>> EveryRpc() {
+  v1::ListLedgersRequest list_ledgers;
+  list_ledgers.set_tenant("t");
+  v1::IssueTokenRequest issue_token;
+  issue_token.set_user_id("u");
+  issue_token.add_tenants("t");
+  issue_token.add_ledgers()->set_ledger("l");
+  issue_token.mutable_ledgers(0)->set_right("write");
   return {
-      {"ListTenants",
-       [](Stub& s, grpc::ClientContext* c) {
-         v1::ListTenantsResponse r;
-         return s.ListTenants(c, v1::ListTenantsRequest(), &r);
-       }},
-      {"CreateLedger",
-       [](Stub& s, grpc::ClientContext* c) {
-         v1::CreateLedgerRequest q;
-         q.set_tenant("t");
-         q.set_ledger("l");
-         v1::CreateLedgerResponse r;
-         return s.CreateLedger(c, q, &r);
-       }},
-      {"GetLedger",
-       [](Stub& s, grpc::ClientContext* c) {
-         v1::GetLedgerRequest q;
-         q.set_tenant("t");
-         q.set_ledger("l");
-         v1::GetLedgerResponse r;
-         return s.GetLedger(c, q, &r);
-       }},
-      {"ListLedgers",
-       [](Stub& s, grpc::ClientContext* c) {
-         v1::ListLedgersRequest q;
-         q.set_tenant("t");
-         v1::ListLedgersResponse r;
-         return s.ListLedgers(c, q, &r);
-       }},
-      {"DeleteLedger",
-       [](Stub& s, grpc::ClientContext* c) {
-         v1::DeleteLedgerRequest q;
-         q.set_tenant("t");
-         q.set_ledger("l");
-         v1::DeleteLedgerResponse r;
-         return s.DeleteLedger(c, q, &r);
-       }},
-      {"ListAuditEvents",
-       [](Stub& s, grpc::ClientContext* c) {
-         v1::ListAuditEventsResponse r;
-         return s.ListAuditEvents(c, v1::ListAuditEventsRequest(), &r);
-       }},
-      {"IssueToken",
-       [](Stub& s, grpc::ClientContext* c) {
-         v1::IssueTokenRequest q;
-         q.set_user_id("u");
-         q.add_tenants("t");
-         q.add_ledgers()->set_ledger("l");
-         q.mutable_ledgers(0)->set_right("write");
-         v1::IssueTokenResponse r;
-         return s.IssueToken(c, q, &r);
-       }},
-      {"GetIssuerKeys",
-       [](Stub& s, grpc::ClientContext* c) {
-         v1::GetIssuerKeysResponse r;
-         return s.GetIssuerKeys(c, v1::GetIssuerKeysRequest(), &r);
-       }},
+      {"ListTenants", Unary(&Stub::ListTenants)},
+      {"CreateLedger", Unary(&Stub::CreateLedger, ForLedger<v1::CreateLedgerRequest>())},
+      {"GetLedger", Unary(&Stub::GetLedger, ForLedger<v1::GetLedgerRequest>())},
+      {"ListLedgers", Unary(&Stub::ListLedgers, list_ledgers)},
+      {"DeleteLedger", Unary(&Stub::DeleteLedger, ForLedger<v1::DeleteLedgerRequest>())},
+      {"ListAuditEvents", Unary(&Stub::ListAuditEvents)},
+      {"IssueToken", Unary(&Stub::IssueToken, issue_token)},
+      {"GetIssuerKeys", Unary(&Stub::GetIssuerKeys)},
   };
 }
 
@@ -194,7 +182,6 @@ TEST_F(ControlServiceTest, LedgerRpcsRefuseABadIdAsInvalidArgument) {
       request.set_ledger(ledger);
       return ((*control_.stub).*method)(ctx.get(), request, &response);
     };
-    using Stub = v1::ControlService::Stub;
     const std::vector<std::pair<std::string, grpc::Status>> results = {
         {"CreateLedger",
          call(&Stub::CreateLedger, v1::CreateLedgerRequest(), v1::CreateLedgerResponse())},
@@ -214,23 +201,14 @@ TEST_F(ControlServiceTest, ListsImplicitAndCreatedLedgersPaged) {
   Write("t1", "implicit-a", kCid);
   Write("t1", "implicit-c", kCid);
   Write("t2", "other", kCid);
-  {
-    auto ctx = Admin();
-    v1::CreateLedgerRequest q;
-    q.set_tenant("t1");
-    q.set_ledger("created-b");
-    v1::CreateLedgerResponse r;
-    ASSERT_TRUE(control_.stub->CreateLedger(ctx.get(), q, &r).ok());
-  }
-  {
-    auto ctx = Admin();
-    v1::CreateLedgerRequest q;
-    q.set_tenant("t1");
-    q.set_ledger("implicit-a");
-    v1::CreateLedgerResponse r;
-    EXPECT_EQ(control_.stub->CreateLedger(ctx.get(), q, &r).error_code(),
-              grpc::StatusCode::ALREADY_EXISTS);
-  }
+  v1::CreateLedgerResponse created;
+  ASSERT_TRUE(
+      AsAdmin(&Stub::CreateLedger, ForLedger<v1::CreateLedgerRequest>("t1", "created-b"), &created)
+          .ok());
+  EXPECT_EQ(
+      AsAdmin(&Stub::CreateLedger, ForLedger<v1::CreateLedgerRequest>("t1", "implicit-a"), &created)
+          .error_code(),
+      grpc::StatusCode::ALREADY_EXISTS);
   std::vector<std::string> seen;
   std::vector<uint64_t> versions;
   std::string token;
@@ -269,12 +247,10 @@ TEST_F(ControlServiceTest, ListsImplicitAndCreatedLedgersPaged) {
   EXPECT_EQ(r.tenants(0).id(), "t2");
   EXPECT_EQ(r.next_page_token(), "");
 
-  auto ctx3 = Admin();
-  v1::GetLedgerRequest g;
-  g.set_tenant("t1");
-  g.set_ledger("missing");
   v1::GetLedgerResponse gr;
-  EXPECT_EQ(control_.stub->GetLedger(ctx3.get(), g, &gr).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(
+      AsAdmin(&Stub::GetLedger, ForLedger<v1::GetLedgerRequest>("t1", "missing"), &gr).error_code(),
+      grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(ControlServiceTest, DeleteLedgerLeavesNothingInTheStoresAndEndsItsWatches) {
@@ -295,12 +271,9 @@ TEST_F(ControlServiceTest, DeleteLedgerLeavesNothingInTheStoresAndEndsItsWatches
   mv1::WatchEvent snapshot;
   ASSERT_TRUE(watch->Read(&snapshot));  // subscribed
 
-  auto ctx = Admin();
-  v1::DeleteLedgerRequest q;
-  q.set_tenant("t1");
-  q.set_ledger("doomed");
+  const auto q = ForLedger<v1::DeleteLedgerRequest>("t1", "doomed");
   v1::DeleteLedgerResponse r;
-  ASSERT_TRUE(control_.stub->DeleteLedger(ctx.get(), q, &r).ok());
+  ASSERT_TRUE(AsAdmin(&Stub::DeleteLedger, q, &r).ok());
   EXPECT_TRUE(r.existed());
   EXPECT_EQ(r.version(), 1u);
   EXPECT_EQ(r.blobs_deleted(), 4u);
@@ -316,8 +289,7 @@ TEST_F(ControlServiceTest, DeleteLedgerLeavesNothingInTheStoresAndEndsItsWatches
   EXPECT_GT(MetadataRecords("t1", "kept"), 3u);
   EXPECT_EQ(Blobs("t1", "kept"), 1u);
 
-  auto again = Admin();
-  ASSERT_TRUE(control_.stub->DeleteLedger(again.get(), q, &r).ok());
+  ASSERT_TRUE(AsAdmin(&Stub::DeleteLedger, q, &r).ok());
   EXPECT_FALSE(r.existed());
   EXPECT_EQ(r.blobs_deleted(), 0u);
 
@@ -332,12 +304,8 @@ TEST_F(ControlServiceTest, DeleteLedgerLeavesNothingInTheStoresAndEndsItsWatches
 
   // The ledger can be written again and starts afresh.
   Write("t1", "doomed", kCid);
-  auto get = Admin();
-  v1::GetLedgerRequest g;
-  g.set_tenant("t1");
-  g.set_ledger("doomed");
   v1::GetLedgerResponse gr;
-  ASSERT_TRUE(control_.stub->GetLedger(get.get(), g, &gr).ok());
+  ASSERT_TRUE(AsAdmin(&Stub::GetLedger, ForLedger<v1::GetLedgerRequest>("t1", "doomed"), &gr).ok());
   EXPECT_EQ(gr.ledger().version(), 1u);
 }
 

@@ -51,11 +51,15 @@ TEST(DirectBlobUrlsTest, ClientBytesGoStraightToTheStoreAndTheBlockStoreSeesThem
   std::string cid = CidForSha256(kCodecFireproofCar, car).ToString();
   BlobAddress blob{{"t1", "l1"}, StoreKind::kCar, cid};
   HttpClient http({});
-  HttpRequest put;
-  put.method = "PUT";
-  put.url = (*urls)->Sign("PUT", blob, absl::Minutes(5));
-  put.body = car;
-  auto put_response = http.Send(put);
+  // Sends `method` with `body` to the blob's presigned URL, as a client would.
+  auto send = [&](const std::string& method, absl::string_view body = {}) {
+    HttpRequest request;
+    request.method = method;
+    request.url = (*urls)->Sign(method, blob, absl::Minutes(5));
+    request.body = body;
+    return http.Send(request);
+  };
+  auto put_response = send("PUT", car);
   ASSERT_TRUE(put_response.ok()) << put_response.status();
   EXPECT_EQ(put_response->status, 200);
 
@@ -65,18 +69,12 @@ TEST(DirectBlobUrlsTest, ClientBytesGoStraightToTheStoreAndTheBlockStoreSeesThem
   ASSERT_TRUE((*stats)[0].has_value());
   EXPECT_EQ((*stats)[0]->size, car.size());
 
-  HttpRequest get;
-  get.method = "GET";
-  get.url = (*urls)->Sign("GET", blob, absl::Minutes(5));
-  auto got = http.Send(get);
+  auto got = send("GET");
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->status, 200);
   EXPECT_EQ(got->body, car);
 
-  HttpRequest del;
-  del.method = "DELETE";
-  del.url = (*urls)->Sign("DELETE", blob, absl::Minutes(5));
-  auto deleted = http.Send(del);
+  auto deleted = send("DELETE");
   ASSERT_TRUE(deleted.ok()) << deleted.status();
   EXPECT_EQ(deleted->status, 204);
   stats = (*blockstore)->BatchStat({"t1", "l1"}, blockstore::Store::kCar, {cid});

@@ -20,21 +20,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/jwt.h"
+#include "common/openssl_ptr.h"
 #include "tests/fuzz/fireproof_runtime_key.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace kiln::fuzz {
 namespace {
-
-struct PkeyFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-struct SigFree {
-  void operator()(ECDSA_SIG* sig) const { ECDSA_SIG_free(sig); }
-};
 
 // A P-256 key pair made at start-up that signs whatever the fuzzer writes.
 class Signer {
@@ -55,15 +46,14 @@ class Signer {
   std::string Sign(absl::string_view header, absl::string_view payload) const {
     const std::string input =
         absl::StrCat(absl::WebSafeBase64Escape(header), ".", absl::WebSafeBase64Escape(payload));
-    std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+    EvpMdCtxPtr ctx(EVP_MD_CTX_new());
     FUZZ_CHECK(EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key_.get()) == 1);
     unsigned char der[128];
     size_t der_size = sizeof(der);
     const auto* in = reinterpret_cast<const unsigned char*>(input.data());
     FUZZ_CHECK(EVP_DigestSign(ctx.get(), der, &der_size, in, input.size()) == 1);
     const unsigned char* der_in = der;
-    std::unique_ptr<ECDSA_SIG, SigFree> sig(
-        d2i_ECDSA_SIG(nullptr, &der_in, static_cast<long>(der_size)));
+    EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &der_in, static_cast<long>(der_size)));
     FUZZ_CHECK(sig != nullptr);
     unsigned char raw[64];
     FUZZ_CHECK(BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), raw, 32) == 32);
@@ -74,7 +64,7 @@ class Signer {
   }
 
  private:
-  std::unique_ptr<EVP_PKEY, PkeyFree> key_;
+  EvpPkeyPtr key_;
 };
 
 struct State {

@@ -9,6 +9,7 @@
 
 #include "common/cid.h"
 #include "common/dag_cbor.h"
+#include "common/meta_entry_proto.h"
 #include "common/meta_event.h"
 #include "common/multibase.h"
 #include "glog/logging.h"
@@ -36,14 +37,6 @@ class MergeTest : public ::testing::Test {
         Sha256(bytes));
     EXPECT_TRUE(r.ok()) << r.status();
     return cid;
-  }
-
-  static metadata::v1::MetaEntry ToProto(const EncodedMetaEntry& e) {
-    metadata::v1::MetaEntry out;
-    out.set_cid(e.cid);
-    for (const auto& p : e.parents) out.add_parents(p);
-    out.set_data(e.data);
-    return out;
   }
 
   grpc::Status Put(int merge, const std::vector<metadata::v1::MetaEntry>& entries,
@@ -201,24 +194,17 @@ TEST(MergePropertyTest, RandomDagsInRandomOrdersThroughTwoMergesConverge) {
     std::mt19937_64 rng(base_seed + round);
     std::string ledger = "prop-" + std::to_string(round);
     // Build the DAG: each writer extends its own view, sometimes merging another writer's head.
-    std::vector<EncodedMetaEntry> nodes;
-    std::vector<std::vector<int>> writer_heads(3);
-    for (int i = 0; i < 45; ++i) {
-      int w = static_cast<int>(rng() % 3);
-      std::set<int> parent_ids(writer_heads[w].begin(), writer_heads[w].end());
-      if (!nodes.empty() && rng() % 3 == 0)
-        parent_ids.insert(static_cast<int>(rng() % nodes.size()));
-      std::vector<Cid> parents;
-      for (int p : parent_ids) parents.push_back(*ParseCid(nodes[p].cid));
+    bool cars_stored = true;
+    const std::vector<EncodedMetaEntry> nodes = kiln::testing::RandomWriterDag(rng, 45, [&](int i) {
       std::string car_bytes = "car " + ledger + " " + std::to_string(i);
       Cid car = CidForSha256(kCodecFireproofCar, car_bytes);
-      ASSERT_TRUE(mesh.blocks()
-                      .Put({{"t1", ledger}, blockstore::Store::kCar, car.ToString()}, car_bytes,
-                           Sha256(car_bytes))
-                      .ok());
-      nodes.push_back(EncodeMetaEntry({car}, parents));
-      writer_heads[w] = {i};
-    }
+      cars_stored &= mesh.blocks()
+                         .Put({{"t1", ledger}, blockstore::Store::kCar, car.ToString()}, car_bytes,
+                              Sha256(car_bytes))
+                         .ok();
+      return car;
+    });
+    ASSERT_TRUE(cars_stored);
     const kiln::testing::DagCids dag = kiln::testing::CidsOf(nodes);
 
     // Arrival order: a shuffle plus ~25% duplicates, split over two merge instances.
@@ -232,10 +218,7 @@ TEST(MergePropertyTest, RandomDagsInRandomOrdersThroughTwoMergesConverge) {
           r.set_tenant("t1");
           r.set_ledger(ledger);
           r.set_writer("lane" + std::to_string(lane));
-          auto* e = r.add_entries();
-          e->set_cid(nodes[idx].cid);
-          for (const auto& p : nodes[idx].parents) e->add_parents(p);
-          e->set_data(nodes[idx].data);
+          *r.add_entries() = ToProto(nodes[idx]);
           r.add_keys("zKey" + std::to_string(lane));
           grpc::ClientContext ctx;
           ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));

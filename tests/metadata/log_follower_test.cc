@@ -49,28 +49,42 @@ std::vector<uint64_t> WatchUntil(grpc::ClientReader<v1::WatchEvent>& reader, uin
   return versions;
 }
 
+// A Watch of ledger t1/l1 on `replica` from after `after_version`, with a 60 s deadline on `ctx`.
+std::unique_ptr<grpc::ClientReader<v1::WatchEvent>> WatchLedger(Replica& replica,
+                                                                grpc::ClientContext& ctx,
+                                                                uint64_t after_version = 0) {
+  v1::WatchRequest request;
+  request.set_tenant("t1");
+  request.set_ledger("l1");
+  request.set_after_version(after_version);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  return replica.stub->Watch(&ctx, request);
+}
+
+// The URL of a fresh database on the shared PostgreSQL server, with `params`.
+absl::StatusOr<std::string> FreshDatabaseUrl(const std::string& params) {
+  PostgresServer& server = PostgresServer::Shared();
+  absl::StatusOr<std::string> db = server.CreateDatabase();
+  if (!db.ok()) return db.status();
+  return server.Url(*db, params);
+}
+
 class CrossReplicaWatchTest : public ::testing::TestWithParam<bool> {};
 
 // Hints on: polling is set far beyond the test's length, so only hints deliver. Hints off: only
 // polling (every 20 ms) delivers.
 TEST_P(CrossReplicaWatchTest, CommitsThroughEitherReplicaReachWatchersOnBothInOrderOnce) {
   const bool hints = GetParam();
-  PostgresServer& server = PostgresServer::Shared();
-  auto db = server.CreateDatabase();
-  ASSERT_TRUE(db.ok()) << db.status();
-  const std::string url = server.Url(*db, hints ? "hints=notify" : "hints=poll");
+  const absl::StatusOr<std::string> url = FreshDatabaseUrl(hints ? "hints=notify" : "hints=poll");
+  ASSERT_TRUE(url.ok()) << url.status();
   const absl::Duration poll = hints ? absl::Hours(1) : absl::Milliseconds(20);
-  Replica a(url, poll);
-  Replica b(url, poll);
+  Replica a(*url, poll);
+  Replica b(*url, poll);
   ASSERT_EQ(a.kv->NewCommitHints() != nullptr, hints);
 
   constexpr uint64_t kCommits = 30;
-  v1::WatchRequest request;
-  request.set_tenant("t1");
-  request.set_ledger("l1");
   grpc::ClientContext on_b_ctx;
-  on_b_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  auto on_b = b.stub->Watch(&on_b_ctx, request);
+  auto on_b = WatchLedger(b, on_b_ctx);
   // The first event is the snapshot at version 0: the stream is live before the commits.
   v1::WatchEvent first;
   ASSERT_TRUE(on_b->Read(&first));
@@ -79,7 +93,6 @@ TEST_P(CrossReplicaWatchTest, CommitsThroughEitherReplicaReachWatchersOnBothInOr
 
   std::unique_ptr<grpc::ClientReader<v1::WatchEvent>> on_a;
   grpc::ClientContext on_a_ctx;
-  on_a_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   for (uint64_t v = 0; v < kCommits; ++v) {
     // Mostly through A (another replica than the first watcher's), every third through B.
     Replica& via = v % 3 == 2 ? b : a;
@@ -87,8 +100,7 @@ TEST_P(CrossReplicaWatchTest, CommitsThroughEitherReplicaReachWatchersOnBothInOr
     ASSERT_TRUE(s.ok()) << s.error_message();
     if (v == 10) {
       // A watcher that resumes on A after version 5 while commits continue.
-      request.set_after_version(5);
-      on_a = a.stub->Watch(&on_a_ctx, request);
+      on_a = WatchLedger(a, on_a_ctx, /*after_version=*/5);
     }
   }
   std::vector<std::string> cids_b, cids_a;
@@ -119,19 +131,13 @@ INSTANTIATE_TEST_SUITE_P(Hints, CrossReplicaWatchTest, ::testing::Bool(), [](con
 // A ledger deleted through one replica ends the Watch streams on the other too (its follower
 // sees the version go back), so edges on any replica tell their clients.
 TEST(CrossReplicaDeleteTest, DeletingThroughOneReplicaEndsWatchesOnTheOther) {
-  PostgresServer& server = PostgresServer::Shared();
-  auto db = server.CreateDatabase();
-  ASSERT_TRUE(db.ok()) << db.status();
-  const std::string url = server.Url(*db, "hints=poll");
-  Replica a(url, absl::Milliseconds(20));
-  Replica b(url, absl::Milliseconds(20));
+  const absl::StatusOr<std::string> url = FreshDatabaseUrl("hints=poll");
+  ASSERT_TRUE(url.ok()) << url.status();
+  Replica a(*url, absl::Milliseconds(20));
+  Replica b(*url, absl::Milliseconds(20));
   ASSERT_TRUE(CommitNext(a, 0, "c1").ok());
-  v1::WatchRequest request;
-  request.set_tenant("t1");
-  request.set_ledger("l1");
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  auto on_b = b.stub->Watch(&ctx, request);
+  auto on_b = WatchLedger(b, ctx);
   v1::WatchEvent event;
   ASSERT_TRUE(on_b->Read(&event));  // the snapshot at version 1
   EXPECT_EQ(event.version(), 1u);

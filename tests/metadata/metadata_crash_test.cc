@@ -19,6 +19,7 @@
 #include "kiln/admin/v1/admin.grpc.pb.h"
 #include "kiln/metadata/v1/metadata.grpc.pb.h"
 #include "rocksdb/db.h"
+#include "tests/support/admin_calls.h"
 #include "tests/support/test_support.h"
 
 namespace kiln::metadata {
@@ -222,11 +223,8 @@ TEST_F(MetadataProcessTest, CheckpointRestoresTheLedgerAsOfTheCheckpoint) {
   EXPECT_EQ(kiln::testing::MetricValue(scraped, "kiln_metadata_rocksdb_write_stopped"), 0);
   auto admin = admin::v1::AdminService::NewStub(LoopbackChannel(server.grpc_target()));
   {
-    grpc::ClientContext ctx;
-    admin::v1::CreateCheckpointRequest req;
-    req.set_name("cp");
     admin::v1::CreateCheckpointResponse resp;
-    grpc::Status s = admin->CreateCheckpoint(&ctx, req, &resp);
+    grpc::Status s = kiln::testing::CreateCheckpoint(*admin, "cp", &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();
     EXPECT_EQ(resp.path(), checkpoints + "/cp");
   }

@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/cid.h"
 #include "common/hash_chain.h"
+#include "common/meta_entry_proto.h"
 #include "common/meta_event.h"
 #include "common/sha256.h"
 #include "glog/logging.h"
@@ -90,10 +91,7 @@ class PostgresMesh {
     r.set_tenant("t1");
     r.set_ledger(ledger);
     r.set_writer(writer);
-    auto* e = r.add_entries();
-    e->set_cid(entry.cid);
-    for (const auto& p : entry.parents) e->add_parents(p);
-    e->set_data(entry.data);
+    *r.add_entries() = ToProto(entry);
     r.add_keys("zKey-" + writer);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -234,20 +232,9 @@ TEST(PostgresMeshTest, RandomDagsThroughTwoMergesAndTwoReplicasConverge) {
     const std::string ledger = "prop-" + std::to_string(round);
     VersionCollector watcher(mesh.metadata(1), ledger);
     // Each writer extends its own view, sometimes merging another writer's entry.
-    std::vector<EncodedMetaEntry> nodes;
-    std::vector<std::vector<int>> writer_heads(3);
-    for (int i = 0; i < 40; ++i) {
-      int w = static_cast<int>(rng() % 3);
-      std::set<int> parent_ids(writer_heads[w].begin(), writer_heads[w].end());
-      if (!nodes.empty() && rng() % 3 == 0) {
-        parent_ids.insert(static_cast<int>(rng() % nodes.size()));
-      }
-      std::vector<Cid> parents;
-      for (int p : parent_ids) parents.push_back(*ParseCid(nodes[p].cid));
-      Cid car = mesh.StoreCar(ledger, ledger + " car " + std::to_string(i));
-      nodes.push_back(EncodeMetaEntry({car}, parents));
-      writer_heads[w] = {i};
-    }
+    const std::vector<EncodedMetaEntry> nodes = kiln::testing::RandomWriterDag(rng, 40, [&](int i) {
+      return mesh.StoreCar(ledger, ledger + " car " + std::to_string(i));
+    });
     const kiln::testing::DagCids dag = kiln::testing::CidsOf(nodes);
     // A shuffle plus duplicates, split over the two merges (and so the two replicas).
     const std::vector<std::vector<int>> lanes =
