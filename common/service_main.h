@@ -77,7 +77,8 @@ struct ProcessStartOptions {
 // What every service binary's main does first, in this order: blocks SIGINT and SIGTERM (before
 // any thread exists), tunes malloc when asked, sets the usage text, parses the command line into
 // the flags main.cc defines (main still reads them, with absl::GetFlag) and starts logging to
-// stderr. Exits as absl::ParseCommandLine does on unknown flags and --help.
+// stderr. Exits as absl::ParseCommandLine does on unknown flags and --help. Call it once, first
+// thing in main (absl::SetProgramUsageMessage dies when called twice).
 void StartServiceProcess(int argc, char** argv, const ProcessStartOptions& options);
 
 // The settings every service binary has, filled from its flags in main.

@@ -12,7 +12,9 @@
 namespace kiln {
 
 // Registers the counter `name` (kiln_<service>_..._total, STYLE.md) in `registry` and returns
-// its only child, which lives as long as `registry`.
+// its only child, which lives as long as `registry`. prometheus-cpp throws (std::invalid_argument)
+// on an invalid name or on a name already registered with another type or help text: a
+// programming error, so call these only at construction, where it ends the process at startup.
 inline prometheus::Counter& UnlabelledCounter(prometheus::Registry& registry,
                                               const std::string& name, const std::string& help) {
   return prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});

@@ -209,7 +209,9 @@ int ListEveryPage(const std::string& command, const Args& args, Request request,
     if (!s.ok()) return Refused(command, s);
     token = page.next_page_token();
     page.clear_next_page_token();
-    all.MergeFrom(page);  // appends the page's entries
+    // Appends the page's entries. List responses hold only the repeated field and the token
+    // (cleared above); a scalar field added to them would need handling here.
+    all.MergeFrom(page);
   } while (!token.empty());
   Print(args, all, print_text);
   return 0;

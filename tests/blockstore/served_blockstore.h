@@ -25,7 +25,15 @@ class ServedBlockStore {
     int stub_max_receive_bytes = 64 << 20;
   };
 
-  ~ServedBlockStore() { Shutdown(); }
+  // Stops the server, then frees in dependency order: the executor's threads finish before the
+  // service they run work for goes away.
+  ~ServedBlockStore() {
+    Shutdown();
+    stub_.reset();
+    server_.reset();
+    executor_.reset();
+    service_.reset();
+  }
 
   // Serves `backend` (not owned; it must outlive this object). Returns the error of
   // GrpcServer::Start.

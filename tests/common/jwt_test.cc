@@ -167,7 +167,7 @@ TokenVerifier RuntimeVerifier(TokenVerifierOptions options = {}) {
 }
 
 std::string PemOf(EVP_PKEY* key, bool private_key) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+  BioPtr bio(BIO_new(BIO_s_mem()));
   CHECK_EQ(private_key
                ? PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr)
                : PEM_write_bio_PUBKEY(bio.get(), key),
@@ -195,7 +195,7 @@ class TestSigner {
   std::string Sign(absl::string_view header_json, absl::string_view payload_json) const {
     const std::string input =
         absl::StrCat(Base64UrlEncode(header_json), ".", Base64UrlEncode(payload_json));
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+    EvpMdCtxPtr ctx(EVP_MD_CTX_new());
     CHECK_EQ(EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key_.get()), 1);
     size_t der_size = 0;
     const auto* in = reinterpret_cast<const unsigned char*>(input.data());

@@ -1,6 +1,7 @@
 // Sync through Kiln with the real Fireproof client, --auth=none: two clients converge over WebSocket
 // and over protocol=http, a late joiner loads a 200-commit ledger, late joiners after concurrent
-// writers see everything, a ~600 KB document round-trips.
+// writers see everything, 12 ledgers sync at once (a process per ledger, as the client needs), a
+// ~600 KB document round-trips, and a ~3 MB one (a commit of several CARs) arrives with the next commit.
 // Every client is its own process with its own keybag, so keys travel only through the server.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -223,8 +224,8 @@ test("a client joining after concurrent writers sees every document", async () =
 // and bind the first ledger's meta stream for every database on the same connection (core-gateways-
 // cloud gateway.js, CurrentMeta; docs/protocol-rules.md, "Many ledgers"). So each ledger here has its
 // own writer and reader processes, all attached at once.
-test("16 ledgers at once: each reader ends with exactly its own ledger's documents", async () => {
-  const ledgers = 16;
+test("12 ledgers at once: each reader ends with exactly its own ledger's documents", async () => {
+  const ledgers = 12;
   const each = 20;
   const tokens = await Promise.all(Array.from({ length: ledgers }, (_, i) => devToken("e2e", uniqueName(`many-${i}`))));
   const attach = (label, i) => attachedClient({ fpUrl: kiln.fpUrl("ws"), token: tokens[i], label: `${label}-${i}` }).then(track);
@@ -239,8 +240,7 @@ test("16 ledgers at once: each reader ends with exactly its own ledger's documen
   );
   await Promise.all(
     readers.map(async (r, i) => {
-      const docs = await r.waitFor(idsOf(i), { timeoutMs: 120_000 });
-      assert.ok(docs.every((d) => d.ledger === i), `reader ${i} has another ledger's document`);
+      await r.waitFor(idsOf(i), { timeoutMs: 120_000 });
       assert.deepEqual((await r.ids()).sort(), idsOf(i).sort(), `reader ${i} holds documents of other ledgers`);
     }),
   );
@@ -273,11 +273,13 @@ test("a document of about 600 KB round-trips", async (t) => {
   await closeAll([a, b, c]);
 });
 
-// The client splits a commit's blocks into CARs of at most 1 MiB (core-blockstore commitor.js,
-// prepareCarFiles) and names them all in the entry, but a reader loads only an entry's first CAR
-// and the CARs its header's CAR log names (loader.js, mergeDbMetaIntoClock): the rest of a large
-// commit arrives with the writer's next entry, whose header lists it. Same on the oracle
-// (docs/protocol-rules.md, "Documents over 1 MiB"). Kiln must accept and serve the multi-CAR entry.
+// The client splits a commit's blocks into CARs at its 1,000,000-byte threshold, a block larger than
+// that (this document is one block) in a CAR of its own (core-blockstore commitor.js,
+// prepareCarFiles; the pinned 0.24.19 client), and names them all in the entry, but a reader loads
+// only an entry's first CAR and the CARs its header's CAR log names (loader.js,
+// mergeDbMetaIntoClock): the rest of a large commit arrives with the writer's next entry, whose
+// header lists it. Same on the oracle (docs/protocol-rules.md, "Documents over about 1 MB"). Kiln
+// must accept and serve the multi-CAR entry and a 3 MB CAR.
 test("a document of about 3 MB (a commit of several CARs) reaches a live reader and a joiner once its writer commits again", async (t) => {
   const token = await devToken("e2e", uniqueName("bigger-doc"));
   const seed = uniqueName("seed");
@@ -289,9 +291,11 @@ test("a document of about 3 MB (a commit of several CARs) reaches a live reader 
   await a.put({ _id: "after", n: 1 });
   await a.flush();
   await assertNoClientErrors(a);
-  for (const reader of [b, track(await attachedClient({ fpUrl: kiln.fpUrl("ws"), token, label: "bigger-C" }))]) {
+  const c = track(await attachedClient({ fpUrl: kiln.fpUrl("ws"), token, label: "bigger-C" }));
+  for (const reader of [b, c]) {
     const [doc] = await reader.waitFor(["bigger", "after"], { timeoutMs: 90_000 });
     assert.equal(sha256Hex(doc.payload), sha256Hex(payload), `${reader.label} read other bytes`);
   }
-  await closeAll(clients.filter((c) => c.label.startsWith("bigger-")));
+  await assertNoClientErrors(b, c);
+  await closeAll([a, b, c]);
 });
