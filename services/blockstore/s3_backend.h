@@ -19,7 +19,8 @@
 // object then gets the digest by a copy onto itself with replaced metadata (no data moves on
 // stores that keep metadata apart; a server-side copy on others). Until that copy the object
 // carries no digest and counts as unverified (above). NewReader reads in ranged GETs of
-// `part_bytes` windows, checking the digest as the last window arrives. A put or get therefore
+// `part_bytes` windows (a blob that fits one is read with one plain GET), hashing each window's
+// bytes as they arrive and checking the digest as the last window arrives. A put or get therefore
 // holds about one part (plus the service's batch), whatever the blob's size; Get and Put of whole
 // blobs hold the blob (the service, cache(...) and mirror(...) stream; Get and Put are for callers
 // that have or need the whole blob).

@@ -13,11 +13,59 @@
 namespace kiln::blockstore {
 namespace {
 
+// Largest error body read from the store (a 2xx body goes to a sink instead).
+constexpr uint64_t kMaxErrorBodyBytes = 1 << 20;
+
 using s3_objects::DigestHex;
 using s3_objects::kDigestHeader;
 using s3_objects::ParseXml;
 using s3_objects::Request;
 using s3_objects::StoredDigest;
+
+// Gathers one window of an object into `window` and hashes its bytes as they arrive, so the
+// digest is ready with the last byte instead of taking another pass over the window. A body
+// longer than `max_bytes` is not read (skipped() when the headers announced it).
+class HashingWindowSink : public HttpBodySink {
+ public:
+  HashingWindowSink(std::string& window, Sha256Hasher& hasher, uint64_t max_bytes)
+      : window_(window), hasher_(hasher), max_bytes_(max_bytes) {
+    window_.clear();  // keeps its capacity: the next window of the same size is not reallocated
+  }
+
+  bool OnHeaders(const HttpResponse& response) override {
+    uint64_t length = 0;
+    if (absl::SimpleAtoi(response.Header("content-length"), &length)) {
+      if (length > max_bytes_) {
+        skipped_ = true;
+        return false;
+      }
+      window_.reserve(length);
+    }
+    return true;
+  }
+
+  bool OnBody(absl::string_view data) override {
+    if (window_.size() + data.size() > max_bytes_) {
+      overflowed_ = true;
+      return false;
+    }
+    hasher_.Update(data);
+    window_.append(data.data(), data.size());
+    return true;
+  }
+
+  // The headers announced a body longer than `max_bytes`: nothing was read or hashed.
+  bool skipped() const { return skipped_; }
+  // More bytes arrived than `max_bytes` allows (the store's Content-Length was wrong).
+  bool overflowed() const { return overflowed_; }
+
+ private:
+  std::string& window_;
+  Sha256Hasher& hasher_;
+  const uint64_t max_bytes_;
+  bool skipped_ = false;
+  bool overflowed_ = false;
+};
 
 }  // namespace
 
@@ -151,28 +199,33 @@ absl::StatusOr<std::unique_ptr<BlobReader>> S3BlockBackend::RangeReader::Open(
   // A plain GET that reads the object when it fits one window (the usual case: one request) and
   // otherwise stops after the headers (closing that connection); ranged GETs then read windows.
   // (Not a ranged first GET: s3rver answers a range of an empty object with a broken reply.)
+  // The body is hashed as it arrives (even before the digest header is looked at: an object
+  // without one is hashed too, below).
   S3Request get = Request("GET", reader->object_);
-  get.max_response_bytes = backend.options_.part_bytes;
-  get.skip_larger_body = true;
+  get.max_response_bytes = kMaxErrorBodyBytes;  // a 2xx body goes to the sink, not this limit
+  HashingWindowSink sink(reader->window_, reader->hasher_, backend.options_.part_bytes);
+  get.sink = &sink;
   KILN_ASSIGN_OR_RETURN(HttpResponse first, backend.client_.Send(get));
   if (first.status == 404) return absl::NotFoundError("blob not found");
   if (first.status != 200) return S3ResponseStatus(first, "GET of a blob");
+  if (sink.overflowed()) {
+    return absl::InternalError("GET of a blob: the object store sent more than its Content-Length");
+  }
   KILN_ASSIGN_OR_RETURN(std::optional<Sha256Digest> digest, StoredDigest(first));
   if (!digest.has_value() && !backend.options_.serve_unverified) {
     return absl::NotFoundError("blob not found (incomplete object)");
   }
-  uint64_t total = first.body.size();
-  if (first.body_skipped && !absl::SimpleAtoi(first.Header("content-length"), &total)) {
+  uint64_t total = 0;
+  if (!absl::SimpleAtoi(first.Header("content-length"), &total)) {
     return absl::InternalError("GET of a blob: the object store sent no Content-Length");
   }
   reader->etag_ = first.Header("etag");
   reader->info_.size = total;
-  if (first.body_skipped) {
-    KILN_RETURN_IF_ERROR(reader->Fetch(0));
-  } else {
-    reader->window_ = std::move(first.body);
+  if (sink.skipped()) {
+    KILN_RETURN_IF_ERROR(reader->Fetch(0, &reader->hasher_));
+  } else if (reader->window_.size() != total) {
+    return absl::UnavailableError("GET of a blob: the object store's answer was cut short");
   }
-  reader->hasher_.Update(reader->window_);
   if (reader->window_.size() == total) {
     // The whole blob: check it before any of it is returned.
     Sha256Digest computed = reader->hasher_.Finish();
@@ -190,20 +243,22 @@ absl::StatusOr<std::unique_ptr<BlobReader>> S3BlockBackend::RangeReader::Open(
   return std::unique_ptr<BlobReader>(std::move(reader));
 }
 
-absl::Status S3BlockBackend::RangeReader::Fetch(uint64_t offset) {
+absl::Status S3BlockBackend::RangeReader::Fetch(uint64_t offset, Sha256Hasher* hasher) {
   S3Request get = Request("GET", object_);
-  const uint64_t last = std::min(offset + backend_.options_.part_bytes, info_.size) - 1;
-  get.headers = {{"range", absl::StrCat("bytes=", offset, "-", last)}};
+  const uint64_t length = std::min(backend_.options_.part_bytes, info_.size - offset);
+  get.headers = {{"range", absl::StrCat("bytes=", offset, "-", offset + length - 1)}};
   if (!etag_.empty()) get.headers.emplace_back("if-match", etag_);
+  get.max_response_bytes = kMaxErrorBodyBytes;
+  HashingWindowSink sink(window_, *hasher, length);
+  get.sink = &sink;
   KILN_ASSIGN_OR_RETURN(HttpResponse got, backend_.client_.Send(get));
   if (got.status == 412 || got.status == 404) {
     return absl::UnavailableError("the stored object changed while it was read; retry");
   }
   if (got.status != 206) return S3ResponseStatus(got, "ranged GET of a blob");
-  if (got.body.size() != last + 1 - offset) {
+  if (sink.skipped() || sink.overflowed() || window_.size() != length) {
     return absl::InternalError("ranged GET of a blob: the object store sent the wrong length");
   }
-  window_ = std::move(got.body);
   return absl::OkStatus();
 }
 
@@ -212,8 +267,7 @@ absl::Status S3BlockBackend::RangeReader::ComputeDigest() {
   Sha256Hasher whole;
   whole.Update(first);
   for (uint64_t offset = first.size(); offset < info_.size; offset += window_.size()) {
-    KILN_RETURN_IF_ERROR(Fetch(offset));
-    whole.Update(window_);
+    KILN_RETURN_IF_ERROR(Fetch(offset, &whole));
   }
   info_.sha256 = whole.Finish();
   window_ = std::move(first);
@@ -227,8 +281,7 @@ absl::StatusOr<absl::string_view> S3BlockBackend::RangeReader::Read() {
     return absl::string_view(window_);
   }
   if (next_ >= info_.size) return absl::string_view();
-  KILN_RETURN_IF_ERROR(Fetch(next_));
-  hasher_.Update(window_);
+  KILN_RETURN_IF_ERROR(Fetch(next_, &hasher_));
   next_ += window_.size();
   if (next_ == info_.size && hasher_.Finish() != info_.sha256) {
     return absl::DataLossError("stored blob does not match its SHA-256; refusing to serve it");

@@ -56,8 +56,8 @@ class S3BlockBackend::RangeReader : public BlobReader {
  private:
   RangeReader(S3BlockBackend& backend, std::string object)
       : backend_(backend), object_(std::move(object)) {}
-  // Fetches [offset, offset + window) into `window_`.
-  absl::Status Fetch(uint64_t offset);
+  // Fetches [offset, offset + window) into `window_`, hashing it into `hasher` as it arrives.
+  absl::Status Fetch(uint64_t offset, Sha256Hasher* hasher);
   // Reads the remaining windows once to learn an unverified object's digest.
   absl::Status ComputeDigest();
 

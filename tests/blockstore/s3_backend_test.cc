@@ -6,11 +6,13 @@
 
 #include <stdlib.h>
 
+#include <cstdint>
 #include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "common/cid.h"
 #include "common/http_client.h"
 #include "common/s3_client.h"
@@ -182,6 +184,90 @@ TEST_F(S3BackendTest, LargeDirectUploadIsServedInWindowsWithItsComputedDigest) {
   absl::StatusOr<std::string> got = ReadAll(**reader);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_TRUE(*got == data);
+}
+
+// Collects what HttpClient passes to a sink, stopping after `stop_after` body bytes (or at the
+// headers with 0).
+class RecordingSink : public HttpBodySink {
+ public:
+  explicit RecordingSink(uint64_t stop_after = UINT64_MAX) : stop_after_(stop_after) {}
+  bool OnHeaders(const HttpResponse& response) override {
+    ++headers_calls;
+    status_at_headers = response.status;
+    length_at_headers = response.Header("content-length");
+    return stop_after_ > 0;
+  }
+  bool OnBody(absl::string_view data) override {
+    ++body_calls;
+    body.append(data.data(), data.size());
+    return body.size() < stop_after_;
+  }
+  int headers_calls = 0;
+  int body_calls = 0;
+  int status_at_headers = 0;
+  std::string length_at_headers;
+  std::string body;
+
+ private:
+  const uint64_t stop_after_;
+};
+
+TEST_F(S3BackendTest, SinkTakesA2xxBodyAsItArrivesAndOtherStatusesAreGathered) {
+  std::string data = Pattern(3 << 20, 9);
+  auto put = RawPut("sink/object", data, "");
+  ASSERT_TRUE(put.ok() && put->status == 200);
+  auto client = RawClient();
+  S3Request get;
+  get.method = "GET";
+  get.key = "sink/object";
+  get.max_response_bytes = 1024;  // limits gathered bodies only
+  RecordingSink sink;
+  get.sink = &sink;
+  auto got = client->Send(get);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->status, 200);
+  EXPECT_TRUE(got->body.empty());
+  EXPECT_FALSE(got->sink_stopped);
+  EXPECT_EQ(sink.headers_calls, 1);
+  EXPECT_EQ(sink.status_at_headers, 200);
+  EXPECT_EQ(sink.length_at_headers, absl::StrCat(data.size()));
+  EXPECT_GT(sink.body_calls, 1);  // in pieces, as they arrived
+  EXPECT_TRUE(sink.body == data);
+
+  // A 404's error body is gathered as usual and the sink is not called.
+  RecordingSink missing_sink;
+  get.key = "sink/missing";
+  get.sink = &missing_sink;
+  auto missing = client->Send(get);
+  ASSERT_TRUE(missing.ok()) << missing.status();
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(S3ErrorCode(missing->body), "NoSuchKey");
+  EXPECT_EQ(missing_sink.headers_calls, 0);
+}
+
+TEST_F(S3BackendTest, SinkStoppingATransferGetsItsHeadersAndTheClientGoesOn) {
+  std::string data = Pattern(3 << 20, 10);
+  auto put = RawPut("sink/object", data, "");
+  ASSERT_TRUE(put.ok() && put->status == 200);
+  auto client = RawClient();
+  S3Request get;
+  get.method = "GET";
+  get.key = "sink/object";
+  for (uint64_t stop_after : {uint64_t{0}, uint64_t{1}}) {
+    RecordingSink sink(stop_after);
+    get.sink = &sink;
+    auto got = client->Send(get);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->status, 200);
+    EXPECT_TRUE(got->sink_stopped);
+    EXPECT_EQ(got->Header("content-length"), absl::StrCat(data.size()));
+    EXPECT_LT(sink.body.size(), data.size());
+  }
+  // The stopped transfers' connections were dropped, not reused half-read.
+  get.sink = nullptr;
+  auto whole = client->Send(get);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_TRUE(whole->body == data);
 }
 
 TEST_F(S3BackendTest, TamperedObjectReadsAsDataLoss) {
