@@ -186,9 +186,75 @@ absl::Status S3BlockBackend::MultipartWriter::Complete(bool create_only,
 
 absl::StatusOr<std::unique_ptr<BlobWriter>> S3BlockBackend::NewWriter(const BlobKey& key,
                                                                       uint64_t size) {
-  // Small blobs go up as one PUT, which needs their digest: gather them (the default writer).
-  if (size <= options_.multipart_threshold) return BlockBackend::NewWriter(key, size);
+  if (size <= options_.multipart_threshold) {
+    return std::unique_ptr<BlobWriter>(new SingleWriter(*this, ObjectName(key), size));
+  }
   return std::unique_ptr<BlobWriter>(new MultipartWriter(*this, ObjectName(key), size));
+}
+
+// --- HeadAhead, SingleWriter --------------------------------------------------------------------
+
+bool S3BlockBackend::HeadAhead::Start(uint64_t writes) {
+  absl::MutexLock lock(&mu_);
+  if (state_ == State::kCancelled) return false;
+  state_ = State::kRunning;
+  writes_ = writes;
+  sent_ = absl::Now();
+  return true;
+}
+
+void S3BlockBackend::HeadAhead::Finish(absl::StatusOr<std::optional<ObjectInfo>> result) {
+  absl::MutexLock lock(&mu_);
+  result_ = std::move(result);
+  state_ = State::kDone;
+}
+
+std::optional<absl::StatusOr<std::optional<S3BlockBackend::ObjectInfo>>>
+S3BlockBackend::HeadAhead::Take(uint64_t writes) {
+  absl::MutexLock lock(&mu_);
+  if (state_ == State::kQueued || state_ == State::kCancelled) {
+    state_ = State::kCancelled;
+    return std::nullopt;
+  }
+  auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return state_ == State::kDone; };
+  mu_.Await(absl::Condition(&done));
+  state_ = State::kCancelled;  // taken once
+  if (!result_.ok() || writes_ != writes || absl::Now() - sent_ > kMaxAge) return std::nullopt;
+  return std::move(result_);
+}
+
+void S3BlockBackend::HeadAhead::Cancel() {
+  absl::MutexLock lock(&mu_);
+  if (state_ == State::kQueued) state_ = State::kCancelled;
+}
+
+S3BlockBackend::SingleWriter::SingleWriter(S3BlockBackend& backend, std::string object,
+                                           uint64_t size)
+    : backend_(backend), object_(std::move(object)), size_(size) {
+  ahead_ = backend_.SendHeadAhead(object_);
+}
+
+S3BlockBackend::SingleWriter::~SingleWriter() {
+  if (ahead_ != nullptr) ahead_->Cancel();
+}
+
+absl::Status S3BlockBackend::SingleWriter::Write(std::string data) {
+  if (data_.empty()) {
+    data_ = std::move(data);  // the usual case: one Write of the whole blob, kept as is
+  } else {
+    if (data_.capacity() < size_) data_.reserve(size_);
+    data_.append(data);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PutOutcome> S3BlockBackend::SingleWriter::Commit(const Sha256Digest& digest) {
+  absl::StatusOr<PutOutcome> outcome = backend_.CommitObject(
+      object_, data_.size(), digest,
+      [&](bool create_only) { return backend_.PutSingle(object_, data_, digest, create_only); },
+      ahead_.get());
+  std::string().swap(data_);
+  return outcome;
 }
 
 // --- RangeReader --------------------------------------------------------------------------------

@@ -270,6 +270,69 @@ TEST_F(S3BackendTest, SinkStoppingATransferGetsItsHeadersAndTheClientGoesOn) {
   EXPECT_TRUE(whole->body == data);
 }
 
+// A small blob's writer sends its HEAD when it is created; a put or delete of the same key in
+// this process before its commit makes that answer stale, and the commit HEADs again (s3rver
+// ignores If-None-Match, so only the HEAD keeps the first blob).
+TEST_F(S3BackendTest, HeadSentAheadIsNotTrustedAfterAPutOfTheSameKey) {
+  auto backend = Open();
+  ASSERT_NE(backend, nullptr);
+  const std::string first = "first bytes";
+  const std::string second = "other bytes";
+  BlobKey key{{"t1", "l1"}, Store::kMeta, "main"};
+  auto writer = backend->NewWriter(key, second.size());
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  auto put = backend->Put(key, first, Sha256(first));
+  ASSERT_TRUE(put.ok()) << put.status();
+  ASSERT_TRUE((*writer)->Write(second).ok());
+  EXPECT_EQ((*writer)->Commit(Sha256(second)).status().code(), absl::StatusCode::kAlreadyExists);
+  auto blob = backend->Get(key);
+  ASSERT_TRUE(blob.ok()) << blob.status();
+  EXPECT_EQ((*blob)->data(), first);
+}
+
+TEST_F(S3BackendTest, HeadSentAheadIsNotTrustedAfterADeleteOfTheSameKey) {
+  auto backend = Open();
+  ASSERT_NE(backend, nullptr);
+  const std::string data = "the bytes";
+  BlobKey key{{"t1", "l1"}, Store::kMeta, "main"};
+  ASSERT_TRUE(backend->Put(key, data, Sha256(data)).ok());
+  auto writer = backend->NewWriter(key, data.size());
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_TRUE(backend->Delete(key).ok());
+  ASSERT_TRUE((*writer)->Write(data).ok());
+  auto put = (*writer)->Commit(Sha256(data));
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(*put, PutOutcome::kCreated);  // not "already present": it was deleted
+  auto blob = backend->Get(key);
+  ASSERT_TRUE(blob.ok()) << blob.status();
+  EXPECT_EQ((*blob)->data(), data);
+}
+
+TEST_F(S3BackendTest, SmallPutIsOneHeadAndOnePutAndARePutOneHead) {
+  auto backend = Open();
+  ASSERT_NE(backend, nullptr);
+  const std::string data = Pattern(1 << 20, 11);
+  BlobKey key{{"t1", "l1"}, Store::kCar, CarKey(data)};
+  for (PutOutcome expected : {PutOutcome::kCreated, PutOutcome::kAlreadyPresent}) {
+    auto writer = backend->NewWriter(key, data.size());
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    ASSERT_TRUE((*writer)->Write(data).ok());
+    auto put = (*writer)->Commit(Sha256(data));
+    ASSERT_TRUE(put.ok()) << put.status();
+    EXPECT_EQ(*put, expected);
+  }
+  EXPECT_EQ(backend->client().stats()->requests.load(), 3u);
+  // An abandoned writer stores nothing.
+  const std::string other = Pattern(1000, 12);
+  BlobKey other_key{{"t1", "l1"}, Store::kCar, CarKey(other)};
+  {
+    auto writer = backend->NewWriter(other_key, other.size());
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    ASSERT_TRUE((*writer)->Write(other).ok());
+  }
+  EXPECT_EQ(backend->Get(other_key).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(S3BackendTest, TamperedObjectReadsAsDataLoss) {
   auto backend = Open();
   ASSERT_NE(backend, nullptr);
