@@ -239,12 +239,7 @@ S3BlockBackend::SingleWriter::~SingleWriter() {
 }
 
 absl::Status S3BlockBackend::SingleWriter::Write(std::string data) {
-  if (data_.empty()) {
-    data_ = std::move(data);  // the usual case: one Write of the whole blob, kept as is
-  } else {
-    if (data_.capacity() < size_) data_.reserve(size_);
-    data_.append(data);
-  }
+  GatherBatch(data_, std::move(data), size_);
   return absl::OkStatus();
 }
 

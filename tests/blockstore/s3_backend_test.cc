@@ -212,14 +212,19 @@ class RecordingSink : public HttpBodySink {
   const uint64_t stop_after_;
 };
 
-TEST_F(S3BackendTest, SinkTakesA2xxBodyAsItArrivesAndOtherStatusesAreGathered) {
-  std::string data = Pattern(3 << 20, 9);
-  auto put = RawPut("sink/object", data, "");
-  ASSERT_TRUE(put.ok() && put->status == 200);
-  auto client = RawClient();
+// A GET of sink/object, which `put` (a RawPut) stored behind the backend's back.
+S3Request GetOfRawObject(absl::StatusOr<HttpResponse> put) {
+  EXPECT_TRUE(put.ok() && put->status == 200);
   S3Request get;
   get.method = "GET";
   get.key = "sink/object";
+  return get;
+}
+
+TEST_F(S3BackendTest, SinkTakesA2xxBodyAsItArrivesAndOtherStatusesAreGathered) {
+  std::string data = Pattern(3 << 20, 9);
+  S3Request get = GetOfRawObject(RawPut("sink/object", data, ""));
+  auto client = RawClient();
   get.max_response_bytes = 1024;  // limits gathered bodies only
   RecordingSink sink;
   get.sink = &sink;
@@ -247,12 +252,8 @@ TEST_F(S3BackendTest, SinkTakesA2xxBodyAsItArrivesAndOtherStatusesAreGathered) {
 
 TEST_F(S3BackendTest, SinkStoppingATransferGetsItsHeadersAndTheClientGoesOn) {
   std::string data = Pattern(3 << 20, 10);
-  auto put = RawPut("sink/object", data, "");
-  ASSERT_TRUE(put.ok() && put->status == 200);
+  S3Request get = GetOfRawObject(RawPut("sink/object", data, ""));
   auto client = RawClient();
-  S3Request get;
-  get.method = "GET";
-  get.key = "sink/object";
   for (uint64_t stop_after : {uint64_t{0}, uint64_t{1}}) {
     RecordingSink sink(stop_after);
     get.sink = &sink;
