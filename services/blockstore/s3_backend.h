@@ -15,8 +15,9 @@
 // ignores it, and content-addressed keys make the race harmless there). Before writing, a HEAD
 // learns what the key holds; for a blob that goes up as one PUT it is sent when the writer is
 // created, overlapping the blob's arrival, and its answer is used at commit only if no put or
-// delete of a key under the same lock finished since and it is less than a second old (so across
-// processes the HEAD stays within a second of the PUT; otherwise the commit HEADs again).
+// delete of a key in the same write slot (one of 1024) finished since and it is less than a second
+// old (so across processes the HEAD stays within a second of the PUT; otherwise the commit HEADs
+// again).
 //
 // Large blobs stream: NewWriter sends a blob above `multipart_threshold` as a multipart upload,
 // part by part as its bytes arrive, and since its digest is known only at the end, the completed
@@ -115,14 +116,17 @@ class S3BlockBackend : public BlockBackend {
   class MultipartWriter;  // s3_blob_streams.cc
   class RangeReader;      // s3_blob_streams.cc
   class SingleWriter;     // s3_blob_streams.cc
-  size_t KeyIndex(const std::string& object) const;
-  absl::Mutex& KeyLock(const std::string& object) { return key_locks_[KeyIndex(object)]; }
+  // The object's slot in key_writes_. Its key lock is KeyLock(slot): the sizes divide, so the
+  // objects counted in one slot share one lock.
+  size_t WriteSlot(const std::string& object) const;
+  absl::Mutex& KeyLock(size_t slot) { return key_locks_[slot % key_locks_.size()]; }
 
   const S3BlockBackendOptions options_;
   S3Client client_;
   std::array<absl::Mutex, 64> key_locks_;
-  // Puts and deletes completed under each key lock: a HEAD sent ahead is stale once this moved.
-  std::array<std::atomic<uint64_t>, 64> key_writes_{};
+  // Puts and deletes completed per slot (more slots than locks: a put rarely sees another
+  // object's write): a HEAD sent ahead is stale once its slot's count moved.
+  std::array<std::atomic<uint64_t>, 1024> key_writes_{};
   // Sends HEADs ahead of puts (SingleWriter). Last: its tasks use the members above.
   BoundedExecutor lookahead_;
 };

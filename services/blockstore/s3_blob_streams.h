@@ -56,12 +56,12 @@ class S3BlockBackend::HeadAhead {
   // move much further from the PUT than before.
   static constexpr absl::Duration kMaxAge = absl::Seconds(1);
 
-  // On the lookahead thread, before the HEAD goes out, with the key lock's write count now; false
+  // On the lookahead thread, before the HEAD goes out, with the key's write-slot count now; false
   // when the writer gave up on it (nothing is to be sent).
   bool Start(uint64_t writes);
   void Finish(absl::StatusOr<std::optional<ObjectInfo>> result);
-  // At commit, under the key's lock, with its write count now: the answer when it is still valid
-  // (no put or delete under that lock finished since the HEAD was sent, not older than kMaxAge,
+  // At commit, under the key's lock, with its write-slot count now: the answer when it is still
+  // valid (no put or delete in that slot finished since the HEAD was sent, not older than kMaxAge,
   // not a failure), else nullopt and the caller sends a HEAD itself. Waits for a HEAD in flight;
   // one still queued is not sent.
   std::optional<absl::StatusOr<std::optional<ObjectInfo>>> Take(uint64_t writes);
