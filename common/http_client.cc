@@ -21,6 +21,8 @@ void GlobalInit() {
   std::call_once(once, [] { CHECK_EQ(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK); });
 }
 
+constexpr long kSinkBufferBytes = 128 << 10;
+
 struct Transfer {
   absl::string_view upload;
   size_t upload_offset = 0;
@@ -29,7 +31,12 @@ struct Transfer {
   uint64_t max_body = 0;     // 0: no limit
   bool skip_larger = false;  // stop at the first byte of a too large body, headers all read
   bool too_large = false;
+  HttpBodySink* sink = nullptr;  // takes a 2xx body (HttpRequest::sink)
+  bool streaming = false;        // the sink accepted the headers: body bytes go to it
+  bool sink_stopped = false;     // the sink asked to stop
 };
+
+bool Successful(int status) { return status >= 200 && status < 300; }
 
 size_t ReadBody(char* buffer, size_t size, size_t nitems, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -41,6 +48,11 @@ size_t ReadBody(char* buffer, size_t size, size_t nitems, void* user) {
 
 size_t WriteBody(char* data, size_t size, size_t nmemb, void* user) {
   auto* t = static_cast<Transfer*>(user);
+  if (t->streaming) {
+    if (t->sink->OnBody(absl::string_view(data, size * nmemb))) return size * nmemb;
+    t->sink_stopped = true;
+    return 0;  // aborts the transfer
+  }
   if (t->max_body != 0 && (t->too_large || t->response->body.size() + size * nmemb > t->max_body)) {
     t->too_large = true;
     return 0;  // aborts the transfer
@@ -62,6 +74,17 @@ size_t WriteHeader(char* data, size_t size, size_t nitems, void* user) {
     }
     return line.size();
   }
+  if (absl::StripAsciiWhitespace(line).empty()) {
+    // The end of a response's headers (interim 1xx responses have their own).
+    if (t->sink != nullptr && Successful(t->response->status)) {
+      if (!t->sink->OnHeaders(*t->response)) {
+        t->sink_stopped = true;
+        return 0;  // aborts the transfer
+      }
+      t->streaming = true;
+    }
+    return line.size();
+  }
   size_t colon = line.find(':');
   if (colon == absl::string_view::npos) return line.size();
   std::string name = absl::AsciiStrToLower(line.substr(0, colon));
@@ -70,7 +93,9 @@ size_t WriteHeader(char* data, size_t size, size_t nitems, void* user) {
     uint64_t length = 0;
     // Reserve up front so a large body is not copied as it grows (bounded by the caller's limits
     // on what it asks for; a bogus length only costs a reservation).
-    if (t->expect_body && absl::SimpleAtoi(value, &length)) {
+    // A body for the sink is not gathered: neither limited nor reserved here.
+    const bool to_sink = t->sink != nullptr && Successful(t->response->status);
+    if (t->expect_body && !to_sink && absl::SimpleAtoi(value, &length)) {
       if (t->max_body != 0 && length > t->max_body) {
         t->too_large = true;
         // Aborts the transfer before any of the body is read; when the caller wants the headers,
@@ -141,7 +166,9 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
                     &response,
                     request.method != "HEAD",
                     request.max_response_bytes,
-                    request.skip_larger_body};
+                    request.skip_larger_body,
+                    false,
+                    request.sink};
   char error[CURL_ERROR_SIZE] = {0};
 
   curl_slist* headers = nullptr;
@@ -167,6 +194,8 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, WriteHeader);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &transfer);
+  // A streamed body arrives in larger pieces: fewer calls into the sink.
+  if (request.sink != nullptr) curl_easy_setopt(h, CURLOPT_BUFFERSIZE, kSinkBufferBytes);
   if (request.method == "GET") {
     curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
   } else if (request.method == "HEAD") {
@@ -191,6 +220,10 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   // Drop the header/body callbacks' pointers into this frame before the handle is shared again.
   curl_easy_reset(h);
   Release(h);
+  if (transfer.sink_stopped) {
+    response.sink_stopped = true;
+    return response;
+  }
   if (transfer.too_large && request.skip_larger_body && response.status != 0) {
     response.body.clear();
     response.body.shrink_to_fit();

@@ -32,6 +32,21 @@ struct HttpClientOptions {
   uint64_t min_bytes_per_second = 1024;
 };
 
+struct HttpResponse;
+
+// Takes a successful (2xx) response's body as it arrives, instead of HttpClient gathering it
+// (HttpRequest::sink). Called on the thread that runs HttpClient::Send, in order; either call may
+// block (the transfer waits meanwhile, so a slow sink holds the connection).
+class HttpBodySink {
+ public:
+  virtual ~HttpBodySink() = default;
+  // The status line and all headers of a 2xx response arrived, before any body byte. Returning
+  // false stops the transfer: Send then returns the response (status and headers) as OK.
+  virtual bool OnHeaders(const HttpResponse& response) = 0;
+  // The next bytes of the body. Returning false stops the transfer as above.
+  virtual bool OnBody(absl::string_view data) = 0;
+};
+
 struct HttpRequest {
   std::string method;  // GET, HEAD, PUT, POST, DELETE
   std::string url;     // absolute, with the path and query already encoded
@@ -45,6 +60,9 @@ struct HttpRequest {
   // response comes back OK with its status and headers, an empty body and `body_skipped` set,
   // instead of RESOURCE_EXHAUSTED.
   bool skip_larger_body = false;
+  // Not owned; when set, a 2xx response's body goes to it (see HttpBodySink) and the returned
+  // response has an empty body. Bodies of other statuses are gathered as usual.
+  HttpBodySink* sink = nullptr;
 };
 
 struct HttpResponse {
@@ -53,6 +71,8 @@ struct HttpResponse {
   std::string body;
   // The body was larger than the request's limit and was not read (skip_larger_body).
   bool body_skipped = false;
+  // The request's sink stopped the transfer (HttpBodySink).
+  bool sink_stopped = false;
 
   // The header's value, or empty when absent. `name` must be lower-case.
   std::string Header(absl::string_view name) const;
@@ -66,10 +86,11 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Sends `request` and reads the whole response into memory (the body is reserved at its
-  // Content-Length, so it is not copied while growing). Any HTTP status is an OK return.
-  // Returns UNAVAILABLE when no complete response arrived (connection refused or reset, a
-  // timeout, a body cut short), RESOURCE_EXHAUSTED when the body exceeds
-  // `max_response_bytes`, INVALID_ARGUMENT for a malformed URL.
+  // Content-Length, so it is not copied while growing), or passes a 2xx body to the request's
+  // sink. Any HTTP status is an OK return, as is a transfer the sink stopped. Returns
+  // UNAVAILABLE when no complete response arrived (connection refused or reset, a timeout, a
+  // body cut short, also after the sink took part of it), RESOURCE_EXHAUSTED when the body
+  // exceeds `max_response_bytes`, INVALID_ARGUMENT for a malformed URL.
   absl::StatusOr<HttpResponse> Send(const HttpRequest& request);
 
  private:

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "absl/random/random.h"
@@ -22,6 +23,22 @@ namespace kiln {
 namespace {
 
 bool Retryable(int status) { return status >= 500 || status == 429; }
+
+// Passes a streamed body on and remembers whether any of the response reached the sink.
+class TouchedSink : public HttpBodySink {
+ public:
+  explicit TouchedSink(HttpBodySink* inner) : inner_(inner) {}
+  bool OnHeaders(const HttpResponse& response) override {
+    touched_ = true;
+    return inner_->OnHeaders(response);
+  }
+  bool OnBody(absl::string_view data) override { return inner_->OnBody(data); }
+  bool touched() const { return touched_; }
+
+ private:
+  HttpBodySink* inner_;
+  bool touched_ = false;
+};
 
 std::string HexDigest(absl::string_view data) {
   Sha256Digest d = Sha256(data);
@@ -115,7 +132,8 @@ std::string S3Client::Url(const std::string& encoded_path, const std::string& qu
 }
 
 absl::StatusOr<HttpResponse> S3Client::SendOnce(const S3Request& request,
-                                                const std::string& payload_sha256) {
+                                                const std::string& payload_sha256,
+                                                HttpBodySink* sink) {
   const absl::Time now = options_.clock->Now();
   SigV4Request sign;
   sign.method = request.method;
@@ -139,6 +157,7 @@ absl::StatusOr<HttpResponse> S3Client::SendOnce(const S3Request& request,
   http.body = request.body;
   http.max_response_bytes = request.max_response_bytes;
   http.skip_larger_body = request.skip_larger_body;
+  http.sink = sink;
   stats_->requests.fetch_add(1);
   return http_.Send(http);
 }
@@ -152,8 +171,13 @@ absl::StatusOr<HttpResponse> S3Client::Send(const S3Request& request) {
   absl::Duration backoff = options_.initial_backoff;
   absl::Status last;
   for (int attempt = 1;; ++attempt) {
-    absl::StatusOr<HttpResponse> response = SendOnce(request, payload_sha256);
+    std::optional<TouchedSink> sink;
+    if (request.sink != nullptr) sink.emplace(request.sink);
+    absl::StatusOr<HttpResponse> response =
+        SendOnce(request, payload_sha256, sink.has_value() ? &*sink : nullptr);
     if (response.ok() && !Retryable(response->status)) return response;
+    // Bytes may have gone to the sink: the caller decides what a failure midway means.
+    if (sink.has_value() && sink->touched()) return response;
     last =
         response.ok()
             ? absl::UnavailableError(absl::StrCat("object store answered HTTP ", response->status,

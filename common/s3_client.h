@@ -60,6 +60,9 @@ struct S3Request {
   uint64_t max_response_bytes = 0;
   // With a limit: a larger body is skipped rather than refused (see HttpRequest).
   bool skip_larger_body = false;
+  // Not owned; takes a 2xx response's body as it arrives (see HttpBodySink). A request is not
+  // retried once its sink was called (it may have passed bytes on).
+  HttpBodySink* sink = nullptr;
 };
 
 class S3Client {
@@ -68,7 +71,8 @@ class S3Client {
 
   // Sends `request`, retrying retryable failures. Returns the response for any status that is
   // not retryable (2xx, 3xx, 4xx other than 429): callers interpret those. UNAVAILABLE when the
-  // store kept failing or could not be reached; INVALID_ARGUMENT for a malformed endpoint.
+  // store kept failing or could not be reached; INVALID_ARGUMENT for a malformed endpoint. With
+  // a sink, a transfer that fails after the sink was called returns that failure at once.
   absl::StatusOr<HttpResponse> Send(const S3Request& request);
 
   // A presigned URL for `method` on `key`, valid for `expires` from now (at most 7 days), signed
@@ -90,8 +94,8 @@ class S3Client {
   // The encoded path of `key` and the URL prefix before it.
   std::string EncodedPath(absl::string_view key) const;
   std::string Url(const std::string& encoded_path, const std::string& query) const;
-  absl::StatusOr<HttpResponse> SendOnce(const S3Request& request,
-                                        const std::string& payload_sha256);
+  absl::StatusOr<HttpResponse> SendOnce(const S3Request& request, const std::string& payload_sha256,
+                                        HttpBodySink* sink);
 
   const S3ClientOptions options_;
   std::string scheme_;  // "http" or "https"

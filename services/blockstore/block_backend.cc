@@ -18,12 +18,7 @@ class BufferingWriter : public BlobWriter {
   size_t preferred_write_bytes() const override { return static_cast<size_t>(size_); }
 
   absl::Status Write(std::string data) override {
-    if (data_.empty()) {
-      data_ = std::move(data);  // the usual case: one Write of the whole blob, kept as is
-    } else {
-      if (data_.capacity() < size_) data_.reserve(size_);
-      data_.append(data);
-    }
+    GatherBatch(data_, std::move(data), size_);
     return absl::OkStatus();
   }
 
@@ -59,6 +54,15 @@ class WholeBlobReader : public BlobReader {
 };
 
 }  // namespace
+
+void GatherBatch(std::string& gathered, std::string batch, uint64_t size) {
+  if (gathered.empty()) {
+    gathered = std::move(batch);
+    return;
+  }
+  if (gathered.capacity() < size) gathered.reserve(size);
+  gathered.append(batch);
+}
 
 absl::StatusOr<std::string> ReadAll(BlobReader& reader) {
   std::string data;

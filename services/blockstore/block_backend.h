@@ -106,6 +106,10 @@ class BlobReader {
   BlobInfo info_;
 };
 
+// For writers that gather a whole blob of `size` bytes: appends the next `batch` to `gathered`,
+// keeping the first batch's buffer as it is (the usual case: one batch holds the whole blob).
+void GatherBatch(std::string& gathered, std::string batch, uint64_t size);
+
 // Reads `reader` to its end into one string, for callers that need the whole blob (Get on a store
 // that streams, tests). Returns the first error of Read (DATA_LOSS, UNAVAILABLE).
 absl::StatusOr<std::string> ReadAll(BlobReader& reader);

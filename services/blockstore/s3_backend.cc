@@ -35,6 +35,10 @@ class OwnedBlob : public Blob {
   std::string data_;
 };
 
+// HEADs sent ahead of puts at once; more wait in the queue, beyond which a put HEADs at commit.
+constexpr int kLookaheadThreads = 8;
+constexpr size_t kLookaheadQueue = 64;
+
 absl::StatusOr<PutOutcome> Compare(const BlobInfo& existing, uint64_t size,
                                    const Sha256Digest& digest) {
   if (existing.size == size && existing.sha256 == digest) return PutOutcome::kAlreadyPresent;
@@ -44,7 +48,9 @@ absl::StatusOr<PutOutcome> Compare(const BlobInfo& existing, uint64_t size,
 }  // namespace
 
 S3BlockBackend::S3BlockBackend(S3BlockBackendOptions options)
-    : options_(std::move(options)), client_(options_.client) {}
+    : options_(std::move(options)),
+      client_(options_.client),
+      lookahead_({.threads = kLookaheadThreads, .max_queued = kLookaheadQueue}) {}
 
 std::string S3BlockBackend::StorePrefix(const LedgerRef& ledger, Store store) const {
   return S3StorePrefix(options_.prefix, ledger, store);
@@ -54,8 +60,11 @@ std::string S3BlockBackend::ObjectName(const BlobKey& key) const {
   return StorePrefix(key.ledger, key.store) + key.key;
 }
 
-absl::Mutex& S3BlockBackend::KeyLock(const std::string& object) {
-  return key_locks_[std::hash<std::string>()(object) % key_locks_.size()];
+size_t S3BlockBackend::WriteSlot(const std::string& object) const {
+  static_assert(
+      std::tuple_size_v<decltype(key_writes_)> % std::tuple_size_v<decltype(key_locks_)> == 0,
+      "objects sharing a write slot must share a key lock");
+  return std::hash<std::string>()(object) % key_writes_.size();
 }
 
 absl::StatusOr<std::optional<S3BlockBackend::ObjectInfo>> S3BlockBackend::Head(
@@ -94,13 +103,19 @@ absl::StatusOr<PutOutcome> S3BlockBackend::Put(const BlobKey& key, absl::string_
 
 absl::StatusOr<PutOutcome> S3BlockBackend::CommitObject(
     const std::string& object, uint64_t size, const Sha256Digest& digest,
-    absl::FunctionRef<absl::Status(bool create_only)> write) {
-  absl::MutexLock lock(&KeyLock(object));
+    absl::FunctionRef<absl::Status(bool create_only)> write, HeadAhead* ahead) {
+  const size_t slot = WriteSlot(object);
+  absl::MutexLock lock(&KeyLock(slot));
+  std::optional<absl::StatusOr<std::optional<ObjectInfo>>> sent_ahead;
+  if (ahead != nullptr) sent_ahead = ahead->Take(key_writes_[slot].load());
   // An object without the kiln digest is overwritten with a verified copy.
-  KILN_ASSIGN_OR_RETURN(std::optional<ObjectInfo> existing, Head(object));
+  KILN_ASSIGN_OR_RETURN(std::optional<ObjectInfo> existing,
+                        sent_ahead.has_value() ? *std::move(sent_ahead) : Head(object));
   if (existing.has_value() && existing->verified) return Compare(existing->info, size, digest);
   // Only a new object is written conditionally: an unverified one is replaced on purpose.
   absl::Status put = write(/*create_only=*/!existing.has_value());
+  // Counted even when it failed: the store may have taken it all the same.
+  key_writes_[slot].fetch_add(1);
   if (put.code() == absl::StatusCode::kAborted) {
     // Another process created the object first (If-None-Match refused ours): compare with it.
     KILN_ASSIGN_OR_RETURN(existing, Head(object));
@@ -109,6 +124,17 @@ absl::StatusOr<PutOutcome> S3BlockBackend::CommitObject(
   }
   KILN_RETURN_IF_ERROR(put);
   return PutOutcome::kCreated;
+}
+
+std::shared_ptr<S3BlockBackend::HeadAhead> S3BlockBackend::SendHeadAhead(
+    const std::string& object) {
+  auto ahead = std::make_shared<HeadAhead>();
+  absl::Status queued = lookahead_.TrySubmit([this, ahead, object] {
+    if (!ahead->Start(key_writes_[WriteSlot(object)].load())) return;
+    ahead->Finish(Head(object));
+  });
+  if (!queued.ok()) return nullptr;
+  return ahead;
 }
 
 absl::Status S3BlockBackend::PutSingle(const std::string& object, absl::string_view data,
@@ -151,10 +177,13 @@ absl::StatusOr<std::vector<std::optional<BlobInfo>>> S3BlockBackend::BatchStat(
 
 absl::Status S3BlockBackend::Delete(const BlobKey& key) {
   const std::string object = ObjectName(key);
-  absl::MutexLock lock(&KeyLock(object));
+  const size_t slot = WriteSlot(object);
+  absl::MutexLock lock(&KeyLock(slot));
   KILN_ASSIGN_OR_RETURN(std::optional<BlobInfo> existing, Stat(object));
   if (!existing.has_value()) return absl::NotFoundError("blob not found");
-  KILN_ASSIGN_OR_RETURN(HttpResponse response, client_.Send(Request("DELETE", object)));
+  absl::StatusOr<HttpResponse> deleted = client_.Send(Request("DELETE", object));
+  key_writes_[slot].fetch_add(1);  // even on failure: the object may be gone
+  KILN_ASSIGN_OR_RETURN(HttpResponse response, std::move(deleted));
   if (response.status != 204 && response.status != 200) {
     return S3ResponseStatus(response, "DELETE of a blob");
   }

@@ -6,11 +6,13 @@
 
 #include <stdlib.h>
 
+#include <cstdint>
 #include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "common/cid.h"
 #include "common/http_client.h"
 #include "common/s3_client.h"
@@ -190,6 +192,154 @@ TEST_F(S3BackendTest, LargeDirectUploadIsServedInWindowsWithItsComputedDigest) {
   absl::StatusOr<std::string> got = ReadAll(**reader);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_TRUE(*got == data);
+}
+
+// Collects what HttpClient passes to a sink, stopping after `stop_after` body bytes (or at the
+// headers with 0).
+class RecordingSink : public HttpBodySink {
+ public:
+  explicit RecordingSink(uint64_t stop_after = UINT64_MAX) : stop_after_(stop_after) {}
+  bool OnHeaders(const HttpResponse& response) override {
+    ++headers_calls;
+    status_at_headers = response.status;
+    length_at_headers = response.Header("content-length");
+    return stop_after_ > 0;
+  }
+  bool OnBody(absl::string_view data) override {
+    ++body_calls;
+    body.append(data.data(), data.size());
+    return body.size() < stop_after_;
+  }
+  int headers_calls = 0;
+  int body_calls = 0;
+  int status_at_headers = 0;
+  std::string length_at_headers;
+  std::string body;
+
+ private:
+  const uint64_t stop_after_;
+};
+
+// A GET of sink/object, which `put` (a RawPut) stored behind the backend's back.
+S3Request GetOfRawObject(absl::StatusOr<HttpResponse> put) {
+  EXPECT_TRUE(put.ok() && put->status == 200);
+  S3Request get;
+  get.method = "GET";
+  get.key = "sink/object";
+  return get;
+}
+
+TEST_F(S3BackendTest, SinkTakesA2xxBodyAsItArrivesAndOtherStatusesAreGathered) {
+  std::string data = Pattern(3 << 20, 9);
+  S3Request get = GetOfRawObject(RawPut("sink/object", data, ""));
+  auto client = RawClient();
+  get.max_response_bytes = 1024;  // limits gathered bodies only
+  RecordingSink sink;
+  get.sink = &sink;
+  auto got = client->Send(get);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->status, 200);
+  EXPECT_TRUE(got->body.empty());
+  EXPECT_FALSE(got->sink_stopped);
+  EXPECT_EQ(sink.headers_calls, 1);
+  EXPECT_EQ(sink.status_at_headers, 200);
+  EXPECT_EQ(sink.length_at_headers, absl::StrCat(data.size()));
+  EXPECT_GT(sink.body_calls, 1);  // in pieces, as they arrived
+  EXPECT_TRUE(sink.body == data);
+
+  // A 404's error body is gathered as usual and the sink is not called.
+  RecordingSink missing_sink;
+  get.key = "sink/missing";
+  get.sink = &missing_sink;
+  auto missing = client->Send(get);
+  ASSERT_TRUE(missing.ok()) << missing.status();
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(S3ErrorCode(missing->body), "NoSuchKey");
+  EXPECT_EQ(missing_sink.headers_calls, 0);
+}
+
+TEST_F(S3BackendTest, SinkStoppingATransferGetsItsHeadersAndTheClientGoesOn) {
+  std::string data = Pattern(3 << 20, 10);
+  S3Request get = GetOfRawObject(RawPut("sink/object", data, ""));
+  auto client = RawClient();
+  for (uint64_t stop_after : {uint64_t{0}, uint64_t{1}}) {
+    RecordingSink sink(stop_after);
+    get.sink = &sink;
+    auto got = client->Send(get);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->status, 200);
+    EXPECT_TRUE(got->sink_stopped);
+    EXPECT_EQ(got->Header("content-length"), absl::StrCat(data.size()));
+    EXPECT_LT(sink.body.size(), data.size());
+  }
+  // The stopped transfers' connections were dropped, not reused half-read.
+  get.sink = nullptr;
+  auto whole = client->Send(get);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_TRUE(whole->body == data);
+}
+
+// A small blob's writer sends its HEAD when it is created; a put or delete of the same key in
+// this process before its commit makes that answer stale, and the commit HEADs again (s3rver
+// ignores If-None-Match, so only the HEAD keeps the first blob).
+TEST_F(S3BackendTest, HeadSentAheadIsNotTrustedAfterAPutOfTheSameKey) {
+  auto backend = Open();
+  ASSERT_NE(backend, nullptr);
+  const std::string first = "first bytes";
+  const std::string second = "other bytes";
+  BlobKey key{{"t1", "l1"}, Store::kMeta, "main"};
+  auto writer = backend->NewWriter(key, second.size());
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  auto put = backend->Put(key, first, Sha256(first));
+  ASSERT_TRUE(put.ok()) << put.status();
+  ASSERT_TRUE((*writer)->Write(second).ok());
+  EXPECT_EQ((*writer)->Commit(Sha256(second)).status().code(), absl::StatusCode::kAlreadyExists);
+  auto blob = backend->Get(key);
+  ASSERT_TRUE(blob.ok()) << blob.status();
+  EXPECT_EQ((*blob)->data(), first);
+}
+
+TEST_F(S3BackendTest, HeadSentAheadIsNotTrustedAfterADeleteOfTheSameKey) {
+  auto backend = Open();
+  ASSERT_NE(backend, nullptr);
+  const std::string data = "the bytes";
+  BlobKey key{{"t1", "l1"}, Store::kMeta, "main"};
+  ASSERT_TRUE(backend->Put(key, data, Sha256(data)).ok());
+  auto writer = backend->NewWriter(key, data.size());
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_TRUE(backend->Delete(key).ok());
+  ASSERT_TRUE((*writer)->Write(data).ok());
+  auto put = (*writer)->Commit(Sha256(data));
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(*put, PutOutcome::kCreated);  // not "already present": it was deleted
+  auto blob = backend->Get(key);
+  ASSERT_TRUE(blob.ok()) << blob.status();
+  EXPECT_EQ((*blob)->data(), data);
+}
+
+TEST_F(S3BackendTest, SmallPutIsOneHeadAndOnePutAndARePutOneHead) {
+  auto backend = Open();
+  ASSERT_NE(backend, nullptr);
+  const std::string data = Pattern(1 << 20, 11);
+  BlobKey key{{"t1", "l1"}, Store::kCar, CarKey(data)};
+  for (PutOutcome expected : {PutOutcome::kCreated, PutOutcome::kAlreadyPresent}) {
+    auto writer = backend->NewWriter(key, data.size());
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    ASSERT_TRUE((*writer)->Write(data).ok());
+    auto put = (*writer)->Commit(Sha256(data));
+    ASSERT_TRUE(put.ok()) << put.status();
+    EXPECT_EQ(*put, expected);
+  }
+  EXPECT_EQ(backend->client().stats()->requests.load(), 3u);
+  // An abandoned writer stores nothing.
+  const std::string other = Pattern(1000, 12);
+  BlobKey other_key{{"t1", "l1"}, Store::kCar, CarKey(other)};
+  {
+    auto writer = backend->NewWriter(other_key, other.size());
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    ASSERT_TRUE((*writer)->Write(other).ok());
+  }
+  EXPECT_EQ(backend->Get(other_key).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(S3BackendTest, TamperedObjectReadsAsDataLoss) {
