@@ -66,6 +66,14 @@ class MetadataServiceTest : public ::testing::Test {
     return stub_->Watch(ctx, r);
   }
 
+  // Reads the first event of a Watch from version 0 into `event`: it must be a snapshot.
+  static ::testing::AssertionResult ReadSnapshot(grpc::ClientReader<v1::WatchEvent>& reader,
+                                                 v1::WatchEvent* event) {
+    if (!reader.Read(event)) return ::testing::AssertionFailure() << "the stream ended";
+    if (!event->snapshot()) return ::testing::AssertionFailure() << "not a snapshot";
+    return ::testing::AssertionSuccess();
+  }
+
   std::unique_ptr<KvBackend> kv_ = *KvBackendRegistry().Create("memory://");
   KeySealer sealer_ = *KeySealer::Create(std::string(32, 'k'));
   WatchHub hub_;
@@ -143,8 +151,7 @@ TEST_F(MetadataServiceTest, WatchStartsWithSnapshotThenStreamsEveryCommitInOrder
   grpc::ClientContext ctx;
   auto reader = Watch(&ctx, 0);
   v1::WatchEvent event;
-  ASSERT_TRUE(reader->Read(&event));
-  EXPECT_TRUE(event.snapshot());
+  ASSERT_TRUE(ReadSnapshot(*reader, &event));
   EXPECT_EQ(event.version(), 1u);
   EXPECT_THAT(event.heads(), ElementsAre("a"));
   EXPECT_THAT(event.keys(), ElementsAre("zKey-a"));
@@ -164,8 +171,7 @@ TEST_F(MetadataServiceTest, EmptyLedgerSnapshotIsVersionZero) {
   grpc::ClientContext ctx;
   auto reader = Watch(&ctx, 0);
   v1::WatchEvent event;
-  ASSERT_TRUE(reader->Read(&event));
-  EXPECT_TRUE(event.snapshot());
+  ASSERT_TRUE(ReadSnapshot(*reader, &event));
   EXPECT_EQ(event.version(), 0u);
   EXPECT_EQ(event.heads_size(), 0);
   ctx.TryCancel();
