@@ -16,6 +16,8 @@ class MemoryBlockBackend : public BlockBackend {
  public:
   MemoryBlockBackend() = default;
 
+  // As documented in block_backend.h; nothing fails for want of storage (no UNAVAILABLE or
+  // INTERNAL), so a Put is refused only with ALREADY_EXISTS.
   absl::StatusOr<PutOutcome> Put(const BlobKey& key, absl::string_view data,
                                  const Sha256Digest& digest) override;
   absl::StatusOr<std::unique_ptr<Blob>> Get(const BlobKey& key) override;

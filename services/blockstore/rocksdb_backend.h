@@ -41,6 +41,10 @@ class RocksDbBlockBackend : public BlockBackend {
       const RocksDbBlockBackendOptions& options);
   ~RocksDbBlockBackend() override;
 
+  // As documented in block_backend.h, with RocksDB's own failures mapped by FromRocksDbStatus
+  // (common/rocksdb_status.h): UNAVAILABLE for I/O errors, RESOURCE_EXHAUSTED when the disk is
+  // full, and DATA_LOSS also when RocksDB finds its files damaged (a block checksum mismatch), not
+  // only when a blob's bytes no longer match their digest.
   absl::StatusOr<PutOutcome> Put(const BlobKey& key, absl::string_view data,
                                  const Sha256Digest& digest) override;
   absl::StatusOr<std::unique_ptr<Blob>> Get(const BlobKey& key) override;
