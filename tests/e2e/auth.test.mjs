@@ -19,9 +19,9 @@ import {
   bindGetMetaMsg,
   fpRequest,
   gestaltMsg,
-  newTid,
   openHttpSession,
   openMsg,
+  putMetaMsg,
   rawCid,
   signedUrlMsg,
 } from "./lib/protocol.mjs";
@@ -171,17 +171,7 @@ test("a token for one ledger can neither read nor write another (protocol)", asy
         assertRefused(await fpRequest(kiln.httpBase, m), m, `${type} ${store} ${where}`);
       }
     }
-    const putMeta = {
-      tid: newTid(),
-      type: "reqPutMeta",
-      version: "FP-MSG-1.0",
-      auth: { type: "fp-cloud-jwk", params: { jwk: w1 } },
-      conn,
-      tenant: { tenant, ledger },
-      methodParam: { method: "PUT", store: "meta" },
-      urlParam: { key: "main", store: "meta", tenant, ledger, name: "toCloud" },
-      meta: { metas: [], keys: [] },
-    };
+    const putMeta = putMetaMsg({ token: w1, conn, tenant, ledger });
     assertRefused(await fpRequest(kiln.httpBase, putMeta), putMeta, `reqPutMeta ${where}`);
   }
 
@@ -234,17 +224,7 @@ test("a read-only token can read but cannot write", async () => {
       assertRefused(await fpRequest(kiln.httpBase, m), m, `${type} ${store} read-only`);
     }
   }
-  const putMeta = {
-    tid: newTid(),
-    type: "reqPutMeta",
-    version: "FP-MSG-1.0",
-    auth: { type: "fp-cloud-jwk", params: { jwk: r1 } },
-    conn,
-    tenant: { tenant: T, ledger: L1 },
-    methodParam: { method: "PUT", store: "meta" },
-    urlParam: { key: "main", store: "meta", tenant: T, ledger: L1, name: "toCloud" },
-    meta: { metas: [], keys: [] },
-  };
+  const putMeta = putMetaMsg({ token: r1, conn, tenant: T, ledger: L1 });
   assertRefused(await fpRequest(kiln.httpBase, putMeta), putMeta, "reqPutMeta read-only");
   await closeAll([a1, ro]);
 });

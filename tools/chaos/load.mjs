@@ -8,7 +8,7 @@
 // answer was lost is either in the log or not, never twice. Loops are bounded by `maxOps`.
 import crypto from "node:crypto";
 import { carCid, metaEntry } from "../../tests/e2e/lib/entries.mjs";
-import { FP_MSG_VERSION, authOf, fpRequest, newTid, openHttpSession, signedUrlFor } from "../../tests/e2e/lib/protocol.mjs";
+import { fpRequest, openHttpSession, putMetaMsg, signedUrlFor } from "../../tests/e2e/lib/protocol.mjs";
 import { sleep } from "./util.mjs";
 
 const REQUEST_TIMEOUT_MS = 15_000;
@@ -75,17 +75,7 @@ export class Writer {
     }
     this.entry ??= await metaEntry(this.car, this.head ? [this.head] : []);
     this.state.sent(this.entry);
-    const msg = {
-      tid: newTid(),
-      type: "reqPutMeta",
-      version: FP_MSG_VERSION,
-      auth: authOf(this.token),
-      conn: this.conn,
-      tenant: { tenant: this.state.tenant, ledger: this.state.ledger },
-      methodParam: { method: "PUT", store: "meta" },
-      urlParam: { key: "main", store: "meta", tenant: this.state.tenant, ledger: this.state.ledger, name: "toCloud" },
-      meta: { metas: [this.entry], keys: [] },
-    };
+    const msg = putMetaMsg(this.ctx(), [this.entry]);
     const r = await fpRequest(this.httpBase, msg, { timeoutMs: REQUEST_TIMEOUT_MS });
     if (r.status !== 200 || r.body?.type !== "resPutMeta") throw new Error(`reqPutMeta: ${r.status} ${r.text.slice(0, 200)}`);
     this.state.acked(this.entry.cid);

@@ -6,7 +6,7 @@ import crypto from "node:crypto";
 import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
-import { fpRequest, signedUrlFor, newTid, authOf, FP_MSG_VERSION } from "./protocol.mjs";
+import { fpRequest, putMetaMsg, signedUrlFor } from "./protocol.mjs";
 
 const CAR_CODEC = 0x18;
 
@@ -31,18 +31,8 @@ export async function uploadCar(httpBase, { token, conn, tenant, ledger }, bytes
   return cid;
 }
 
-export async function putMeta(httpBase, { token, conn, tenant, ledger }, metas, keys = []) {
-  const msg = {
-    tid: newTid(),
-    type: "reqPutMeta",
-    version: FP_MSG_VERSION,
-    auth: authOf(token),
-    conn,
-    tenant: { tenant, ledger },
-    methodParam: { method: "PUT", store: "meta" },
-    urlParam: { key: "main", store: "meta", tenant, ledger, name: "toCloud" },
-    meta: { metas, keys },
-  };
+export async function putMeta(httpBase, ctx, metas, keys = []) {
+  const msg = putMetaMsg(ctx, metas, keys);
   const r = await fpRequest(httpBase, msg);
   if (r.status !== 200 || r.body?.type !== "resPutMeta") throw new Error(`reqPutMeta: ${r.status} ${r.text.slice(0, 500)}`);
   return r.body;

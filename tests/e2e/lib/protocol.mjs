@@ -81,6 +81,21 @@ export function bindGetMetaMsg(opts) {
   return signedUrlMsg("bindGetMeta", { ...opts, method: "GET", store: "meta", key: "main" });
 }
 
+// reqPutMeta of `metas` (meta entries) and `keys` to the ledger's meta store.
+export function putMetaMsg({ token, conn, tenant, ledger }, metas = [], keys = []) {
+  return {
+    tid: newTid(),
+    type: "reqPutMeta",
+    version: FP_MSG_VERSION,
+    auth: authOf(token),
+    conn,
+    tenant: { tenant, ledger },
+    methodParam: { method: "PUT", store: "meta" },
+    urlParam: { key: "main", store: "meta", tenant, ledger, name: "toCloud" },
+    meta: { metas, keys },
+  };
+}
+
 // Gestalt + open over HTTP, like the client in HTTP mode. Returns the conn to put in later messages.
 export async function openHttpSession(httpBase, token) {
   const g = await fpRequest(httpBase, gestaltMsg(token));
