@@ -1,6 +1,7 @@
 #include "services/blockstore/backends.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/rocksdb_url.h"
 #include "common/status_macros.h"
 #include "services/blockstore/memory_backend.h"
 #include "services/blockstore/rocksdb_backend.h"
@@ -15,16 +16,12 @@ absl::StatusOr<std::unique_ptr<BlockBackend>> MakeMemory(const BackendUrl& url) 
 }
 
 absl::StatusOr<std::unique_ptr<BlockBackend>> MakeRocksDb(const BackendUrl& url) {
-  KILN_RETURN_IF_ERROR(url.CheckParams({"sync", "block_cache_mb", "min_blob_file_bytes"}));
-  if (!url.host.empty() || url.path.empty() || url.path[0] != '/') {
-    return absl::InvalidArgumentError(
-        "rocksdb backend URL needs an absolute path and no host: rocksdb:///var/lib/kiln/blocks");
-  }
+  KILN_ASSIGN_OR_RETURN(RocksDbUrlOptions rocksdb,
+                        ParseRocksDbUrl(url, {"min_blob_file_bytes"}, "/var/lib/kiln/blocks"));
   RocksDbBlockBackendOptions options;
-  options.path = url.path;
-  KILN_ASSIGN_OR_RETURN(options.sync, url.BoolParam("sync", true));
-  KILN_ASSIGN_OR_RETURN(uint64_t cache_mb, url.UintParam("block_cache_mb", 64));
-  options.block_cache_bytes = cache_mb << 20;
+  options.path = rocksdb.path;
+  options.sync = rocksdb.sync;
+  options.block_cache_bytes = rocksdb.block_cache_bytes;
   KILN_ASSIGN_OR_RETURN(options.min_blob_file_value, url.UintParam("min_blob_file_bytes", 4096));
   KILN_ASSIGN_OR_RETURN(auto backend, RocksDbBlockBackend::Open(options));
   return std::unique_ptr<BlockBackend>(std::move(backend));

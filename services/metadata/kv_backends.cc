@@ -9,6 +9,7 @@
 #include "common/rocksdb_checkpoint.h"
 #include "common/rocksdb_stats.h"
 #include "common/rocksdb_status.h"
+#include "common/rocksdb_url.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
 #include "rocksdb/cache.h"
@@ -222,14 +223,8 @@ absl::StatusOr<std::unique_ptr<KvBackend>> MakeMemory(const BackendUrl& url) {
 }
 
 absl::StatusOr<std::unique_ptr<KvBackend>> MakeRocksDb(const BackendUrl& url) {
-  KILN_RETURN_IF_ERROR(url.CheckParams({"sync", "block_cache_mb"}));
-  if (!url.host.empty() || url.path.empty() || url.path[0] != '/') {
-    return absl::InvalidArgumentError(
-        "rocksdb backend URL needs an absolute path and no host: rocksdb:///var/lib/kiln/meta");
-  }
-  KILN_ASSIGN_OR_RETURN(bool sync, url.BoolParam("sync", true));
-  KILN_ASSIGN_OR_RETURN(uint64_t cache_mb, url.UintParam("block_cache_mb", 64));
-  return RocksDbKv::Open(url.path, sync, cache_mb << 20);
+  KILN_ASSIGN_OR_RETURN(RocksDbUrlOptions rocksdb, ParseRocksDbUrl(url, {}, "/var/lib/kiln/meta"));
+  return RocksDbKv::Open(rocksdb.path, rocksdb.sync, rocksdb.block_cache_bytes);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "common/backend_url.h"
 
+#include "common/rocksdb_url.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -72,6 +73,37 @@ TEST(BackendUrlTest, CheckParamsNamesTheUnknownParameter) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("snyc"));
   EXPECT_TRUE(url->CheckParams({"sync", "snyc"}).ok());
+}
+
+TEST(ParseRocksDbUrlTest, ReadsPathSyncAndBlockCacheWithDefaults) {
+  auto given = ParseBackendUrl("rocksdb:///data/k?sync=false&block_cache_mb=8&extra=1");
+  ASSERT_TRUE(given.ok()) << given.status();
+  absl::StatusOr<RocksDbUrlOptions> options = ParseRocksDbUrl(*given, {"extra"}, "/d");
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->path, "/data/k");
+  EXPECT_FALSE(options->sync);
+  EXPECT_EQ(options->block_cache_bytes, 8u << 20);
+  auto bare = ParseBackendUrl("rocksdb:///data/k");
+  ASSERT_TRUE(bare.ok()) << bare.status();
+  options = ParseRocksDbUrl(*bare, {}, "/d");
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_TRUE(options->sync);
+  EXPECT_EQ(options->block_cache_bytes, 64u << 20);
+}
+
+TEST(ParseRocksDbUrlTest, RefusesHostRelativePathAndUnknownParameters) {
+  for (absl::string_view text :
+       {"rocksdb://host/data", "rocksdb://relative/dir", "rocksdb://", "rocksdb:///d?extra=1"}) {
+    auto url = ParseBackendUrl(text);
+    ASSERT_TRUE(url.ok()) << text << ": " << url.status();
+    EXPECT_EQ(ParseRocksDbUrl(*url, {}, "/var/lib/x").status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << text;
+  }
+  auto relative = ParseBackendUrl("rocksdb://relative/dir");
+  ASSERT_TRUE(relative.ok());
+  EXPECT_THAT(std::string(ParseRocksDbUrl(*relative, {}, "/var/lib/x").status().message()),
+              HasSubstr("needs an absolute path and no host: rocksdb:///var/lib/x"));
 }
 
 struct Thing {
