@@ -60,6 +60,34 @@ absl::StatusOr<BlobKey> ToBlobKey(const v1::BlobRef& ref, const ShardOwnership& 
   return key;
 }
 
+// The ledger and store a BatchStat or List request names.
+struct LedgerStore {
+  LedgerRef ledger;
+  Store store = Store::kCar;
+};
+
+// INVALID_ARGUMENT or FAILED_PRECONDITION (ShardOwnership::ParseOwned) for the ledger, then
+// INVALID_ARGUMENT for the store.
+template <typename Request>
+absl::StatusOr<LedgerStore> ToLedgerStore(const Request& request, const ShardOwnership& shard) {
+  LedgerStore out;
+  KILN_ASSIGN_OR_RETURN(out.ledger, shard.ParseOwned(request.tenant(), request.ledger()));
+  KILN_ASSIGN_OR_RETURN(out.store, ToStore(request.store(), "store"));
+  return out;
+}
+
+// INVALID_ARGUMENT for more than `max_keys` keys or a bad key, named by its index.
+absl::Status ValidateKeys(Store store, const v1::BatchStatRequest& request, size_t max_keys) {
+  if (static_cast<size_t>(request.keys_size()) > max_keys) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("keys has ", request.keys_size(), " entries; at most ", max_keys, " allowed"));
+  }
+  for (int i = 0; i < request.keys_size(); ++i) {
+    KILN_RETURN_IF_ERROR(ValidateKey(store, request.keys(i), absl::StrCat("keys[", i, "]")));
+  }
+  return absl::OkStatus();
+}
+
 // Observes the elapsed time into a histogram when it goes out of scope.
 class LatencyTimer {
  public:
@@ -394,10 +422,13 @@ void BlockStoreServiceImpl::NoteStatus(const absl::Status& status) {
   }
 }
 
-void BlockStoreServiceImpl::RunUnary(grpc::ServerUnaryReactor* reactor,
-                                     absl::AnyInvocable<absl::Status()> fn) {
-  kiln::RunUnary(executor_, reactor, absl::OkStatus(), std::move(fn),
+grpc::ServerUnaryReactor* BlockStoreServiceImpl::RunUnary(grpc::CallbackServerContext* context,
+                                                          absl::Status valid,
+                                                          absl::AnyInvocable<absl::Status()> fn) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  kiln::RunUnary(executor_, reactor, std::move(valid), std::move(fn),
                  [this](const absl::Status& s) { NoteStatus(s); });
+  return reactor;
 }
 
 grpc::ServerReadReactor<v1::PutRequest>* BlockStoreServiceImpl::Put(
@@ -413,102 +444,71 @@ grpc::ServerWriteReactor<v1::GetResponse>* BlockStoreServiceImpl::Get(
 grpc::ServerUnaryReactor* BlockStoreServiceImpl::BatchStat(grpc::CallbackServerContext* context,
                                                            const v1::BatchStatRequest* request,
                                                            v1::BatchStatResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<LedgerRef> ledger =
-      options_.shard.ParseOwned(request->tenant(), request->ledger());
-  absl::Status valid = [&]() -> absl::Status {
-    KILN_RETURN_IF_ERROR(ledger.status());
-    KILN_ASSIGN_OR_RETURN(Store store, ToStore(request->store(), "store"));
-    if (static_cast<size_t>(request->keys_size()) > options_.max_batch_keys) {
-      return absl::InvalidArgumentError(absl::StrCat("keys has ", request->keys_size(),
-                                                     " entries; at most ", options_.max_batch_keys,
-                                                     " allowed"));
-    }
-    for (int i = 0; i < request->keys_size(); ++i) {
-      KILN_RETURN_IF_ERROR(ValidateKey(store, request->keys(i), absl::StrCat("keys[", i, "]")));
-    }
-    return absl::OkStatus();
-  }();
-  if (!valid.ok()) {
-    reactor->Finish(ToGrpcStatus(valid));
-    return reactor;
-  }
-  RunUnary(reactor, [this, ledger = *std::move(ledger), request, response]() -> absl::Status {
-    Store store = *ToStore(request->store(), "store");
-    std::vector<std::string> keys(request->keys().begin(), request->keys().end());
-    absl::StatusOr<std::vector<std::optional<BlobInfo>>> stats;
-    {
-      LatencyTimer timer(m_.latency_stat);
-      stats = backend_.BatchStat(ledger, store, keys);
-    }
-    if (!stats.ok()) return stats.status();
-    for (size_t i = 0; i < keys.size(); ++i) {
-      v1::BlobStat* out = response->add_stats();
-      out->set_key(keys[i]);
-      const std::optional<BlobInfo>& info = (*stats)[i];
-      out->set_found(info.has_value());
-      if (info.has_value()) {
-        out->set_size(info->size);
-        out->set_sha256(DigestBytes(info->sha256));
-      }
-    }
-    return absl::OkStatus();
-  });
-  return reactor;
+  absl::StatusOr<LedgerStore> where = ToLedgerStore(*request, options_.shard);
+  absl::Status valid = where.status();
+  if (valid.ok()) valid = ValidateKeys(where->store, *request, options_.max_batch_keys);
+  // `where` moves into the work, which runs only when `valid` is OK.
+  return RunUnary(context, std::move(valid),
+                  [this, where = std::move(where), request, response]() -> absl::Status {
+                    std::vector<std::string> keys(request->keys().begin(), request->keys().end());
+                    absl::StatusOr<std::vector<std::optional<BlobInfo>>> stats;
+                    {
+                      LatencyTimer timer(m_.latency_stat);
+                      stats = backend_.BatchStat(where->ledger, where->store, keys);
+                    }
+                    if (!stats.ok()) return stats.status();
+                    for (size_t i = 0; i < keys.size(); ++i) {
+                      v1::BlobStat* out = response->add_stats();
+                      out->set_key(keys[i]);
+                      const std::optional<BlobInfo>& info = (*stats)[i];
+                      out->set_found(info.has_value());
+                      if (info.has_value()) {
+                        out->set_size(info->size);
+                        out->set_sha256(DigestBytes(info->sha256));
+                      }
+                    }
+                    return absl::OkStatus();
+                  });
 }
 
 grpc::ServerUnaryReactor* BlockStoreServiceImpl::Delete(grpc::CallbackServerContext* context,
                                                         const v1::DeleteRequest* request,
                                                         v1::DeleteResponse* /*response*/) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<BlobKey> key = ToBlobKey(request->ref(), options_.shard);
-  if (!key.ok()) {
-    reactor->Finish(ToGrpcStatus(key.status()));
-    return reactor;
-  }
-  RunUnary(reactor, [this, key = *std::move(key)]() {
+  absl::Status valid = key.status();
+  return RunUnary(context, std::move(valid), [this, key = std::move(key)]() {
     LatencyTimer timer(m_.latency_delete);
-    return backend_.Delete(key);
+    return backend_.Delete(*key);
   });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* BlockStoreServiceImpl::List(grpc::CallbackServerContext* context,
                                                       const v1::ListRequest* request,
                                                       v1::ListResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<LedgerRef> ledger =
-      options_.shard.ParseOwned(request->tenant(), request->ledger());
-  absl::Status valid = [&]() -> absl::Status {
-    KILN_RETURN_IF_ERROR(ledger.status());
-    return ToStore(request->store(), "store").status();
-  }();
-  if (!valid.ok()) {
-    reactor->Finish(ToGrpcStatus(valid));
-    return reactor;
-  }
-  RunUnary(reactor, [this, ledger = *std::move(ledger), request, response]() -> absl::Status {
-    uint32_t limit =
-        request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
-    absl::StatusOr<ListPage> page;
-    {
-      LatencyTimer timer(m_.latency_list);
-      page =
-          backend_.List(ledger, *ToStore(request->store(), "store"), request->page_token(), limit);
-    }
-    if (!page.ok()) return page.status();
-    for (const auto& entry : page->entries) {
-      v1::BlobStat* out = response->add_blobs();
-      out->set_key(entry.key);
-      out->set_found(true);
-      out->set_size(entry.size);
-    }
-    if (page->more && !page->entries.empty()) {
-      response->set_next_page_token(page->entries.back().key);
-    }
-    return absl::OkStatus();
-  });
-  return reactor;
+  absl::StatusOr<LedgerStore> where = ToLedgerStore(*request, options_.shard);
+  absl::Status valid = where.status();
+  return RunUnary(
+      context, std::move(valid),
+      [this, where = std::move(where), request, response]() -> absl::Status {
+        uint32_t limit = request->page_size() == 0 ? kDefaultPageSize
+                                                   : std::min(request->page_size(), kMaxPageSize);
+        absl::StatusOr<ListPage> page;
+        {
+          LatencyTimer timer(m_.latency_list);
+          page = backend_.List(where->ledger, where->store, request->page_token(), limit);
+        }
+        if (!page.ok()) return page.status();
+        for (const auto& entry : page->entries) {
+          v1::BlobStat* out = response->add_blobs();
+          out->set_key(entry.key);
+          out->set_found(true);
+          out->set_size(entry.size);
+        }
+        if (page->more && !page->entries.empty()) {
+          response->set_next_page_token(page->entries.back().key);
+        }
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace kiln::blockstore

@@ -69,8 +69,10 @@ class BlockStoreServiceImpl final : public v1::BlockStoreService::CallbackServic
     prometheus::Histogram* latency_list;
   };
 
-  // kiln::RunUnary (common/unary_reactor.h) on this service's executor, counting DATA_LOSS.
-  void RunUnary(grpc::ServerUnaryReactor* reactor, absl::AnyInvocable<absl::Status()> fn);
+  // kiln::RunUnary (common/unary_reactor.h) with `context`'s default reactor on this service's
+  // executor, counting DATA_LOSS; returns that reactor.
+  grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context, absl::Status valid,
+                                     absl::AnyInvocable<absl::Status()> fn);
   // Counts DATA_LOSS results.
   void NoteStatus(const absl::Status& status);
 
