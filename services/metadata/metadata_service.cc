@@ -27,6 +27,17 @@ absl::StatusOr<LedgerRef> ParseLedger(const Request& request, const ShardOwnersh
   return shard.ParseOwned(request.tenant(), request.ledger());
 }
 
+// Moves a store result into the RPC's response, or returns its error.
+template <typename Response>
+absl::Status Respond(absl::StatusOr<Response> result, Response* response) {
+  if (!result.ok()) return result.status();
+  *response = *std::move(result);
+  return absl::OkStatus();
+}
+
+// Rows in one page of a listing: `requested`, where 0 means 100, and at most 1000.
+size_t PageLimit(uint32_t requested) { return requested == 0 ? 100 : std::min(requested, 1000u); }
+
 absl::Status ValidateCid(const std::string& cid, absl::string_view field) {
   if (cid.empty() || cid.size() > kMaxCidBytes) {
     return absl::InvalidArgumentError(
@@ -356,23 +367,19 @@ grpc::ServerUnaryReactor* MetadataServiceImpl::GetLedger(grpc::CallbackServerCon
   if (valid.ok() && request->probe_cids_size() > 1024) {
     valid = absl::InvalidArgumentError("probe_cids has more than 1024 entries");
   }
-  return RunUnary(context, valid, [this, request, response]() -> absl::Status {
-    KILN_ASSIGN_OR_RETURN(*response, store_.GetLedger(*request));
-    return absl::OkStatus();
+  return RunUnary(context, valid, [this, request, response] {
+    return Respond(store_.GetLedger(*request), response);
   });
 }
 
 grpc::ServerUnaryReactor* MetadataServiceImpl::ListLedgers(grpc::CallbackServerContext* context,
                                                            const v1::ListLedgersRequest* request,
                                                            v1::ListLedgersResponse* response) {
-  return RunUnary(
-      context, ValidateId(request->tenant(), "tenant"),
-      [this, request, response]() -> absl::Status {
-        size_t limit = request->page_size() == 0 ? 100 : std::min(request->page_size(), 1000u);
-        KILN_ASSIGN_OR_RETURN(*response,
-                              store_.ListLedgers(request->tenant(), request->page_token(), limit));
-        return absl::OkStatus();
-      });
+  return RunUnary(context, ValidateId(request->tenant(), "tenant"), [this, request, response] {
+    return Respond(store_.ListLedgers(request->tenant(), request->page_token(),
+                                      PageLimit(request->page_size())),
+                   response);
+  });
 }
 
 grpc::ServerUnaryReactor* MetadataServiceImpl::ReadLog(grpc::CallbackServerContext* context,
@@ -382,10 +389,9 @@ grpc::ServerUnaryReactor* MetadataServiceImpl::ReadLog(grpc::CallbackServerConte
       request->from_seq() == 0 ? absl::OutOfRangeError("from_seq starts at 1") : absl::OkStatus();
   return RunForLedger(
       context, ParseLedger(*request, options_.shard), std::move(check),
-      [this, request, response](const LedgerRef& ledger) -> absl::Status {
-        size_t limit = request->limit() == 0 ? 100 : std::min(request->limit(), 1000u);
-        KILN_ASSIGN_OR_RETURN(*response, store_.ReadLog(ledger, request->from_seq(), limit));
-        return absl::OkStatus();
+      [this, request, response](const LedgerRef& ledger) {
+        return Respond(store_.ReadLog(ledger, request->from_seq(), PageLimit(request->limit())),
+                       response);
       });
 }
 
@@ -408,11 +414,9 @@ grpc::ServerUnaryReactor* MetadataServiceImpl::GetEntries(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* MetadataServiceImpl::ImportLedger(grpc::CallbackServerContext* context,
                                                             const v1::ImportLedgerRequest* request,
                                                             v1::ImportLedgerResponse* response) {
-  return RunUnary(context, ParseLedger(*request, options_.shard).status(),
-                  [this, request, response]() -> absl::Status {
-                    KILN_ASSIGN_OR_RETURN(*response, store_.ImportLedger(*request));
-                    return absl::OkStatus();
-                  });
+  return RunUnary(
+      context, ParseLedger(*request, options_.shard).status(),
+      [this, request, response] { return Respond(store_.ImportLedger(*request), response); });
 }
 
 grpc::ServerUnaryReactor* MetadataServiceImpl::CreateLedger(grpc::CallbackServerContext* context,
@@ -446,10 +450,9 @@ grpc::ServerUnaryReactor* MetadataServiceImpl::DeleteLedger(grpc::CallbackServer
 grpc::ServerUnaryReactor* MetadataServiceImpl::ListTenants(grpc::CallbackServerContext* context,
                                                            const v1::ListTenantsRequest* request,
                                                            v1::ListTenantsResponse* response) {
-  return RunUnary(context, absl::OkStatus(), [this, request, response]() -> absl::Status {
-    size_t limit = request->page_size() == 0 ? 100 : std::min(request->page_size(), 1000u);
-    KILN_ASSIGN_OR_RETURN(*response, store_.ListTenants(request->page_token(), limit));
-    return absl::OkStatus();
+  return RunUnary(context, absl::OkStatus(), [this, request, response] {
+    return Respond(store_.ListTenants(request->page_token(), PageLimit(request->page_size())),
+                   response);
   });
 }
 
