@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/synchronization/mutex.h"
+#include "common/sharded_calls.h"
 #include "common/store_kind_proto.h"
 #include "kiln/blockstore/v1/blockstore.grpc.pb.h"
 
@@ -195,14 +196,14 @@ class GrpcDownload : public BlobDownload, public grpc::ClientReadReactor<bv1::Ge
 class GrpcBlobClient : public BlobClient {
  public:
   GrpcBlobClient(const ShardedChannels& shards, absl::Duration deadline)
-      : stubs_(shards), deadline_(deadline) {}
+      : calls_(shards, deadline, "block-store") {}
 
   std::shared_ptr<BlobUpload> Upload(const BlobAddress& blob, uint64_t size) override {
-    return GrpcUpload::Start(Stub(blob), blob, size, absl::Minutes(10));
+    return GrpcUpload::Start(calls_.StubFor(blob.ledger), blob, size, absl::Minutes(10));
   }
 
   std::shared_ptr<BlobDownload> Download(const BlobAddress& blob) override {
-    return GrpcDownload::Start(Stub(blob), blob, absl::Minutes(10));
+    return GrpcDownload::Start(calls_.StubFor(blob.ledger), blob, absl::Minutes(10));
   }
 
   void Stat(const BlobAddress& blob, Callback<std::optional<uint64_t>> done) override {
@@ -211,37 +212,31 @@ class GrpcBlobClient : public BlobClient {
     request.set_ledger(blob.ledger.ledger());
     request.set_store(ToProto(blob.store));
     request.add_keys(blob.key);
-    CallUnary(Stub(blob)->async(), &bv1::BlockStoreService::Stub::async::BatchStat,
-              std::move(request), deadline_, "block-store",
-              Callback<bv1::BatchStatResponse>(
-                  [done = std::move(done)](absl::StatusOr<bv1::BatchStatResponse> r) mutable {
-                    if (!r.ok()) return done(r.status());
-                    if (r->stats_size() == 0 || !r->stats(0).found()) {
-                      return done(std::optional<uint64_t>());
-                    }
-                    done(std::optional<uint64_t>(r->stats(0).size()));
-                  }));
+    calls_.Call(blob.ledger, &bv1::BlockStoreService::Stub::async::BatchStat, std::move(request),
+                Callback<bv1::BatchStatResponse>(
+                    [done = std::move(done)](absl::StatusOr<bv1::BatchStatResponse> r) mutable {
+                      if (!r.ok()) return done(r.status());
+                      if (r->stats_size() == 0 || !r->stats(0).found()) {
+                        return done(std::optional<uint64_t>());
+                      }
+                      done(std::optional<uint64_t>(r->stats(0).size()));
+                    }));
   }
 
   void Delete(const BlobAddress& blob, Callback<bool> done) override {
     bv1::DeleteRequest request;
     *request.mutable_ref() = RefOf(blob);
-    CallUnary(Stub(blob)->async(), &bv1::BlockStoreService::Stub::async::Delete, std::move(request),
-              deadline_, "block-store",
-              Callback<bv1::DeleteResponse>(
-                  [done = std::move(done)](absl::StatusOr<bv1::DeleteResponse> r) mutable {
-                    if (!r.ok()) return done(r.status());
-                    done(true);
-                  }));
+    calls_.Call(blob.ledger, &bv1::BlockStoreService::Stub::async::Delete, std::move(request),
+                Callback<bv1::DeleteResponse>(
+                    [done = std::move(done)](absl::StatusOr<bv1::DeleteResponse> r) mutable {
+                      if (!r.ok()) return done(r.status());
+                      done(true);
+                    }));
   }
 
  private:
-  bv1::BlockStoreService::Stub* Stub(const BlobAddress& blob) const {
-    return stubs_.For(blob.ledger);
-  }
-
-  ShardedStubs<bv1::BlockStoreService> stubs_;
-  absl::Duration deadline_;
+  // Uploads and downloads take their own longer deadline; Stat and Delete take the client's.
+  ShardedCalls<bv1::BlockStoreService> calls_;
 };
 
 }  // namespace

@@ -2,8 +2,8 @@
 
 #include <utility>
 
+#include "common/grpc_metadata_client.h"
 #include "kiln/merge/v1/merge.grpc.pb.h"
-#include "kiln/metadata/v1/metadata.grpc.pb.h"
 
 namespace kiln::edge {
 namespace {
@@ -12,7 +12,9 @@ class GrpcEdgeBackend : public EdgeBackend {
  public:
   GrpcEdgeBackend(std::shared_ptr<grpc::Channel> merge, const ShardedChannels& metadata,
                   absl::Duration deadline)
-      : merge_(merge::v1::MergeService::NewStub(merge)), metadata_(metadata), deadline_(deadline) {}
+      : merge_(merge::v1::MergeService::NewStub(merge)),
+        metadata_(metadata, deadline),
+        deadline_(deadline) {}
 
   void PutMeta(merge::v1::PutMetaRequest request,
                Callback<merge::v1::PutMetaResponse> done) override {
@@ -22,14 +24,12 @@ class GrpcEdgeBackend : public EdgeBackend {
 
   void GetLedger(metadata::v1::GetLedgerRequest request,
                  Callback<metadata::v1::GetLedgerResponse> done) override {
-    auto* stub = metadata_.For(LedgerRef(request.tenant(), request.ledger()));
-    CallUnary(stub->async(), &metadata::v1::MetadataService::Stub::async::GetLedger,
-              std::move(request), deadline_, "metadata", std::move(done));
+    metadata_.GetLedger(std::move(request), std::move(done));
   }
 
  private:
   std::unique_ptr<merge::v1::MergeService::Stub> merge_;
-  ShardedStubs<metadata::v1::MetadataService> metadata_;
+  GrpcMetadataClient metadata_;
   absl::Duration deadline_;
 };
 

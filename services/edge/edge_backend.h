@@ -6,28 +6,22 @@
 
 #include "absl/time/time.h"
 #include "common/async_call.h"
+#include "common/metadata_client.h"
 #include "common/shards.h"
 #include "grpcpp/channel.h"
 #include "kiln/merge/v1/merge.pb.h"
-#include "kiln/metadata/v1/metadata.pb.h"
 
 namespace kiln::edge {
 
-class EdgeBackend {
+// Ledger reads (GetLedger, with its status codes) come from MetadataReader.
+class EdgeBackend : public MetadataReader {
  public:
-  virtual ~EdgeBackend() = default;
   // Commits meta entries through merge. `done` gets the new version and heads, or
   // INVALID_ARGUMENT (a bad id or entry, named), FAILED_PRECONDITION (an entry names a CAR the
   // block-store lacks), ABORTED (the ledger stayed too contended; retry), UNAVAILABLE (merge or
   // a peer of it did not answer in time).
   virtual void PutMeta(merge::v1::PutMetaRequest request,
                        Callback<merge::v1::PutMetaResponse> done) = 0;
-  // Reads a ledger (an unknown ledger is empty, version 0, not an error) from its metadata
-  // shard. `done` gets INVALID_ARGUMENT for a bad id or too many probes, FAILED_PRECONDITION when
-  // the shard does not own the ledger, UNAVAILABLE when it did not answer in time; metadata's
-  // storage errors pass through.
-  virtual void GetLedger(metadata::v1::GetLedgerRequest request,
-                         Callback<metadata::v1::GetLedgerResponse> done) = 0;
 };
 
 // Puts go to any merge replica (`merge` balances over them); ledger reads go to the ledger's

@@ -3,8 +3,8 @@
 #include <utility>
 
 #include "common/async_call.h"
+#include "common/sharded_calls.h"
 #include "kiln/blockstore/v1/blockstore.grpc.pb.h"
-#include "kiln/metadata/v1/metadata.grpc.pb.h"
 
 namespace kiln::merge {
 namespace {
@@ -12,7 +12,7 @@ namespace {
 class GrpcBlockStoreClient : public BlockStoreClient {
  public:
   GrpcBlockStoreClient(const ShardedChannels& shards, absl::Duration deadline)
-      : stubs_(shards), deadline_(deadline) {}
+      : calls_(shards, deadline, "block-store") {}
 
   void HasCars(const LedgerRef& ledger, std::vector<std::string> keys,
                Callback<std::vector<bool>> done) override {
@@ -21,9 +21,8 @@ class GrpcBlockStoreClient : public BlockStoreClient {
     request.set_ledger(ledger.ledger());
     request.set_store(blockstore::v1::STORE_CAR);
     for (auto& k : keys) request.add_keys(std::move(k));
-    CallUnary(
-        stubs_.For(ledger)->async(), &blockstore::v1::BlockStoreService::Stub::async::BatchStat,
-        std::move(request), deadline_, "block-store",
+    calls_.Call(
+        ledger, &blockstore::v1::BlockStoreService::Stub::async::BatchStat, std::move(request),
         Callback<blockstore::v1::BatchStatResponse>(
             [done = std::move(done)](absl::StatusOr<blockstore::v1::BatchStatResponse> r) mutable {
               if (!r.ok()) {
@@ -37,32 +36,7 @@ class GrpcBlockStoreClient : public BlockStoreClient {
   }
 
  private:
-  ShardedStubs<blockstore::v1::BlockStoreService> stubs_;
-  absl::Duration deadline_;
-};
-
-class GrpcMetadataClient : public MetadataClient {
- public:
-  GrpcMetadataClient(const ShardedChannels& shards, absl::Duration deadline)
-      : stubs_(shards), deadline_(deadline) {}
-
-  void GetLedger(metadata::v1::GetLedgerRequest request,
-                 Callback<metadata::v1::GetLedgerResponse> done) override {
-    auto* stub = stubs_.For(LedgerRef(request.tenant(), request.ledger()));
-    CallUnary(stub->async(), &metadata::v1::MetadataService::Stub::async::GetLedger,
-              std::move(request), deadline_, "metadata", std::move(done));
-  }
-
-  void Commit(metadata::v1::CommitRequest request,
-              Callback<metadata::v1::CommitResponse> done) override {
-    auto* stub = stubs_.For(LedgerRef(request.tenant(), request.ledger()));
-    CallUnary(stub->async(), &metadata::v1::MetadataService::Stub::async::Commit,
-              std::move(request), deadline_, "metadata", std::move(done));
-  }
-
- private:
-  ShardedStubs<metadata::v1::MetadataService> stubs_;
-  absl::Duration deadline_;
+  ShardedCalls<blockstore::v1::BlockStoreService> calls_;
 };
 
 }  // namespace
@@ -70,11 +44,6 @@ class GrpcMetadataClient : public MetadataClient {
 std::unique_ptr<BlockStoreClient> NewGrpcBlockStoreClient(const ShardedChannels& shards,
                                                           absl::Duration deadline) {
   return std::make_unique<GrpcBlockStoreClient>(shards, deadline);
-}
-
-std::unique_ptr<MetadataClient> NewGrpcMetadataClient(const ShardedChannels& shards,
-                                                      absl::Duration deadline) {
-  return std::make_unique<GrpcMetadataClient>(shards, deadline);
 }
 
 }  // namespace kiln::merge

@@ -1,5 +1,6 @@
-// gRPC implementations of the merge service's peers. Stubs are made once per shard; every call
-// carries a deadline. Thread-safe.
+// gRPC implementation of the merge service's block-store peer (the metadata one is
+// common/metadata_client.h's). Stubs are made once per shard; every call carries a deadline.
+// Thread-safe.
 #pragma once
 
 #include <memory>
@@ -13,7 +14,5 @@ namespace kiln::merge {
 // Each call goes to the shard that holds its (tenant, ledger).
 std::unique_ptr<BlockStoreClient> NewGrpcBlockStoreClient(const ShardedChannels& shards,
                                                           absl::Duration deadline);
-std::unique_ptr<MetadataClient> NewGrpcMetadataClient(const ShardedChannels& shards,
-                                                      absl::Duration deadline);
 
 }  // namespace kiln::merge

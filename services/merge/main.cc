@@ -5,6 +5,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/grpc_metadata_client.h"
 #include "common/metrics.h"
 #include "common/server.h"
 #include "common/service_main.h"
@@ -50,7 +51,7 @@ int main(int argc, char** argv) {
   process.ServeMetrics();
   absl::Duration deadline = absl::GetFlag(FLAGS_peer_deadline);
   auto blockstore = kiln::merge::NewGrpcBlockStoreClient(blockstore_shards, deadline);
-  auto metadata = kiln::merge::NewGrpcMetadataClient(metadata_shards, deadline);
+  auto metadata = std::make_unique<kiln::GrpcMetadataClient>(metadata_shards, deadline);
   kiln::merge::MergeServiceOptions options;
   options.max_commit_attempts = absl::GetFlag(FLAGS_max_commit_attempts);
   kiln::merge::MergeServiceImpl service(options, *blockstore, *metadata,

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/grpc_metadata_client.h"
 #include "common/metrics.h"
 #include "common/server.h"
 #include "common/shards.h"
@@ -23,8 +24,8 @@ class MergeInstance {
   // Serves merge over `blockstore` and `metadata` (each call with a 10 s deadline).
   MergeInstance(const ShardedChannels& blockstore, const ShardedChannels& metadata)
       : blockstore_(merge::NewGrpcBlockStoreClient(blockstore, absl::Seconds(10))),
-        metadata_(merge::NewGrpcMetadataClient(metadata, absl::Seconds(10))),
-        service_(merge::MergeServiceOptions{}, *blockstore_, *metadata_, metrics_.registry()),
+        metadata_(metadata, absl::Seconds(10)),
+        service_(merge::MergeServiceOptions{}, *blockstore_, metadata_, metrics_.registry()),
         server_(*GrpcServer::Start(ServerOptions{}, {&service_}, metrics_)),
         stub_(merge::v1::MergeService::NewStub(
             LoopbackChannel("127.0.0.1:" + std::to_string(server_->port())))) {}
@@ -38,7 +39,7 @@ class MergeInstance {
  private:
   Metrics metrics_;
   std::unique_ptr<merge::BlockStoreClient> blockstore_;
-  std::unique_ptr<merge::MetadataClient> metadata_;
+  GrpcMetadataClient metadata_;
   merge::MergeServiceImpl service_;
   std::unique_ptr<GrpcServer> server_;
   std::unique_ptr<merge::v1::MergeService::Stub> stub_;
