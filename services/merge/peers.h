@@ -1,7 +1,7 @@
 // The merge service's view of its peers: the block-store here, metadata as the MetadataClient of
 // common/metadata_client.h. The gRPC implementations are in grpc_peers.h and
-// common/grpc_metadata_client.h; tests may substitute fakes. Calls are asynchronous: `done` runs on a
-// gRPC callback thread (or inline on immediate failure) and must not block.
+// common/grpc_metadata_client.h; tests may substitute fakes. Calls are asynchronous: `done` runs on
+// a gRPC callback thread (or inline on immediate failure) and must not block.
 #pragma once
 
 #include <string>
